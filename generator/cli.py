@@ -1,0 +1,153 @@
+"""Command line: ``python -m generator build|list|clean``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from generator.config import PROFILES
+
+ROOT = Path.cwd()
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = {logging.ERROR: "error: ", logging.WARNING: "warning: "}.get(record.levelno, "")
+        return prefix + record.getMessage()
+
+
+def _parser() -> argparse.ArgumentParser:
+    from generator.techniques import registry
+
+    names = list(registry())
+    p = argparse.ArgumentParser(
+        prog="python -m generator",
+        description="Run every CNN visualisation on VGG16 (trained and untrained) over a set of photos "
+                    "and write figures, markdown fragments and a manifest for the site.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = sub.add_parser("build", help="compute and render everything that is out of date",
+                       description="Compute and render everything that is out of date. Results are cached "
+                                   "by content, so a rerun with nothing changed does no model work.")
+    b.add_argument("--profile", choices=list(PROFILES), default="default",
+                   help="work budget: quick (tests), default (laptop CPU), full (GPU); default: %(default)s")
+    b.add_argument("--images", type=Path, default=Path("images"), metavar="DIR",
+                   help="folder of input photos (default: %(default)s)")
+    b.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR",
+                   help="where figures, fragments and manifest.json go (default: %(default)s)")
+    b.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                   help="where computed results are cached (default: .cache/generator/<profile>)")
+    b.add_argument("--weights", type=Path, default=None, metavar="PATH",
+                   help="torchvision VGG16 ImageNet state dict to use instead of the torch hub cache "
+                        "(default: $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth, downloaded once)")
+    b.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to run the models (default: %(default)s: cuda when available)")
+    b.add_argument("--only", nargs="+", metavar="TECHNIQUE", choices=names,
+                   help=f"run only these techniques: {', '.join(names)}")
+    b.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    b.add_argument("-v", "--verbose", action="store_true", help="log more, including tracebacks of failures")
+
+    sub.add_parser("list", help="list the techniques and profiles",
+                   description="List the techniques (in site order) and the profiles.")
+
+    c = sub.add_parser("clean", help="delete generated output and cached results",
+                       description="Delete the output folder and the result cache.")
+    c.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR")
+    c.add_argument("--cache", type=Path, default=Path(".cache/generator"), metavar="DIR")
+    return p
+
+
+def _device(choice: str):
+    import torch
+
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda: no CUDA device is visible to torch. Use --device cpu or auto")
+    return torch.device(choice)
+
+
+def cmd_build(args) -> int:
+    from generator.config import get_profile
+    from generator.models import WeightsSource
+    from generator.pipeline import Build, BuildOptions
+
+    if args.weights is not None and not args.weights.is_file():
+        print(f"error: {args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
+              f"(vgg16-397923af.pth) with --weights, or leave --weights out to use the torch hub cache",
+              file=sys.stderr)
+        return 2
+    if not args.images.is_dir():
+        print(f"error: {args.images}: no such folder. Pass a folder of photos with --images", file=sys.stderr)
+        return 2
+    profile = get_profile(args.profile)
+    cache = args.cache or Path(".cache/generator") / profile.name
+    device = _device(args.device)
+    opts = BuildOptions(profile=profile, images_dir=args.images, out_dir=args.out, cache_dir=cache,
+                        weights=WeightsSource(args.weights, explicit=args.weights is not None),
+                        device=device, only=args.only, progress=not args.no_progress and sys.stderr.isatty())
+    print(f"building profile '{profile.name}' on {device} -> {args.out}", file=sys.stderr)
+    build = Build(opts)
+    report = build.run()
+    _summary(report)
+    return 0 if report.ok else 1
+
+
+def _summary(report) -> None:
+    err = sys.stderr
+    if report.stats:
+        print(f"\n{'technique':<26}{'computed':>9}{'cached':>8}{'compute s':>11}{'render s':>10}{'figures':>9}", file=err)
+        for name, s in report.stats.items():
+            render = f"{s.render_s:.1f}" if s.rendered else "-"
+            figs = str(s.figures) if s.rendered else "-"
+            print(f"{name:<26}{s.computed:>9}{s.cached:>8}{s.compute_s:>11.1f}{render:>10}{figs:>9}", file=err)
+    print(f"\n{report.images} images, {report.seconds:.1f} s", file=err)
+    if report.failures:
+        print(f"\n{len(report.failures)} problem(s):", file=err)
+        for f in report.failures:
+            print(f"  - {f.where}: {f.message}", file=err)
+
+
+def cmd_list(_args) -> int:
+    from generator.techniques import registry
+
+    print("techniques (site order):")
+    for t in registry().values():
+        scope = "per image and model" if t.scope == "image" else "per model"
+        print(f"  {t.name:<24} {t.title} ({scope}; docs/{t.chapter})" + (f" - {t.summary}" if t.summary else ""))
+    print("profiles:")
+    for p in PROFILES.values():
+        print(f"  {p.name:<24} {p.description} (input {p.input_size} px)")
+    return 0
+
+
+def cmd_clean(args) -> int:
+    from generator.pipeline import clean
+
+    clean(args.out, args.cache)
+    print(f"removed {args.out} and {args.cache}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    verbose = getattr(args, "verbose", False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    logger = logging.getLogger("generator")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logger.propagate = False
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        return {"build": cmd_build, "list": cmd_list, "clean": cmd_clean}[args.command](args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished units are cached; rerun to continue", file=sys.stderr)
+        return 130

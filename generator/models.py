@@ -1,0 +1,318 @@
+"""The two VGG16s: trained on ImageNet and untrained (seeded random init).
+
+Layer names follow the literature (and Keras): ``block1_conv1`` ...
+``block5_conv3`` are the *rectified* outputs of the conv layers,
+``block1_pool`` ... ``block5_pool`` the block outputs, ``fc1``/``fc2`` the
+rectified dense layers and ``predictions`` the pre-softmax class scores.
+
+torchvision builds VGG16 with ``ReLU(inplace=True)``; an in-place ReLU
+overwrites the conv output a hook has just seen and breaks backward hooks, so
+every model here is rebuilt with out-of-place ReLUs (``_no_inplace``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import VGG, VGG16_Weights, vgg16
+
+from generator.config import SEED
+
+WEIGHTS = VGG16_Weights.IMAGENET1K_V1
+CHECKPOINT_NAME = Path(WEIGHTS.url).name  # vgg16-397923af.pth
+CATEGORIES: list[str] = list(WEIGHTS.meta["categories"])
+
+# torchvision module path of every named layer (outputs after the ReLU).
+_BLOCKS = [2, 2, 3, 3, 3]
+
+
+def _layer_table() -> "OrderedDict[str, str]":
+    table: OrderedDict[str, str] = OrderedDict()
+    idx = 0
+    for b, n_convs in enumerate(_BLOCKS, start=1):
+        for c in range(1, n_convs + 1):
+            table[f"block{b}_conv{c}"] = f"features.{idx + 1}"  # conv at idx, ReLU at idx+1
+            idx += 2
+        table[f"block{b}_pool"] = f"features.{idx}"
+        idx += 1
+    table["fc1"] = "classifier.1"
+    table["fc2"] = "classifier.4"
+    table["predictions"] = "classifier.6"
+    return table
+
+
+LAYERS: "OrderedDict[str, str]" = _layer_table()
+CONV_LAYERS = [n for n in LAYERS if "_conv" in n]
+POOL_LAYERS = [n for n in LAYERS if n.endswith("_pool")]
+FEATURE_LAYERS = [n for n in LAYERS if n.startswith("block")]  # convs and pools, network order
+DENSE_LAYERS = ["fc1", "fc2", "predictions"]
+BLOCKS = [f"block{b}" for b in range(1, 6)]
+
+
+def block_of(layer: str) -> str:
+    return layer.split("_", 1)[0]
+
+
+def last_conv(block: str) -> str:
+    return [n for n in CONV_LAYERS if n.startswith(block + "_")][-1]
+
+
+def feature_index(layer: str) -> int:
+    """Index into ``net.features`` of a feature layer's output module."""
+    path = LAYERS[layer]
+    if not path.startswith("features."):
+        raise KeyError(f"{layer} is not a feature layer")
+    return int(path.split(".")[1])
+
+
+def conv_module(net: VGG, layer: str) -> nn.Conv2d:
+    """The Conv2d whose rectified output is ``layer``."""
+    return net.features[feature_index(layer) - 1]
+
+
+def check_layer(layer: str, allowed: list[str] | None = None) -> str:
+    allowed = list(LAYERS) if allowed is None else allowed
+    if layer not in allowed:
+        raise ValueError(f"unknown layer {layer!r}; valid layers: {', '.join(allowed)}")
+    return layer
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _no_inplace(net: nn.Module) -> nn.Module:
+    for module in net.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    return net
+
+
+def _finish(net: VGG, device: torch.device) -> VGG:
+    _no_inplace(net)
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net.to(device)
+
+
+def build_untrained(seed: int = SEED, device: torch.device | str = "cpu") -> VGG:
+    """VGG16 with torchvision's default initialisation under ``torch.manual_seed(seed)``.
+
+    torchvision draws conv weights from Kaiming-normal (fan_out, ReLU gain),
+    dense weights from N(0, 0.01) and sets all biases to zero.
+    """
+    gen_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        net = vgg16(weights=None)
+    finally:
+        torch.random.set_rng_state(gen_state)
+    return _finish(net, torch.device(device))
+
+
+class WeightsError(Exception):
+    """A weights file that cannot be used; ``str()`` is one line naming the file and the fix."""
+
+
+def default_checkpoint_path() -> Path:
+    """Where torchvision's download lands: ``$TORCH_HOME/hub/checkpoints/vgg16-397923af.pth``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / CHECKPOINT_NAME
+
+
+def _expected_shapes() -> dict[str, torch.Size]:
+    with torch.device("meta"):
+        net = vgg16(weights=None, init_weights=False)
+    return {k: v.shape for k, v in net.state_dict().items()}
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Load and check a VGG16 state dict without ever running pickled code."""
+    path = Path(path)
+    fix = (f"re-download it (delete the file and rerun with internet access) or pass a "
+           f"torchvision VGG16 state dict with --weights")
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file. Pass the path of a torchvision VGG16 "
+                           f"checkpoint ({CHECKPOINT_NAME}) with --weights")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path}: refused to load, the file holds Python objects other than "
+                           f"tensors ({first[:120]}). Use a plain state dict saved with "
+                           f"torch.save(model.state_dict(), ...)") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt: "
+                           f"{type(exc).__name__}). Fix: {fix}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: expected a dict of tensors (a VGG16 state dict), got "
+                           f"{type(state).__name__}. Fix: {fix}")
+    expected = _expected_shapes()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
+        raise WeightsError(f"{path}: not a torchvision VGG16 state dict: {'; '.join(parts)}. "
+                           f"Fix: {fix}")
+    bad = [k for k, shape in expected.items() if state[k].shape != shape]
+    if bad:
+        k = bad[0]
+        raise WeightsError(f"{path}: wrong shape for {k}: {tuple(state[k].shape)} instead of "
+                           f"{tuple(expected[k])} ({len(bad)} tensors differ). Fix: {fix}")
+    return state
+
+
+def fetch_checkpoint(progress: bool = True) -> Path:
+    """Return the cached ImageNet checkpoint, downloading it through torch.hub if needed."""
+    target = default_checkpoint_path()
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # torchvision's own URL and hash check; writes to a temp file, then renames.
+        torch.hub.download_url_to_file(WEIGHTS.url, str(target), hash_prefix=CHECKPOINT_NAME.split("-")[1][:8],
+                                       progress=progress)
+    except Exception as exc:  # URLError, HTTPError, hash mismatch, timeouts...
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise WeightsError(
+            f"{target}: ImageNet weights are not cached and could not be downloaded ({reason}). "
+            f"Fix: put torchvision's {CHECKPOINT_NAME} (about 528 MB) at exactly that path "
+            f"(TORCH_HOME moves it), or pass --weights PATH") from None
+    return target
+
+
+@dataclass
+class WeightsSource:
+    """Where the trained weights come from, and a content identity for caching."""
+
+    path: Path | None  # None: resolve (and maybe download) on first use
+    explicit: bool
+
+    def resolve(self) -> Path:
+        if self.path is None:
+            self.path = fetch_checkpoint()
+        return self.path
+
+    def identity(self) -> str:
+        """sha256 of the checkpoint bytes, memoised by (path, size, mtime)."""
+        path = self.path
+        if path is None:
+            cached = default_checkpoint_path()
+            if not cached.is_file():
+                # Nothing on disk yet: the torchvision release identifies the weights.
+                return f"torchvision:{WEIGHTS.url}"
+            path = cached
+        if not path.is_file():
+            raise WeightsError(f"{path}: no such file. Pass the path of a torchvision VGG16 "
+                               f"checkpoint ({CHECKPOINT_NAME}) with --weights")
+        return file_sha256(path)
+
+
+_SHA_MEMO = Path(os.environ.get("CNN_SEES_HASH_MEMO", Path.home() / ".cache" / "cnn-sees" / "sha256.json"))
+
+
+def file_sha256(path: Path) -> str:
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    memo: dict[str, str] = {}
+    try:
+        memo = json.loads(_SHA_MEMO.read_text())
+    except (OSError, ValueError):
+        pass
+    if key in memo:
+        return memo[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    memo[key] = digest
+    try:
+        _SHA_MEMO.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _SHA_MEMO.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo))
+        tmp.replace(_SHA_MEMO)
+    except OSError:
+        pass
+    return digest
+
+
+def build_trained(weights: WeightsSource | Path | None = None, device: torch.device | str = "cpu") -> VGG:
+    """VGG16 with ImageNet weights from ``weights`` (a file) or torchvision's cache/download."""
+    if not isinstance(weights, WeightsSource):
+        weights = WeightsSource(Path(weights) if weights else None, explicit=weights is not None)
+    state = load_state_dict(weights.resolve())
+    with torch.device("meta"):
+        net = vgg16(weights=None, init_weights=False)
+    net.load_state_dict(state, assign=True)
+    return _finish(net, torch.device(device))
+
+
+# --------------------------------------------------------------------------- run
+
+
+def feature_outputs(net: VGG, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+    """Outputs of the named feature layers, running ``net.features`` only as deep as needed."""
+    wanted = {feature_index(check_layer(n, FEATURE_LAYERS)): n for n in layers}
+    out: dict[str, torch.Tensor] = {}
+    last = max(wanted)
+    for i, module in enumerate(net.features):
+        x = module(x)
+        if i in wanted:
+            out[wanted[i]] = x
+        if i == last:
+            break
+    return out
+
+
+def truncated(net: VGG, layer: str) -> nn.Sequential:
+    """``net.features`` cut just after ``layer``: the network as far as that layer sees."""
+    return net.features[: feature_index(check_layer(layer, FEATURE_LAYERS)) + 1]
+
+
+def logits(net: VGG, x: torch.Tensor) -> torch.Tensor:
+    """Pre-softmax class scores (the ``predictions`` layer)."""
+    return net(x)
+
+
+def describe(net: VGG, input_size: int = 224) -> list[dict]:
+    """Name, type, output shape and parameter count of every named layer."""
+    rows = []
+    x = torch.zeros(1, 3, input_size, input_size, device=next(net.parameters()).device)
+    with torch.no_grad():
+        feats = feature_outputs(net, x, FEATURE_LAYERS)
+        flat = torch.flatten(net.avgpool(feats["block5_pool"]), 1)
+        dense = {}
+        h = flat
+        for i, module in enumerate(net.classifier):
+            h = module(h)
+            dense[f"classifier.{i}"] = h
+    for name, path in LAYERS.items():
+        if name in feats:
+            out = feats[name]
+            mod = conv_module(net, name) if "_conv" in name else None
+        else:
+            out = dense[path]
+            idx = int(path.split(".")[1])
+            mod = net.classifier[idx - 1] if name != "predictions" else net.classifier[idx]
+        params = sum(p.numel() for p in mod.parameters()) if mod is not None else 0
+        kind = "conv 3×3 + ReLU" if "_conv" in name else "max-pool 2×2" if "_pool" in name else (
+            "dense + ReLU" if name != "predictions" else "dense (class scores)")
+        rows.append({"name": name, "kind": kind, "shape": list(out.shape[1:]), "params": params,
+                     "module": path})
+    return rows

@@ -1,0 +1,197 @@
+"""Renderers: figures from arrays.  A renderer never runs a model.
+
+``generator/render/<technique>.py`` defines ``render(rc, results) -> dict``.
+``results`` maps ``(image_id or None, model_name)`` to the technique's
+``Result``.  The renderer saves figures with ``rc.png`` (a uint8 array) or
+``rc.mpl`` (a matplotlib figure) and returns the records its template needs.
+Every saved figure is registered in the manifest with its technique, image,
+model, layer and kind, and its path is derived from those, so two figures
+never collide.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from generator.atomic import atomic_write_bytes
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Figure:
+    technique: str
+    image: str | None
+    model: str | None  # "trained", "untrained", "both" or None
+    layer: str | None
+    kind: str
+    path: str  # relative to the output dir (docs/generated)
+    caption: str
+    width: int
+    height: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class RenderContext:
+    """Where a renderer writes, and what it may read (never a model)."""
+
+    def __init__(self, *, technique, out_dir: Path, profile, settings, images, other_results):
+        self.technique: str = technique
+        self.out_dir = Path(out_dir)
+        self.profile = profile
+        self.settings: dict = settings
+        self.images = images  # list[ImageInput]; use .id, .title, .seen, .credit
+        self.figures: list[Figure] = []
+        self._other = other_results
+
+    def image(self, image_id: str):
+        return next(i for i in self.images if i.id == image_id)
+
+    def other(self, technique: str) -> dict:
+        """Another technique's results, ``{(image_id, model): Result}`` (read from the cache)."""
+        return self._other(technique)
+
+    # -- saving ---------------------------------------------------------------------------
+    def _path(self, image, model, layer, kind, suffix=".png") -> str:
+        parts = [p for p in (model, layer, kind) if p]
+        name = _SAFE.sub("_", "-".join(parts)) + suffix
+        return f"figures/{self.technique}/{_SAFE.sub('_', image or '_all')}/{name}"
+
+    def _register(self, data: bytes, size, *, image, model, layer, kind, caption) -> Figure:
+        rel = self._path(image, model, layer, kind)
+        if any(f.path == rel for f in self.figures):
+            raise ValueError(f"{self.technique}: two figures would share {rel}; give them different kinds")
+        atomic_write_bytes(self.out_dir / rel, data)
+        fig = Figure(self.technique, image, model, layer, kind, rel, caption, int(size[0]), int(size[1]))
+        self.figures.append(fig)
+        return fig
+
+    def png(self, array: np.ndarray, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
+        """Save an HxW or HxWx3 uint8 array as a PNG (byte-identical for equal input)."""
+        arr = np.ascontiguousarray(array)
+        if arr.dtype != np.uint8:
+            raise TypeError("rc.png expects uint8 pixels; use to_uint8() first")
+        im = Image.fromarray(arr)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG", optimize=False, compress_level=6)
+        return self._register(buf.getvalue(), im.size, image=image, model=model, layer=layer,
+                              kind=kind, caption=caption)
+
+    def mpl(self, fig, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
+        """Save a matplotlib figure as a PNG without metadata (so reruns are byte-identical)."""
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=self.profile.dpi, metadata={"Software": None},
+                    bbox_inches="tight", pad_inches=0.05)
+        plt.close(fig)
+        data = buf.getvalue()
+        with Image.open(io.BytesIO(data)) as im:
+            size = im.size
+        return self._register(data, size, image=image, model=model, layer=layer, kind=kind,
+                              caption=caption)
+
+
+# --------------------------------------------------------------------------- pixel helpers
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to uint8, clipping."""
+    return (np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def normalise(x: np.ndarray, *, symmetric: bool = False, eps: float = 1e-12) -> np.ndarray:
+    """Scale to [0, 1] by min/max (or to [-1, 1] -> [0, 1] around zero when symmetric).
+
+    A constant array maps to zeros (or 0.5 when symmetric), never NaN.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if symmetric:
+        m = float(np.abs(x).max()) if x.size else 0.0
+        return np.full_like(x, 0.5) if m < eps else 0.5 + 0.5 * x / m
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    return np.zeros_like(x) if hi - lo < eps else (x - lo) / (hi - lo)
+
+
+def colormap(x: np.ndarray, name: str = "viridis") -> np.ndarray:
+    """Apply a matplotlib colour map to values in [0, 1]; returns HxWx3 uint8."""
+    from matplotlib import colormaps
+
+    return colormaps[name](np.clip(x, 0, 1), bytes=True)[..., :3]
+
+
+def resize(arr: np.ndarray, size: int, *, nearest: bool | None = None) -> np.ndarray:
+    """Resize a square-ish HxW or HxWx3 uint8 array so its longer side is ``size``.
+
+    Upscaling uses nearest neighbour (keeps the map's cells visible);
+    downscaling uses box filtering.
+    """
+    h, w = arr.shape[:2]
+    scale = size / max(h, w)
+    if nearest is None:
+        nearest = scale > 1
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if new == (w, h):
+        return arr
+    im = Image.fromarray(arr).resize(new, Image.NEAREST if nearest else Image.BOX)
+    return np.asarray(im)
+
+
+def mosaic(tiles: list[np.ndarray], cols: int, *, gap: int = 2, background: int = 255) -> np.ndarray:
+    """Lay equally sized HxWx3 uint8 tiles out on a grid with ``gap`` pixels between them."""
+    if not tiles:
+        raise ValueError("mosaic needs at least one tile")
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), background, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        if t.ndim == 2:
+            t = np.repeat(t[..., None], 3, axis=2)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = t
+    return out
+
+
+def overlay(seen: np.ndarray, heat: np.ndarray, *, alpha: float = 0.5, cmap: str = "inferno") -> np.ndarray:
+    """Blend a [0, 1] heat map (same HxW as ``seen``) over the RGB photo in [0, 1]."""
+    colour = colormap(heat, cmap).astype(np.float32) / 255.0
+    return to_uint8((1 - alpha) * np.asarray(seen, np.float32) + alpha * colour)
+
+
+def records_json(obj: Any) -> Any:
+    """Make records JSON-able (numpy scalars and arrays to Python)."""
+    if isinstance(obj, dict):
+        return {str(k): records_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [records_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Figure):
+        return obj.as_dict()
+    return obj
+
+
+MODEL_COLOURS = {"trained": "#1b6ca8", "untrained": "#d1495b"}
+MODEL_LABELS = {"trained": "trained (ImageNet)", "untrained": "untrained (random init)"}
+
+
+def new_figure(width: float, height: float, **kwargs):
+    """A matplotlib figure with the site's plot style (Agg backend, no global state)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(figsize=(width, height), layout="constrained", **kwargs)
+    return fig

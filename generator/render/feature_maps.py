@@ -1,0 +1,138 @@
+"""Feature-map grids, block aggregates and the sparsity / similarity plots."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from generator.config import FEATURED_IMAGE
+from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS
+from generator.render import (MODEL_COLOURS, MODEL_LABELS, RenderContext, colormap, mosaic, new_figure,
+                              normalise, resize)
+
+CHAPTER_LAYERS = ["block1_conv1", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
+
+
+def _grid(result, layer: str, which: str, tile: int) -> tuple[np.ndarray, list[int]]:
+    channels = result.arrays[f"{layer}.channels"].tolist()
+    chosen = result.arrays[f"{layer}.{which}"].tolist()
+    maps = result.arrays[f"{layer}.maps"].astype(np.float32)
+    tiles = [resize(colormap(maps[channels.index(c)]), tile) for c in chosen]
+    return mosaic(tiles, cols=math.ceil(math.sqrt(len(tiles)))), chosen
+
+
+def _channel_list(chosen: list[int]) -> str:
+    shown = ", ".join(str(c) for c in chosen[:8])
+    return shown + (", …" if len(chosen) > 8 else "")
+
+
+def render(rc: RenderContext, results) -> dict:
+    tile = rc.profile.tile
+    models = sorted({m for _, m in results})
+    for img in rc.images:
+        for model in models:
+            res = results[(img.id, model)]
+            for layer in FEATURE_LAYERS:
+                c, h, w = res.records["layers"][layer]["shape"]
+                for which, label in (("top", "top-k"), ("first", "first-k")):
+                    grid, chosen = _grid(res, layer, which, tile)
+                    what = (f"the {len(chosen)} of {c} maps with the largest total activation"
+                            if which == "top" else f"the first {len(chosen)} of {c} maps")
+                    rc.png(grid, image=img.id, model=model, layer=layer, kind=label,
+                           caption=f"`{layer}`, {MODEL_LABELS[model]}: {what} ({h}×{w} each; "
+                                   f"channels {_channel_list(chosen)}). Each map is scaled to its own peak.")
+            _aggregate_strip(rc, img, model, res)
+    return _summaries(rc, results, models)
+
+
+def _aggregate_strip(rc, img, model, res) -> None:
+    fig = new_figure(2.0 * (len(BLOCKS) + 1), 2.3)
+    axes = fig.subplots(1, len(BLOCKS) + 1)
+    axes[0].imshow(img.seen)
+    axes[0].set_title("input", fontsize=10)
+    for ax, block in zip(axes[1:], BLOCKS):
+        agg = res.arrays[f"{block}.aggregate"]
+        ax.imshow(normalise(agg), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        info = res.records["blocks"][block]
+        ax.set_title(f"{block}_pool\n{info['channels']} maps, {agg.shape[0]}×{agg.shape[1]}", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    rc.mpl(fig, image=img.id, model=model, layer=None, kind="aggregates",
+           caption=f"{img.title}, {MODEL_LABELS[model]}: the sum of all maps of each block output, "
+                   f"scaled to [0, 1].")
+
+
+def _summaries(rc, results, models) -> dict:
+    ids = [i.id for i in rc.images]
+    sparsity = {m: np.array([[results[(i, m)].records["layers"][l]["sparsity"] for l in FEATURE_LAYERS]
+                             for i in ids]) for m in models}
+    dead = {m: np.array([[results[(i, m)].records["layers"][l]["dead_channels"] for l in FEATURE_LAYERS]
+                         for i in ids]) for m in models}
+    corr = {m: {key: np.array([[results[(i, m)].records["blocks"][b][key] for b in BLOCKS] for i in ids])
+                for key in ("corr_edges", "corr_luminance")} for m in models}
+
+    fig = new_figure(8, 3.4)
+    ax = fig.subplots()
+    x = np.arange(len(FEATURE_LAYERS))
+    for m in models:
+        mean = sparsity[m].mean(0)
+        ax.plot(x, 100 * mean, marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+        ax.fill_between(x, 100 * sparsity[m].min(0), 100 * sparsity[m].max(0), color=MODEL_COLOURS[m], alpha=0.15)
+    ax.set_xticks(x, FEATURE_LAYERS, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("zero activations (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    sp_fig = rc.mpl(fig, model="both", kind="sparsity",
+                    caption=f"Share of activations that are exactly zero after the ReLU, per layer: mean over "
+                            f"the {len(ids)} photos, band from the lowest to the highest photo.")
+
+    fig = new_figure(8, 3.2)
+    axes = fig.subplots(1, 2, sharey=True)
+    xb = np.arange(len(BLOCKS))
+    for ax, key, title in zip(axes, ("corr_edges", "corr_luminance"), ("with the input's edges", "with the input's brightness")):
+        for m in models:
+            vals = corr[m][key]
+            ax.plot(xb, vals.mean(0), marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+            ax.fill_between(xb, vals.min(0), vals.max(0), color=MODEL_COLOURS[m], alpha=0.15)
+        ax.set_xticks(xb, [f"{b}_pool" for b in BLOCKS], rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"correlation {title}", fontsize=10)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Pearson r")
+    axes[0].legend(frameon=False, fontsize=8)
+    sim_fig = rc.mpl(fig, model="both", kind="aggregate-similarity",
+                     caption="Pearson correlation between each block aggregate (upsampled to the input size) and "
+                             "the input's Sobel edge magnitude (left) or brightness (right); mean over the photos "
+                             "with the full range shaded.")
+
+    featured = FEATURED_IMAGE if FEATURED_IMAGE in ids else ids[0]
+    table = []
+    for j, layer in enumerate(FEATURE_LAYERS):
+        row = {"layer": layer, "shape": results[(ids[0], models[0])].records["layers"][layer]["shape"]}
+        for m in models:
+            row[f"sparsity_{m}"] = float(sparsity[m][:, j].mean())
+            row[f"dead_{m}"] = float(dead[m][:, j].mean())
+        table.append(row)
+    blocks = []
+    for j, b in enumerate(BLOCKS):
+        row = {"block": b}
+        for m in models:
+            row[f"edges_{m}"] = float(corr[m]["corr_edges"][:, j].mean())
+            row[f"luminance_{m}"] = float(corr[m]["corr_luminance"][:, j].mean())
+        blocks.append(row)
+    conv_idx = [FEATURE_LAYERS.index(l) for l in CONV_LAYERS]
+    return {
+        "featured": featured,
+        "featured_title": rc.image(featured).title,
+        "chapter_layers": CHAPTER_LAYERS,
+        "layers": table,
+        "blocks": blocks,
+        "models": models,
+        "n_images": len(ids),
+        "sparsity_plot": sp_fig,
+        "similarity_plot": sim_fig,
+        "sparsity_first_last": {m: [float(sparsity[m][:, conv_idx[0]].mean()), float(sparsity[m][:, conv_idx[-1]].mean())]
+                                for m in models},
+    }
