@@ -1,0 +1,60 @@
+"""Top-5 predictions: what the whole network says about each photo.
+
+Keeps the pre-softmax class scores (``logits``) and the softmax
+probabilities of all 1000 ImageNet classes, the top 5 with torchvision's
+class names, and two numbers that tell a confident answer from a guess: the
+top-1 probability and the entropy of the distribution (a uniform guess over
+1000 classes has ln 1000 ≈ 6.91 nats).  Other techniques explain the trained
+model's top-1 class; they read it from here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from generator.models import CATEGORIES
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+
+UNIFORM_ENTROPY = math.log(len(CATEGORIES))
+
+
+def top_k(probs: torch.Tensor, k: int = 5) -> list[dict]:
+    values, indices = torch.topk(probs, k)
+    return [{"index": int(i), "label": CATEGORIES[int(i)], "prob": float(v)} for v, i in zip(values, indices)]
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
+    with torch.no_grad():
+        logits = model.net(image.tensor.to(ctx.device))[0].double().cpu()
+    probs = torch.softmax(logits, dim=0)
+    entropy = float(-(probs * probs.clamp_min(1e-300).log()).sum())
+    top = top_k(probs, ctx.settings["k"])
+    for row, idx in zip(top, [r["index"] for r in top]):
+        row["logit"] = float(logits[idx])
+    expected = image.credit.label_index if image.credit else None
+    rank = int((probs > probs[expected]).sum()) + 1 if expected is not None else None
+    return Result(
+        arrays={"logits": logits.numpy().astype(np.float32), "probs": probs.numpy().astype(np.float64)},
+        records={"top": top, "entropy": entropy, "max_prob": top[0]["prob"], "sum": float(probs.sum()),
+                 "expected_index": expected, "expected_rank": rank,
+                 "expected_prob": float(probs[expected]) if expected is not None else None},
+    )
+
+
+def target_class(ctx: Context, image: ImageInput) -> int:
+    """The class every explanation of ``image`` targets: the trained model's top-1."""
+    return int(ctx.result("predictions", image.id, "trained").records["top"][0]["index"])
+
+
+TECHNIQUE = Technique(
+    name="predictions",
+    title="Predictions",
+    chapter="predictions.md",
+    order=10,
+    compute=compute,
+    settings={"quick": {"k": 5}, "default": {"k": 5}, "full": {"k": 5}},
+    summary="top-5 ImageNet classes with probabilities, entropy against the uniform guess",
+)

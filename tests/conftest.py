@@ -1,0 +1,57 @@
+"""Shared fixtures.  No test needs the network: trained weights are stand-ins
+written here in torchvision's exact key layout."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "images"
+
+
+@pytest.fixture(scope="session")
+def standin_state_dict() -> dict[str, torch.Tensor]:
+    """A VGG16 state dict in torchvision's key layout (seeded random values, not ImageNet)."""
+    torch.manual_seed(123)
+    return torchvision.models.vgg16(weights=None).state_dict()
+
+
+@pytest.fixture(scope="session")
+def standin_weights(tmp_path_factory, standin_state_dict) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "vgg16-standin.pth"
+    torch.save(standin_state_dict, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def quick_build(tmp_path_factory, standin_weights) -> Path:
+    """One quick-profile build of everything over the real photo set; returns its output dir.
+
+    Tests that only read the output share this one build (it costs the bulk of the suite).
+    """
+    root = tmp_path_factory.mktemp("quick-build")
+    out, cache = root / "generated", root / "cache"
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", "build", "--profile", "quick", "--images", str(IMAGES),
+         "--out", str(out), "--cache", str(cache), "--weights", str(standin_weights), "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"quick build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    (root / "build.log").write_text(proc.stderr)
+    return out
+
+
+@pytest.fixture
+def images_copy(tmp_path) -> Path:
+    """A writable copy of the photo set (tests add broken files to it)."""
+    dst = tmp_path / "images"
+    shutil.copytree(IMAGES, dst)
+    return dst
