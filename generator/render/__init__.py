@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -88,12 +89,11 @@ class RenderContext:
 
     def mpl(self, fig, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
         """Save a matplotlib figure as a PNG without metadata (so reruns are byte-identical)."""
-        import matplotlib.pyplot as plt
-
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=self.profile.dpi, metadata={"Software": None},
                     bbox_inches="tight", pad_inches=0.05)
-        plt.close(fig)
+        if "matplotlib.pyplot" in sys.modules:  # a pyplot-managed figure must be released
+            sys.modules["matplotlib.pyplot"].close(fig)
         data = buf.getvalue()
         with Image.open(io.BytesIO(data)) as im:
             size = im.size
