@@ -258,6 +258,7 @@ class Build:
                 self.opts.profile.as_dict(), image_part, self.models.identity(model),
                 source_hash(f"generator.techniques.{tech.name}"), source_hash("generator.models"),
                 source_hash("generator.images"), source_hash("generator.techniques"),
+                source_hash("generator.config"),
             )
         return self._keys[k]
 
@@ -324,7 +325,8 @@ class Build:
             self._weights_failed = self._weights_failed or _is_weights_error(exc)
             return
         render_key = _sha("render", sorted((str(u), k) for u, k in keys.items()),
-                          source_hash(f"generator.render.{tech.name}"), source_hash("generator.render"))
+                          source_hash(f"generator.render.{tech.name}"), source_hash("generator.render"),
+                          source_hash("generator.config"))
         state = self._read_state(tech.name)
         if (state and state.get("render_key") == render_key
                 and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
