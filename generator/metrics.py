@@ -1,0 +1,114 @@
+"""Similarity between two explanation maps, in plain numpy.
+
+The sanity checks compare a map made by the trained VGG16 with one made by
+the untrained VGG16 (or by a partly randomised one).  Two numbers, as in
+Adebayo et al. (2018):
+
+* :func:`spearman` -- the rank correlation: do both maps order the pixels the
+  same way, whatever their scale?  Ties get the average of their ranks
+  (a Grad-CAM map has many exact zeros), exactly like ``scipy.stats.spearmanr``.
+* :func:`ssim` -- the structural similarity index of Wang et al. (2004) with
+  ``skimage.metrics.structural_similarity``'s defaults: a 7 × 7 uniform
+  window, K1 = 0.01, K2 = 0.03, sample covariance, and the mean over the
+  windows that lie fully inside the image.
+
+Both are written here (tested against scipy and scikit-image) so that the
+generator does not depend on either at run time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of a flat array; tied values share the mean of their ranks."""
+    a = np.asarray(values, dtype=np.float64).ravel()
+    n = a.size
+    order = np.argsort(a, kind="mergesort")
+    sorted_a = a[order]
+    # start of every run of equal values in the sorted array
+    new_run = np.empty(n, dtype=bool)
+    if n:
+        new_run[0] = True
+        new_run[1:] = sorted_a[1:] != sorted_a[:-1]
+    run_id = np.cumsum(new_run) - 1
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], n)  # exclusive
+    mean_rank = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = mean_rank[run_id]
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two equally sized arrays (flattened).
+
+    Returns NaN when either array is constant (the correlation is undefined
+    there; scipy does the same).
+    """
+    a = np.asarray(a).ravel()
+    b = np.asarray(b).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"spearman needs arrays of equal size, got {a.size} and {b.size}")
+    ra, rb = rankdata(a), rankdata(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    denom = math.sqrt(float(ra @ ra) * float(rb @ rb))
+    if denom == 0.0:
+        return float("nan")
+    return float(np.clip((ra @ rb) / denom, -1.0, 1.0))
+
+
+def _window_means(x: np.ndarray, win: int) -> np.ndarray:
+    """Mean of every fully contained win × win window (a 'valid' box filter), via a summed-area table."""
+    s = np.zeros((x.shape[0] + 1, x.shape[1] + 1), dtype=np.float64)
+    s[1:, 1:] = x.cumsum(0).cumsum(1)
+    total = s[win:, win:] - s[:-win, win:] - s[win:, :-win] + s[:-win, :-win]
+    return total / (win * win)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, win_size: int = 7,
+         k1: float = 0.01, k2: float = 0.03) -> float:
+    """Mean structural similarity of two 2-D maps.
+
+    ``data_range`` defaults to the larger of the two maps' value ranges (the
+    maps here are scaled to [0, 1] first, so it is normally 1).  Two identical
+    maps score 1; unrelated ones score near 0.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"ssim needs two 2-D arrays of the same shape, got {a.shape} and {b.shape}")
+    if min(a.shape) < win_size:
+        raise ValueError(f"ssim: maps of {a.shape[0]}×{a.shape[1]} are smaller than the {win_size}×{win_size} window")
+    if data_range is None:
+        data_range = max(float(a.max() - a.min()), float(b.max() - b.min()), 1e-12)
+    n = win_size * win_size
+    cov_norm = n / (n - 1.0)  # sample covariance, as skimage's default
+    ux, uy = _window_means(a, win_size), _window_means(b, win_size)
+    uxx, uyy, uxy = (_window_means(a * a, win_size), _window_means(b * b, win_size),
+                     _window_means(a * b, win_size))
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
+    c1 = (k1 * data_range) ** 2
+    c2 = (k2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def unit_scale(x: np.ndarray) -> np.ndarray:
+    """Min-max scale to [0, 1] in float64; a constant map becomes all zeros (never NaN)."""
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    return np.zeros_like(x) if hi - lo <= 0 else (x - lo) / (hi - lo)
+
+
+def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
+    """Spearman and SSIM of two maps, each first scaled to [0, 1]; None where undefined."""
+    ua, ub = unit_scale(a), unit_scale(b)
+    rho = spearman(ua, ub)
+    return {"spearman": None if math.isnan(rho) else rho, "ssim": ssim(ua, ub, data_range=1.0)}
