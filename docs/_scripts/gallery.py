@@ -1,0 +1,407 @@
+"""mkdocs-gen-files script: lay out the gallery from the generator's manifest.
+
+Runs on every site build (and every `properdocs serve` reload), so it must stay
+cheap: it reads ``docs/generated/manifest.json`` (written by
+``python -m generator build``) and writes markdown only. No torch, no images.
+
+Pages written (virtual, never on disk under docs/):
+
+* ``gallery/index.md``: a card per photo with its expected label and credit,
+  linking to the photo's page. Without a manifest it only says how to make one.
+* ``gallery/<image id>.md``: the photo as the model saw it, its credit, and a
+  section per technique (manifest order) with the figures made for that photo.
+  Within a section, figures are grouped by kind (a sub-heading each when there
+  is more than one kind) and then by layer; the trained and the untrained
+  figure of the same layer and kind stand side by side. Figures that belong to
+  no photo (``image: null``) are left to the technique chapters.
+
+All links are relative to the page's source file, so ProperDocs rewrites them
+correctly with ``use_directory_urls``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import mkdocs_gen_files
+
+log = logging.getLogger("mkdocs.plugins.cnn_sees.gallery")
+
+SUPPORTED_VERSION = 1
+GALLERY = "gallery"
+# Figure paths in the manifest are relative to docs/generated/.
+GENERATED = "generated"
+# From a page in gallery/ back to docs/.
+UP = "../"
+SEEN_CAPTION = "The photo as the network sees it, after the same resizing and cropping as its input."
+
+NO_MANIFEST = """\
+# Gallery
+
+The gallery has not been generated yet.
+
+Every figure on this site is computed from the photos in `images/` by the
+generator. Run
+
+```sh
+nox -s build
+```
+
+(or `python -m generator build` inside the project's environment), then rebuild
+or reload the site. This page will then show every photo, and each photo will
+get a page with all of its figures.
+"""
+
+Figure = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def docs_dir() -> Path:
+    return Path(mkdocs_gen_files.config["docs_dir"])
+
+
+def url(path: str) -> str:
+    """Percent-encode a relative path for use in a markdown link."""
+    return quote(path, safe="/._-~")
+
+
+def text(value: Any) -> str:
+    """Plain text that is safe inside markdown and HTML."""
+    escaped = html.escape(str(value), quote=False)
+    # Keep brackets from being read as link syntax.
+    return escaped.replace("[", "&#91;").replace("]", "&#93;")
+
+
+def attr(value: Any) -> str:
+    """Plain text for a double-quoted attr_list value (alt text, lightbox caption).
+
+    Inline markdown runs over the whole line before attr_list reads the braces,
+    so markdown markup is dropped and the characters that markdown could act on
+    are escaped (the escapes are undone in the final HTML).
+    """
+    plain = " ".join(str(value).split())
+    plain = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", plain)  # [text](link) -> text
+    plain = re.sub(r"[*`]", "", plain)
+    plain = html.escape(plain, quote=False).replace('"', "&quot;")
+    # A dollar would start arithmatex maths; an entity survives into the attribute.
+    plain = plain.replace("$", "&#36;")
+    # Not ( or ): a backslash before them is arithmatex's \( ... \) maths delimiter.
+    return re.sub(r"([\\\[\]{}_])", r"\\\1", plain)
+
+
+def humanise(name: Any) -> str:
+    """'top-k' -> 'Top-k', 'aggregate_similarity' -> 'Aggregate similarity'."""
+    words = str(name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def figure_src(rel_path: str) -> str:
+    """Link from a gallery page to a file given relative to docs/generated/."""
+    return url(UP + posixpath.join(GENERATED, rel_path))
+
+
+def exists(rel_path: str) -> bool:
+    return (docs_dir() / GENERATED / rel_path).is_file()
+
+
+def write(path: str, content: str) -> None:
+    with mkdocs_gen_files.open(path, "w", encoding="utf-8") as out:
+        out.write(content)
+
+
+# --------------------------------------------------------------------------- markup
+
+
+def credit_line(credit: dict[str, Any] | None) -> str:
+    """'Photo: author, licence, source', the source linked when there is a link."""
+    if not credit:
+        return ""
+    parts = []
+    if credit.get("author"):
+        parts.append(text(credit["author"]))
+    if credit.get("licence"):
+        parts.append(text(credit["licence"]))
+    source, link = credit.get("source"), credit.get("link")
+    if link:
+        parts.append(f"[{text(source or 'source')}](<{link}>)")
+    elif source:
+        parts.append(text(source))
+    return "Photo: " + ", ".join(parts) if parts else ""
+
+
+def label_line(credit: dict[str, Any] | None) -> str:
+    credit = credit or {}
+    label = credit.get("label")
+    if not label:
+        return "Not one of the 1000 ImageNet classes."
+    index = credit.get("label_index")
+    suffix = f" (class {int(index)})" if index is not None else ""
+    return f"Expected ImageNet label: **{text(label)}**{suffix}"
+
+
+def img(
+    rel_path: str,
+    alt: str,
+    *,
+    description: str = "",
+    group: str = "",
+    width: Any = None,
+    height: Any = None,
+    classes: str = "",
+) -> str:
+    """Markdown for one lazy image; description and group feed the lightbox."""
+    attrs = [classes] if classes else []
+    attrs.append("loading=lazy")
+    if width and height:
+        # Lets the browser reserve the space before a lazy image arrives.
+        attrs.append(f'width="{int(width)}" height="{int(height)}"')
+    if description:
+        attrs.append(f'data-description="{attr(description)}"')
+    if group:
+        attrs.append(f'data-gallery="{attr(group)}"')
+    return f"![{attr(alt)}]({figure_src(rel_path)}){{ {' '.join(attrs)} }}"
+
+
+def figure(
+    rel_path: str,
+    alt: str,
+    *,
+    heading: str = "",
+    caption: str = "",
+    group: str = "",
+    width: Any = None,
+    height: Any = None,
+    cls: str = "cnn-figure",
+) -> str:
+    """A captioned figure (md_in_html). The caption is inline markdown."""
+    if heading and caption:
+        caption_md, description = f"**{text(heading)}.** {caption}", f"{heading}. {caption}"
+    else:
+        caption_md, description = text(heading) if heading else caption, heading or caption
+    lines = [
+        f'<figure class="{cls}" markdown>',
+        "",
+        img(rel_path, alt, description=description, group=group, width=width, height=height),
+        "",
+    ]
+    if caption_md:
+        lines.append(f'<figcaption markdown="span">{caption_md}</figcaption>')
+    lines.append("</figure>")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def load_manifest() -> dict[str, Any] | None:
+    path = docs_dir() / GENERATED / "manifest.json"
+    if not path.is_file():
+        log.info("No %s: writing a placeholder gallery (run `nox -s build`).", path)
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("Cannot read %s: %s", path, exc)
+        return None
+    if manifest.get("version") != SUPPORTED_VERSION:
+        log.warning(
+            "%s has version %r; the gallery script understands version %d.",
+            path,
+            manifest.get("version"),
+            SUPPORTED_VERSION,
+        )
+    return manifest
+
+
+class Models:
+    """Model names in manifest order, with their display titles."""
+
+    def __init__(self, manifest: dict[str, Any]):
+        self.titles: dict[str, str] = {}
+        for model in manifest.get("models", []):
+            name = model.get("name")
+            if name:
+                self.titles[name] = model.get("title") or humanise(name)
+        for name in ("trained", "untrained"):
+            self.titles.setdefault(name, humanise(name))
+        self.order = {name: i for i, name in enumerate(self.titles)}
+
+    def label(self, name: str | None) -> str:
+        if not name:
+            return ""
+        if name == "both":
+            return " and ".join(self.titles.values()).capitalize()
+        return self.titles.get(name, humanise(name))
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def index_page(manifest: dict[str, Any], images: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Gallery",
+        "",
+        "Every photo the generator worked on. Pick one to follow it through each "
+        "technique in turn, with the trained network's figure beside the untrained one's.",
+        "",
+    ]
+    if manifest.get("profile"):
+        lines += [f"These figures come from the `{text(manifest['profile'])}` profile.", ""]
+    if not images:
+        return "\n".join(lines + ["The manifest lists no photos.", ""])
+    lines += ['<div class="grid cards cnn-gallery" markdown>', ""]
+    for image in images:
+        title = image.get("title") or image["id"]
+        page = url(f"{image['id']}.md")
+        lines += [f"-   **[{text(title)}]({page})**", ""]
+        seen = image.get("seen")
+        if seen and exists(seen):
+            # Inside a link, so glightbox leaves it alone: a click opens the page.
+            lines += [f"    [{img(seen, title, classes='.skip-lightbox')}]({page})", ""]
+        lines += [f"    {label_line(image.get('credit'))}", ""]
+        credit = credit_line(image.get("credit"))
+        if credit:
+            lines += [f"    <small>{credit}</small>", ""]
+    lines += ["</div>", ""]
+    return "\n".join(lines)
+
+
+def first_seen_order(figures: list[Figure], key) -> list[list[Figure]]:
+    """Group figures by key(figure), groups in order of first appearance."""
+    groups: dict[Any, list[Figure]] = {}
+    for fig in figures:
+        groups.setdefault(key(fig), []).append(fig)
+    return list(groups.values())
+
+
+def figure_markup(fig: Figure, models: Models, technique: str) -> str:
+    heading = models.label(fig.get("model"))
+    alt_bits = [b for b in (heading, fig.get("layer"), fig.get("kind")) if b]
+    return figure(
+        fig["path"],
+        " ".join(str(b) for b in alt_bits) or technique,
+        heading=heading,
+        caption=fig.get("caption") or "",
+        group=technique,
+        width=fig.get("width"),
+        height=fig.get("height"),
+    )
+
+
+def layer_block(group: list[Figure], models: Models, technique: str) -> str:
+    """One layer and kind: per-model figures side by side, anything else full width."""
+    per_model = sorted((f for f in group if f.get("model") in models.order), key=lambda f: models.order[f["model"]])
+    others = [f for f in group if f.get("model") not in models.order]
+    blocks = []
+    if per_model:
+        # A lone trained (or untrained) figure keeps its column's width.
+        inner = "\n\n".join(figure_markup(f, models, technique) for f in per_model)
+        blocks.append(f'<div class="cnn-pair" markdown>\n\n{inner}\n\n</div>')
+    for fig in others:
+        blocks.append(f'<div class="cnn-single" markdown>\n\n{figure_markup(fig, models, technique)}\n\n</div>')
+    return "\n\n".join(blocks)
+
+
+def technique_section(technique: dict[str, Any], figures: list[Figure], models: Models) -> list[str]:
+    name = technique.get("name")
+    lines = [f"## {text(technique.get('title') or name)}", ""]
+    chapter = technique.get("chapter")
+    if chapter and (docs_dir() / chapter).is_file():
+        lines += [f"What these figures show, and how they are made: [{text(technique.get('title') or name)}]({url(UP + chapter)}).", ""]
+    by_kind = first_seen_order(figures, lambda f: f.get("kind"))
+    for kind_figures in by_kind:
+        kind = kind_figures[0].get("kind")
+        if len(by_kind) > 1 and kind:
+            lines += [f"### {text(humanise(kind))}", ""]
+        for group in first_seen_order(kind_figures, lambda f: f.get("layer")):
+            lines += [layer_block(group, models, str(name)), ""]
+    return lines
+
+
+def image_page(
+    manifest: dict[str, Any],
+    image: dict[str, Any],
+    previous: dict[str, Any] | None,
+    following: dict[str, Any] | None,
+    figures: list[Figure],
+) -> str:
+    title = image.get("title") or image["id"]
+    credit = image.get("credit") or {}
+    lines = [f"# {text(title)}", ""]
+
+    pager = []
+    if previous:
+        pager.append(f"[← {text(previous.get('title') or previous['id'])}]({url(previous['id'] + '.md')})")
+    pager.append("[All photos](index.md)")
+    if following:
+        pager.append(f"[{text(following.get('title') or following['id'])} →]({url(following['id'] + '.md')})")
+    pager_line = '<p class="cnn-pager" markdown="span">' + " · ".join(pager) + "</p>"
+    lines += [pager_line, ""]
+
+    seen = image.get("seen")
+    if seen and exists(seen):
+        lines += [figure(seen, title, caption=SEEN_CAPTION, cls="cnn-seen"), ""]
+    elif seen:
+        log.warning("The manifest names %s for image %r, but the file does not exist.", seen, image["id"])
+    lines += [label_line(credit), ""]
+    credit_text = credit_line(credit)
+    if credit_text:
+        lines += [credit_text, ""]
+    if credit.get("note"):
+        lines += ['!!! note "About this photo"', "", f"    {' '.join(str(credit['note']).split())}", ""]
+
+    by_technique: dict[str, list[Figure]] = {}
+    for fig in figures:
+        by_technique.setdefault(fig.get("technique"), []).append(fig)
+    models = Models(manifest)
+    shown = 0
+    for technique in manifest.get("techniques", []):
+        figs = by_technique.get(technique.get("name"), [])
+        if figs:
+            shown += 1
+            lines += technique_section(technique, figs, models)
+    if not shown:
+        lines += ["No figures were made for this photo.", ""]
+    lines += [pager_line, ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    manifest = load_manifest()
+    if manifest is None:
+        write(f"{GALLERY}/index.md", NO_MANIFEST)
+        return
+
+    images = [i for i in manifest.get("images", []) if i.get("id")]
+    techniques = {t.get("name") for t in manifest.get("techniques", [])}
+    per_image: dict[str, list[Figure]] = {i["id"]: [] for i in images}
+    for fig in manifest.get("figures", []):
+        image_id = fig.get("image")
+        if image_id is None:
+            continue  # per-model figures belong to the chapters
+        if image_id not in per_image:
+            log.warning("Figure %s names unknown image %r.", fig.get("path"), image_id)
+        elif fig.get("technique") not in techniques:
+            log.warning("Figure %s names unknown technique %r.", fig.get("path"), fig.get("technique"))
+        elif not fig.get("path") or not exists(fig["path"]):
+            log.warning("The manifest lists figure %r, but the file does not exist.", fig.get("path"))
+        else:
+            per_image[image_id].append(fig)
+
+    write(f"{GALLERY}/index.md", index_page(manifest, images))
+    for n, image in enumerate(images):
+        previous = images[n - 1] if n > 0 else None
+        following = images[n + 1] if n + 1 < len(images) else None
+        write(f"{GALLERY}/{image['id']}.md", image_page(manifest, image, previous, following, per_image[image["id"]]))
+
+
+main()
