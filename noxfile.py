@@ -1,0 +1,107 @@
+"""Tasks for "What does a CNN see?".
+
+    nox -s tests               run the test suite (pytest; extra args are passed on)
+    nox -s build               regenerate every figure, then build the site into site/
+    nox -s build -- --profile quick
+                               ... with generator options (see `python -m generator build --help`)
+    nox -s site                rebuild only the site from the figures already in docs/generated/
+    nox -s serve               live-reloading preview on http://127.0.0.1:8000
+    nox -s bench               time the generator (`python -m generator.bench`)
+
+Installing torch costs several GB and minutes, so every session shares one
+virtualenv, `.nox/shared-env`, made with the interpreter that runs nox. It is
+reinstalled (`pip install -e ".[test]"`) only when pyproject.toml changes; a
+stamp file inside the venv remembers the hash it was installed for. Delete
+`.nox/shared-env` to start over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+ENV_DIR = ROOT / ".nox" / "shared-env"
+STAMP = ENV_DIR / "cnn-sees-install.sha256"
+BIN = ENV_DIR / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+MKDOCS_CONFIG = "mkdocs.yml"
+
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = True
+
+
+def _wanted_stamp() -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    # A different interpreter needs a different venv, too.
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def shared_env(session: nox.Session) -> str:
+    """Create or refresh the shared venv; point the session at it; return its python."""
+    if not PYTHON.exists():
+        session.log(f"Creating the shared virtualenv in {ENV_DIR}")
+        session.run(sys.executable, "-m", "venv", str(ENV_DIR), external=True)
+    wanted = _wanted_stamp()
+    installed = STAMP.read_text().strip() if STAMP.exists() else ""
+    if installed != wanted:
+        session.log("pyproject.toml changed (or first run): installing the project and its test extras")
+        STAMP.unlink(missing_ok=True)
+        session.run(str(PYTHON), "-m", "pip", "install", "-e", ".[test]", external=True)
+        STAMP.write_text(wanted + "\n")
+    else:
+        session.log(f"Reusing {ENV_DIR} (pyproject.toml unchanged)")
+    session.env["VIRTUAL_ENV"] = str(ENV_DIR)
+    session.env["PATH"] = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
+    session.env.pop("PYTHONHOME", None)
+    return str(PYTHON)
+
+
+def build_site(session: nox.Session, python: str) -> None:
+    session.run(
+        python, "-m", "properdocs", "build", "--strict", "-f", MKDOCS_CONFIG, "-d", "site",
+        external=True,
+    )
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Run the test suite; arguments go to pytest (e.g. `-- -m browser -x`)."""
+    python = shared_env(session)
+    session.run(python, "-m", "pytest", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def build(session: nox.Session) -> None:
+    """Regenerate every figure and fragment, then build the site strictly into site/."""
+    python = shared_env(session)
+    session.run(python, "-m", "generator", "build", *session.posargs, external=True)
+    build_site(session, python)
+
+
+@nox.session(python=False)
+def site(session: nox.Session) -> None:
+    """Build the site from the figures already in docs/generated/ (no torch work)."""
+    python = shared_env(session)
+    build_site(session, python)
+
+
+@nox.session(python=False)
+def serve(session: nox.Session) -> None:
+    """Live preview; arguments go to `properdocs serve` (e.g. `-- -a 127.0.0.1:8001`)."""
+    python = shared_env(session)
+    session.run(
+        python, "-m", "properdocs", "serve", "-f", MKDOCS_CONFIG, *session.posargs, external=True
+    )
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """Time the generator; arguments go to `python -m generator.bench`."""
+    python = shared_env(session)
+    session.run(python, "-m", "generator.bench", *session.posargs, external=True)
