@@ -1,0 +1,283 @@
+"""End-to-end: generate the figures, build the site, open every page in Chromium.
+
+What the fixture does, once per test session, in a temporary folder:
+
+1. copy the hand-written docs/ (not docs/generated/) and mkdocs.yml;
+2. put the suite's quick-profile generator output (the ``quick_build`` fixture
+   in conftest.py: ``python -m generator build --profile quick`` with seeded
+   stand-in VGG16 weights, since tests cannot download the real ImageNet
+   weights) into that docs/generated/;
+3. run ``properdocs build --strict``;
+4. serve the site on 127.0.0.1 and visit every page in headless Chromium
+   (Playwright), recording failed responses, requests that leave localhost
+   (blocked), JavaScript errors and images that did not load.
+
+The tests below then check those records. Screenshots of the feature-maps
+chapter and of one gallery page are saved in the temporary folder and, when the
+SCREENSHOT_DIR environment variable is set, copied there.
+
+Needs /usr/bin/chromium (Debian's package; .ci/run installs it). Without it the
+tests are skipped, except under CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+SITE_TIMEOUT_S = 10 * 60
+PAGE_TIMEOUT_MS = 60_000
+
+
+@dataclass
+class Crawl:
+    """What the browser saw across the whole site."""
+
+    site: Path
+    base_url: str
+    manifest: dict
+    pages: list[str] = field(default_factory=list)
+    bad_responses: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    image_count: int = 0
+    math_pages: dict[str, int] = field(default_factory=dict)  # page -> typeset formulas
+    screenshots: list[Path] = field(default_factory=list)
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(reason + "; under CI this test must run")
+    pytest.skip(reason)
+
+
+def _run(cmd: list[str], *, cwd: Path, timeout: int, what: str) -> None:
+    proc = subprocess.run(
+        cmd, cwd=cwd, timeout=timeout, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{what} failed with exit status {proc.returncode}: {' '.join(cmd)}\n"
+            f"--- stdout (tail) ---\n{proc.stdout[-6000:]}\n--- stderr (tail) ---\n{proc.stderr[-6000:]}"
+        )
+
+
+def _copy_sources(dest: Path) -> None:
+    shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
+    ignore_generated = shutil.ignore_patterns("__pycache__")
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = set(ignore_generated(directory, names))
+        if Path(directory).resolve() == (ROOT / "docs").resolve():
+            skipped.add("generated")
+        return skipped
+
+    shutil.copytree(ROOT / "docs", dest / "docs", ignore=ignore)
+
+
+def _site_pages(site: Path) -> list[str]:
+    """Every page of the built site, as URL paths ('' for the home page)."""
+    pages = []
+    for index in sorted(site.rglob("index.html")):
+        rel = index.parent.relative_to(site).as_posix()
+        pages.append("" if rel == "." else rel + "/")
+    return pages
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature from the base class
+        pass
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory, quick_build: Path) -> Path:
+    """The site built strictly from the quick-profile figures; returns the work folder.
+
+    ``quick_build`` (tests/conftest.py) is the suite's one run of
+    ``python -m generator build --profile quick`` with seeded stand-in weights;
+    its output is copied to where the site expects it, docs/generated/.
+    """
+    _require_chromium()
+    work = tmp_path_factory.mktemp("site-e2e")
+    _copy_sources(work)
+    shutil.copytree(quick_build, work / "docs" / "generated")
+    _run(
+        [sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(work / "mkdocs.yml"), "-d", str(work / "site")],
+        cwd=work, timeout=SITE_TIMEOUT_S, what="The strict site build",
+    )
+    return work
+
+
+@pytest.fixture(scope="session")
+def crawl(built_site: Path) -> Crawl:
+    """Serve the site on localhost and visit every page in headless Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    site = built_site / "site"
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{server.server_address[1]}/"
+    manifest = json.loads((built_site / "docs" / "generated" / "manifest.json").read_text(encoding="utf-8"))
+    result = Crawl(site=site, base_url=base_url, manifest=manifest, pages=_site_pages(site))
+
+    first_gallery_page = next(
+        (f"gallery/{image['id']}/" for image in manifest.get("images", [])), None
+    )
+    screenshot_pages = {"feature-maps/": "feature-maps.png"}
+    if first_gallery_page:
+        screenshot_pages[first_gallery_page] = "gallery-page.png"
+
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+
+            def route(route):
+                host = urlsplit(route.request.url).hostname or ""
+                if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+                    route.continue_()
+                else:
+                    result.external_requests.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", route)
+            context.on(
+                "response",
+                lambda r: r.status >= 400 and result.bad_responses.append(f"{r.status} {r.url}"),
+            )
+            context.on(
+                "requestfailed",
+                lambda r: (urlsplit(r.url).hostname or "") in LOCAL_HOSTS
+                and result.failed_requests.append(f"{r.url}: {r.failure}"),
+            )
+
+            page = context.new_page()
+            page.on("pageerror", lambda e, p=page: result.page_errors.append(f"{p.url}: {e}"))
+            for path in result.pages:
+                url = base_url + path
+                page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+                # Load lazy images now, then let everything settle.
+                page.evaluate(
+                    """() => {
+                        for (const img of document.images) img.loading = "eager";
+                        window.scrollTo(0, document.body.scrollHeight);
+                    }"""
+                )
+                page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
+                page.wait_for_function(
+                    "() => Array.from(document.images).every(img => img.complete)", timeout=PAGE_TIMEOUT_MS
+                )
+                images = page.evaluate(
+                    "() => Array.from(document.images).map(img => [img.currentSrc || img.src, img.naturalWidth])"
+                )
+                result.image_count += len(images)
+                result.broken_images += [f"{url}: {src}" for src, width in images if width <= 0]
+                formulas = page.evaluate("() => document.querySelectorAll('.arithmatex').length")
+                if formulas:
+                    page.wait_for_function(
+                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=PAGE_TIMEOUT_MS
+                    )
+                    page.evaluate("() => MathJax.startup.promise")
+                    result.math_pages[path] = page.evaluate(
+                        "() => document.querySelectorAll('.arithmatex mjx-container').length"
+                    )
+                if path in screenshot_pages:
+                    page.evaluate("() => window.scrollTo(0, 0)")
+                    shot = built_site / screenshot_pages[path]
+                    page.screenshot(path=str(shot), full_page=True)
+                    result.screenshots.append(shot)
+            context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    target = os.environ.get("SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in result.screenshots:
+            shutil.copy2(shot, Path(target) / shot.name)
+    return result
+
+
+def test_every_page_was_visited(crawl: Crawl) -> None:
+    assert "" in crawl.pages, "the home page was not built"
+    assert "gallery/" in crawl.pages, "the gallery index was not built"
+    assert len(crawl.pages) >= 10, crawl.pages
+
+
+def test_no_failed_responses(crawl: Crawl) -> None:
+    assert crawl.bad_responses == [], "responses with status >= 400"
+    assert crawl.failed_requests == [], "requests to the local server that failed"
+
+
+def test_no_requests_leave_localhost(crawl: Crawl) -> None:
+    assert crawl.external_requests == [], "the site must work offline"
+
+
+def test_no_javascript_errors(crawl: Crawl) -> None:
+    assert crawl.page_errors == []
+
+
+def test_every_image_loads(crawl: Crawl) -> None:
+    assert crawl.image_count > 0
+    assert crawl.broken_images == [], "images with naturalWidth 0"
+
+
+def test_maths_is_typeset_locally(crawl: Crawl) -> None:
+    untypeset = {page: n for page, n in crawl.math_pages.items() if n == 0}
+    assert untypeset == {}, "pages whose formulas MathJax did not typeset"
+
+
+def test_gallery_has_a_page_per_image(crawl: Crawl) -> None:
+    images = crawl.manifest.get("images", [])
+    assert images, "the manifest lists no images"
+    index = (crawl.site / "gallery" / "index.html").read_text(encoding="utf-8")
+    for image in images:
+        page = crawl.site / "gallery" / image["id"] / "index.html"
+        assert page.is_file(), f"no gallery page for {image['id']}"
+        assert f'href="{image["id"]}/"' in index, f"the gallery index does not link to {image['id']}"
+        figures = [
+            f for f in crawl.manifest.get("figures", []) if f.get("image") == image["id"]
+        ]
+        html = page.read_text(encoding="utf-8")
+        for fig in figures:
+            assert fig["path"] in html, f"{fig['path']} missing from the gallery page of {image['id']}"
+
+
+def test_screenshots_taken(crawl: Crawl) -> None:
+    assert len(crawl.screenshots) == 2, crawl.screenshots
+    for shot in crawl.screenshots:
+        assert shot.stat().st_size > 10_000, f"{shot} looks empty"
