@@ -1,0 +1,113 @@
+"""Architecture: VGG16's layers, shapes, parameters and receptive fields, read from the model.
+
+Nothing here is typed in by hand: the table comes from running a 224×224
+input through the network (``generator.models.describe``) and from the conv
+and pool modules' own kernel sizes, strides and paddings.
+
+The *receptive field* of a layer is the side of the input square that one of
+its output pixels can see.  Walking the layers in order with ``r`` (receptive
+field) and ``j`` (distance in input pixels between neighbouring outputs, the
+"jump"), starting from ``r = 1, j = 1``:
+
+    r ← r + (k − 1)·j,    j ← j·s
+
+for a layer with kernel ``k`` and stride ``s``.  A 3×3 conv adds ``2j``; a
+2×2 pool with stride 2 adds ``j`` and doubles ``j``.
+
+Use it from plain Python on any chain of conv / pool layers::
+
+    from generator.techniques.architecture import receptive_fields
+    receptive_fields(torchvision.models.vgg16().features)   # [(1, 1) ... per module: (r, j)]
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+
+INPUT_SIZE = 224  # the size VGG16 was designed and trained for, whatever the profile
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def receptive_fields(modules: Iterable[nn.Module]) -> list[tuple[int, int]]:
+    """``(receptive field, jump)`` in input pixels after each module of a sequential chain.
+
+    Conv and pooling layers grow the field by ``(kernel − 1) · jump`` (times the
+    dilation for convs) and multiply the jump by their stride; every other module
+    (ReLU, batch norm, dropout) leaves both unchanged.  Only the height axis is
+    tracked, which is all a network with square kernels needs.  Raises
+    ``TypeError`` for a module that is not a chain layer (a nested block).
+    """
+    r, j = 1, 1
+    out = []
+    for m in modules:
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k = _pair(m.kernel_size)[0]
+            s = _pair(m.stride if m.stride is not None else m.kernel_size)[0]
+            d = _pair(getattr(m, "dilation", 1))[0]
+            r += (k - 1) * d * j
+            j *= s
+        elif isinstance(m, (nn.Sequential, nn.ModuleList)) or (len(list(m.children())) > 0):
+            raise TypeError(f"receptive_fields walks a flat chain of layers; got a nested {type(m).__name__}")
+        out.append((r, j))
+    return out
+
+
+def layer_table(net: nn.Module, input_size: int = INPUT_SIZE) -> list[dict]:
+    """One row per named VGG16 layer: name, kind, output shape, parameters, multiply-adds, receptive field."""
+    rows = describe(net, input_size)
+    rf = receptive_fields(net.features)
+    prev_channels = 3
+    for row in rows:
+        name = row["name"]
+        if name in FEATURE_LAYERS:
+            r, j = rf[feature_index(name)]
+            row["receptive_field"], row["jump"] = r, j
+            c, h, w = row["shape"]
+            row["macs"] = c * h * w * prev_channels * 9 if "_conv" in name else 0
+            prev_channels = c
+        else:
+            row["receptive_field"], row["jump"] = input_size, None  # a dense unit sees the whole input
+            row["macs"] = row["params"] - row["shape"][0]  # weights of a dense layer = one multiply-add each
+        row["outputs"] = int(torch.tensor(row["shape"]).prod())
+    return rows
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result:
+    rows = layer_table(model.net, INPUT_SIZE)
+    total = sum(r["params"] for r in rows)
+    conv = sum(r["params"] for r in rows if "_conv" in r["name"])
+    dense = sum(r["params"] for r in rows if r["name"] in DENSE_LAYERS)
+    macs = sum(r["macs"] for r in rows)
+    check = sum(p.numel() for p in model.net.parameters())
+    biggest = max(rows, key=lambda r: r["params"])
+    return Result(records={
+        "input_size": INPUT_SIZE, "rows": rows,
+        "totals": {"params": total, "params_check": check, "conv_params": conv, "dense_params": dense,
+                   "macs": macs, "conv_macs": sum(r["macs"] for r in rows if "_conv" in r["name"]),
+                   "biggest": biggest["name"], "biggest_params": biggest["params"],
+                   "n_conv": sum(1 for r in rows if "_conv" in r["name"]),
+                   "n_dense": sum(1 for r in rows if r["name"] in DENSE_LAYERS),
+                   "activations": sum(r["outputs"] for r in rows)},
+    })
+
+
+TECHNIQUE = Technique(
+    name="architecture",
+    title="VGG16 in one page",
+    chapter="vgg16.md",
+    order=5,
+    compute=compute,
+    settings={"quick": {}, "default": {}, "full": {}},
+    scope="model",
+    models=("untrained",),
+    summary="layer table (shapes, parameters, receptive fields) and a diagram, generated from the model",
+)
