@@ -62,6 +62,15 @@ def shared_env(session: nox.Session) -> str:
     return str(PYTHON)
 
 
+def require_generated(session: nox.Session) -> None:
+    """Chapters include generated fragments, and a missing one stops the site build."""
+    if not (ROOT / "docs" / "generated" / "manifest.json").is_file():
+        session.error(
+            "docs/generated/ is empty: run `nox -s build` first "
+            "(`nox -s build -- --profile quick` makes a small set quickly)"
+        )
+
+
 def build_site(session: nox.Session, python: str) -> None:
     session.run(
         python, "-m", "properdocs", "build", "--strict", "-f", MKDOCS_CONFIG, "-d", "site",
@@ -88,6 +97,7 @@ def build(session: nox.Session) -> None:
 def site(session: nox.Session) -> None:
     """Build the site from the figures already in docs/generated/ (no torch work)."""
     python = shared_env(session)
+    require_generated(session)
     build_site(session, python)
 
 
@@ -95,6 +105,7 @@ def site(session: nox.Session) -> None:
 def serve(session: nox.Session) -> None:
     """Live preview; arguments go to `properdocs serve` (e.g. `-- -a 127.0.0.1:8001`)."""
     python = shared_env(session)
+    require_generated(session)
     session.run(
         python, "-m", "properdocs", "serve", "-f", MKDOCS_CONFIG, *session.posargs, external=True
     )
