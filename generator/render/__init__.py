@@ -76,12 +76,24 @@ class RenderContext:
         self.figures.append(fig)
         return fig
 
-    def png(self, array: np.ndarray, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
-        """Save an HxW or HxWx3 uint8 array as a PNG (byte-identical for equal input)."""
+    def png(self, array: np.ndarray, *, image=None, model=None, layer=None, kind: str, caption: str = "",
+            palette: np.ndarray | None = None) -> Figure:
+        """Save an HxW or HxWx3 uint8 array as a PNG (byte-identical for equal input).
+
+        With ``palette`` (a 256x3 uint8 colour table, see ``palette_for``) the HxW array
+        holds indices into it and is saved as a palette PNG: a third of the bytes to
+        encode, so several times faster for colour-mapped figures, and lossless.
+        """
         arr = np.ascontiguousarray(array)
         if arr.dtype != np.uint8:
             raise TypeError("rc.png expects uint8 pixels; use to_uint8() first")
-        im = Image.fromarray(arr)
+        if palette is not None:
+            if arr.ndim != 2:
+                raise ValueError("rc.png with a palette expects an HxW array of palette indices")
+            im = Image.fromarray(arr)  # mode L; putpalette turns it into P
+            im.putpalette(np.asarray(palette, np.uint8).reshape(-1).tolist(), rawmode="RGB")
+        else:
+            im = Image.fromarray(arr)
         buf = io.BytesIO()
         im.save(buf, format="PNG", optimize=False, compress_level=6)
         return self._register(buf.getvalue(), im.size, image=image, model=model, layer=layer,
@@ -127,6 +139,24 @@ def colormap(x: np.ndarray, name: str = "viridis") -> np.ndarray:
     from matplotlib import colormaps
 
     return colormaps[name](np.clip(x, 0, 1), bytes=True)[..., :3]
+
+
+def palette_for(name: str = "viridis", background=(255, 255, 255)) -> np.ndarray:
+    """A 256x3 colour table: indices 0..254 run through the colour map, 255 is ``background``.
+
+    Pair with ``to_indices`` and ``rc.png(..., palette=...)``.
+    """
+    from matplotlib import colormaps
+
+    table = np.empty((256, 3), np.uint8)
+    table[:255] = colormaps[name].resampled(255)(np.arange(255), bytes=True)[:, :3]
+    table[255] = background
+    return table
+
+
+def to_indices(x: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] to palette indices 0..254 (255 is left for the background)."""
+    return np.minimum((np.clip(np.asarray(x, np.float32), 0, 1) * 255).astype(np.uint8), 254)
 
 
 def resize(arr: np.ndarray, size: int, *, nearest: bool | None = None) -> np.ndarray:

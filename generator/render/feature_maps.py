@@ -8,18 +8,34 @@ import numpy as np
 
 from generator.config import FEATURED_IMAGE
 from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS
-from generator.render import (MODEL_COLOURS, MODEL_LABELS, RenderContext, colormap, mosaic, new_figure,
-                              normalise, resize)
+from generator.render import (MODEL_COLOURS, MODEL_LABELS, RenderContext, colormap, new_figure, normalise,
+                              palette_for, resize, to_indices, to_uint8)
 
 CHAPTER_LAYERS = ["block1_conv1", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 
 
+def _index_mosaic(tiles: list[np.ndarray], cols: int, gap: int = 2) -> np.ndarray:
+    """Lay HxW palette-index tiles on a grid; the gaps get the background index (255, white)."""
+    h, w = tiles[0].shape
+    rows = -(-len(tiles) // cols)
+    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = t
+    return out
+
+
 def _grid(result, layer: str, which: str, tile: int) -> tuple[np.ndarray, list[int]]:
+    """Grid of palette indices (viridis) of the chosen maps, each scaled to its own peak.
+
+    Maps are resized as values (nearest neighbour up, box filter down) and coloured
+    after, so a downscaled map never blends colours that are not on the colour map.
+    """
     channels = result.arrays[f"{layer}.channels"].tolist()
     chosen = result.arrays[f"{layer}.{which}"].tolist()
     maps = result.arrays[f"{layer}.maps"].astype(np.float32)
-    tiles = [resize(colormap(maps[channels.index(c)]), tile) for c in chosen]
-    return mosaic(tiles, cols=math.ceil(math.sqrt(len(tiles)))), chosen
+    tiles = [to_indices(resize(maps[channels.index(c)], tile)) for c in chosen]
+    return _index_mosaic(tiles, cols=math.ceil(math.sqrt(len(tiles)))), chosen
 
 
 def _channel_list(chosen: list[int]) -> str:
@@ -29,6 +45,7 @@ def _channel_list(chosen: list[int]) -> str:
 
 def render(rc: RenderContext, results) -> dict:
     tile = rc.profile.tile
+    palette = palette_for("viridis")
     models = sorted({m for _, m in results})
     for img in rc.images:
         for model in models:
@@ -39,28 +56,49 @@ def render(rc: RenderContext, results) -> dict:
                     grid, chosen = _grid(res, layer, which, tile)
                     what = (f"the {len(chosen)} of {c} maps with the largest total activation"
                             if which == "top" else f"the first {len(chosen)} of {c} maps")
-                    rc.png(grid, image=img.id, model=model, layer=layer, kind=label,
+                    rc.png(grid, image=img.id, model=model, layer=layer, kind=label, palette=palette,
                            caption=f"`{layer}`, {MODEL_LABELS[model]}: {what} ({h}×{w} each; "
                                    f"channels {_channel_list(chosen)}). Each map is scaled to its own peak.")
             _aggregate_strip(rc, img, model, res)
     return _summaries(rc, results, models)
 
 
+def _font(px: int):
+    """DejaVu Sans (shipped with matplotlib, so every machine draws the same pixels)."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=True), px)
+
+
 def _aggregate_strip(rc, img, model, res) -> None:
-    fig = new_figure(2.0 * (len(BLOCKS) + 1), 2.3)
-    axes = fig.subplots(1, len(BLOCKS) + 1)
-    axes[0].imshow(img.seen)
-    axes[0].set_title("input", fontsize=10)
-    for ax, block in zip(axes[1:], BLOCKS):
-        agg = res.arrays[f"{block}.aggregate"]
-        ax.imshow(normalise(agg), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    """The input and the five block aggregates side by side, titled (drawn with PIL: ~50x faster
+    than a matplotlib figure, and byte-identical on rerun)."""
+    from PIL import Image, ImageDraw
+
+    panel = round(1.75 * rc.profile.tile)
+    gap, font_px = max(4, panel // 20), max(9, panel // 12)
+    head = 2 * font_px + font_px // 2 + 4
+    panels = [resize(to_uint8(img.seen), panel)]
+    titles = [("input", f"{img.seen.shape[0]}×{img.seen.shape[1]} pixels")]
+    for block in BLOCKS:
+        agg = res.arrays[f"{block}.aggregate"].astype(np.float32)
+        panels.append(colormap(normalise(resize(agg, panel))))
         info = res.records["blocks"][block]
-        ax.set_title(f"{block}_pool\n{info['channels']} maps, {agg.shape[0]}×{agg.shape[1]}", fontsize=9)
-    for ax in axes:
-        ax.set_axis_off()
-    rc.mpl(fig, image=img.id, model=model, layer=None, kind="aggregates",
+        titles.append((f"{block}_pool", f"{info['channels']} maps, {agg.shape[0]}×{agg.shape[1]}"))
+    width = len(panels) * panel + (len(panels) - 1) * gap
+    canvas = Image.new("RGB", (width, head + panel), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_px)
+    for i, (arr, (t1, t2)) in enumerate(zip(panels, titles)):
+        x = i * (panel + gap)
+        canvas.paste(Image.fromarray(np.ascontiguousarray(arr)), (x + (panel - arr.shape[1]) // 2, head))
+        for line, text in enumerate((t1, t2)):
+            w = draw.textlength(text, font=font)
+            draw.text((x + (panel - w) / 2, 2 + line * (font_px + font_px // 4)), text, fill=(40, 40, 40), font=font)
+    rc.png(np.asarray(canvas), image=img.id, model=model, layer=None, kind="aggregates",
            caption=f"{img.title}, {MODEL_LABELS[model]}: the sum of all maps of each block output, "
-                   f"scaled to [0, 1].")
+                   f"scaled to [0, 1] (viridis: dark low, yellow high).")
 
 
 def _summaries(rc, results, models) -> dict:
