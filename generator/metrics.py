@@ -112,3 +112,16 @@ def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
     ua, ub = unit_scale(a), unit_scale(b)
     rho = spearman(ua, ub)
     return {"spearman": None if math.isnan(rho) else rho, "ssim": ssim(ua, ub, data_range=1.0)}
+
+
+def sobel_magnitude(gray: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of a 2-D image (edges replicated at the border)."""
+    g = np.pad(np.asarray(gray, dtype=np.float64), 1, mode="edge")
+    gx = (g[:-2, :-2] + 2 * g[1:-1, :-2] + g[2:, :-2]) - (g[:-2, 2:] + 2 * g[1:-1, 2:] + g[2:, 2:])
+    gy = (g[:-2, :-2] + 2 * g[:-2, 1:-1] + g[:-2, 2:]) - (g[2:, :-2] + 2 * g[2:, 1:-1] + g[2:, 2:])
+    return np.hypot(gx, gy)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of an H x W x 3 image."""
+    return np.asarray(rgb, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])

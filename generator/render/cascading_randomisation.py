@@ -1,0 +1,131 @@
+"""Sanity-check figures: trained-vs-untrained similarity per method, and the cascading randomisation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.render import RenderContext, colormap, mosaic, new_figure
+from generator.render.saliency import CMAP, colourbar, featured_id
+from generator.techniques.cascading_randomisation import METHOD_TITLES, METHODS
+
+METHOD_COLOURS = {"gradient": "#1b6ca8", "smoothgrad": "#6a4c93", "guided": "#2a9d8f",
+                  "grad_cam": "#e76f51", "guided_grad_cam": "#8a5a44"}
+STEP_LABELS = {"none": "trained", "classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4",
+               "block3": "+ block3", "block2": "+ block2", "block1": "+ block1"}
+
+
+def _nanmean(values) -> float | None:
+    v = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+    return None if np.all(np.isnan(v)) else float(np.nanmean(v))
+
+
+def _cascade_plot(rc, results, ids, steps, methods):
+    fig = new_figure(9, 3.4)
+    axes = fig.subplots(1, 2, sharex=True)
+    x = np.arange(len(steps))
+    for ax, key, title in ((axes[0], "spearman", "Spearman rank correlation"), (axes[1], "ssim", "SSIM")):
+        for m in methods:
+            vals = np.array([[np.nan if v is None else v for v in results[(i, "trained")].records["similarity"][m][key]]
+                             for i in ids], dtype=np.float64)
+            ax.plot(x, np.nanmean(vals, 0), marker="o", ms=4, color=METHOD_COLOURS[m], label=METHOD_TITLES[m])
+            ax.fill_between(x, np.nanmin(vals, 0), np.nanmax(vals, 0), color=METHOD_COLOURS[m], alpha=0.12)
+        ax.set_xticks(x, [STEP_LABELS[s] for s in steps], rotation=35, ha="right", fontsize=8)
+        ax.set_title(f"{title} with the trained map", fontsize=10)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_ylim(-0.2 if key == "spearman" else -0.05, 1.05)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("layers re-initialised, cumulatively from the top", fontsize=8)
+    axes[0].legend(frameon=False, fontsize=8)
+    return rc.mpl(fig, model="trained", kind="cascade",
+                  caption=f"Cascading randomisation: similarity between each method's map on the trained VGG16 and "
+                          f"on the same network after re-initialising the classifier, then block5, ..., down to "
+                          f"block1 (at the right end every weight is the untrained model's). Maps scaled to [0, 1] "
+                          f"first; mean over the {len(ids)} photos, full range shaded.")
+
+
+def _cascade_strip(rc, res, img, steps, methods):
+    tile = rc.profile.tile
+    from generator.render import resize
+
+    tiles = []
+    for m in methods:
+        for k in range(len(steps)):
+            heat = res.arrays[f"step{k}.{m}"].astype(np.float32)
+            tiles.append(resize(colormap(heat, CMAP), tile, nearest=False))
+    grid = mosaic(tiles, cols=len(steps), gap=2)
+    fig = new_figure(1.25 * len(steps) + 2.2, 1.25 * len(methods) + 0.6)
+    ax = fig.subplots()
+    ax.imshow(grid, interpolation="nearest")
+    th, tw = tiles[0].shape[:2]
+    ax.set_xticks([(tw + 2) * k + tw / 2 for k in range(len(steps))], [STEP_LABELS[s] for s in steps],
+                  rotation=35, ha="right", fontsize=8)
+    ax.set_yticks([(th + 2) * j + th / 2 for j in range(len(methods))], [METHOD_TITLES[m] for m in methods], fontsize=8)
+    ax.tick_params(length=0)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    colourbar(fig, ax, "map / its own maximum")
+    return rc.mpl(fig, image=img.id, model="trained", kind="cascade-maps",
+                  caption=f"{img.title}: every method's map (rows) as the layers are re-initialised from the top "
+                          f"(columns, left to right). Each map is scaled by its own maximum.")
+
+
+def _sanity_plot(rc, results, ids, methods):
+    fig = new_figure(9, 3.2)
+    axes = fig.subplots(1, 2, sharex=True)
+    x = np.arange(len(methods))
+    rng = np.random.default_rng(0)  # fixed horizontal jitter for the dots
+    jitter = rng.uniform(-0.15, 0.15, size=len(ids))
+    for ax, key, title in ((axes[0], "spearman", "Spearman rank correlation"), (axes[1], "ssim", "SSIM")):
+        for j, m in enumerate(methods):
+            vals = np.array([np.nan if results[(i, "trained")].records["sanity"][m][key] is None
+                             else results[(i, "trained")].records["sanity"][m][key] for i in ids])
+            ax.scatter(j + jitter, vals, s=18, color=METHOD_COLOURS[m], alpha=0.8, zorder=3)
+            if not np.all(np.isnan(vals)):
+                ax.hlines(np.nanmean(vals), j - 0.3, j + 0.3, color="k", lw=1.5, zorder=4)
+        ax.set_xticks(x, [METHOD_TITLES[m] for m in methods], rotation=25, ha="right", fontsize=8)
+        ax.set_title(f"{title}, trained vs untrained", fontsize=10)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_ylim(-0.2 if key == "spearman" else -0.05, 1.05)
+        ax.grid(alpha=0.3, axis="y")
+    return rc.mpl(fig, model="both", kind="sanity",
+                  caption=f"Similarity between the trained and the untrained model's map of the same photo and "
+                          f"class, per method: one dot per photo ({len(ids)} photos), black bar = mean. 1 means "
+                          f"identical maps; near 0, unrelated.")
+
+
+def render(rc: RenderContext, results) -> dict:
+    ids = [i.id for i in rc.images]
+    first = results[(ids[0], "trained")].records
+    steps, cascade_methods = first["steps"], first["methods"]
+    cascade_fig = _cascade_plot(rc, results, ids, steps, cascade_methods)
+    strips = {}
+    for img in rc.images:
+        strips[img.id] = _cascade_strip(rc, results[(img.id, "trained")], img, steps, cascade_methods)
+    sanity_fig = _sanity_plot(rc, results, ids, METHODS)
+
+    table = []
+    for img in rc.images:
+        rec = results[(img.id, "trained")].records
+        row = {"id": img.id, "title": img.title, "target_label": rec["target_label"]}
+        for m in METHODS:
+            row[m] = rec["sanity"][m]
+        table.append(row)
+    means = {m: {k: _nanmean([results[(i, "trained")].records["sanity"][m][k] for i in ids])
+                 for k in ("spearman", "ssim")} for m in METHODS}
+    edges = {m: {model: _nanmean([results[(i, "trained")].records["edges"][m][model] for i in ids])
+                 for model in ("trained", "untrained")} for m in METHODS}
+    ranked = sorted(METHODS, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2))
+    cascade = {}
+    for m in cascade_methods:
+        cascade[m] = {k: [_nanmean([results[(i, "trained")].records["similarity"][m][k][s] for i in ids])
+                          for s in range(len(steps))] for k in ("spearman", "ssim")}
+    # the first step at which the mean Spearman falls below one half, per method
+    half = {m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
+            for m in cascade_methods}
+    return {
+        "featured": featured_id(rc), "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips,
+        "table": table, "means": means, "edges": edges, "ranked": ranked, "methods": METHODS,
+        "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": cascade, "steps": steps,
+        "step_labels": STEP_LABELS, "half": half, "n_images": len(ids),
+        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods,
+    }

@@ -1,0 +1,82 @@
+"""Grad-CAM figures: the five blocks side by side, guided Grad-CAM, and how the maps change with depth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
+from generator.render.saliency import clip_scale, expected_note, featured_id, overlay_grid
+from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
+
+
+def render(rc: RenderContext, results) -> dict:
+    alpha = rc.settings["alpha"]
+    models = [m for m in ("trained", "untrained") if any(k[1] == m for k in results)]
+    per_image = []
+    for img in rc.images:
+        rec0 = results[(img.id, models[0])].records
+        label = rec0["target_label"]
+        note = expected_note(img, label)
+        rows, rows5 = [], []
+        for model in models:
+            res = results[(img.id, model)]
+            rows.append((MODEL_LABELS[model], [res.arrays[f"cam.{l}"] for l in CAM_LAYERS]))
+            rows5.append((MODEL_LABELS[model], [res.arrays[f"cam.{PRIMARY_CAM_LAYER}"],
+                                                clip_scale(res.arrays["guided_grad_cam"], 99.0)]))
+        sizes = [results[(img.id, models[0])].records["layers"][l]["shape"] for l in CAM_LAYERS]
+        titles = [f"{l}\n({h}×{w})" for l, (h, w) in zip(CAM_LAYERS, sizes)]
+        fig = overlay_grid(rows, img.seen, titles, alpha=alpha, bar_label="Grad-CAM, scaled to its own maximum",
+                           panel=1.8)
+        flat = {m: [l for l in CAM_LAYERS if results[(img.id, m)].records["layers"][l]["flat"]] for m in models}
+        flat_note = "".join(f" All-zero (flat) maps, {m}: {', '.join(v)}." for m, v in flat.items() if v)
+        blocks_fig = rc.mpl(fig, image=img.id, model="both", kind="grad-cam-blocks",
+                            caption=(f"{img.title}: Grad-CAM for *{label}* at the last conv layer of every block "
+                                     + (f"(the credits expect *{note}*) " if note else "")
+                                     + f"— top row trained, bottom row untrained. Each map (its h×w in the title) "
+                                     f"is ReLU(Σₖ αₖ Aᵏ), scaled to [0, 1] by its own maximum, upsampled bilinearly "
+                                     f"and blended over the photo at {alpha:g} opacity.{flat_note}"))
+        fig = overlay_grid(rows5, img.seen, [f"Grad-CAM ({PRIMARY_CAM_LAYER})", "guided Grad-CAM"], alpha=alpha,
+                           bar_label="scaled map (guided: by its 99th percentile)", panel=2.2)
+        main_fig = rc.mpl(fig, image=img.id, model="both", kind="grad-cam",
+                          caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` and guided Grad-CAM (guided "
+                                   f"backprop × the upsampled Grad-CAM, max |·| over colour, scaled by its 99th "
+                                   f"percentile) for *{label}*; top row trained, bottom row untrained."))
+        per_image.append({"id": img.id, "title": img.title, "target_label": label, "expected": note,
+                          "blocks": blocks_fig, "main": main_fig,
+                          "layers": {m: results[(img.id, m)].records["layers"] for m in models}})
+
+    ids = [i.id for i in rc.images]
+    cov = {m: np.array([[results[(i, m)].records["layers"][l]["coverage"] for l in CAM_LAYERS] for i in ids])
+           for m in models}
+    zero = {m: np.array([[results[(i, m)].records["layers"][l]["zero_share"] for l in CAM_LAYERS] for i in ids])
+            for m in models}
+    nflat = {m: [int(sum(results[(i, m)].records["layers"][l]["flat"] for i in ids)) for l in CAM_LAYERS]
+             for m in models}
+    fig = new_figure(8, 3.2)
+    axes = fig.subplots(1, 2)
+    x = np.arange(len(CAM_LAYERS))
+    for ax, data, title in ((axes[0], cov, "area at ≥ half the peak"), (axes[1], zero, "positions where the map is 0")):
+        for m in models:
+            ax.plot(x, 100 * data[m].mean(0), marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+            ax.fill_between(x, 100 * data[m].min(0), 100 * data[m].max(0), color=MODEL_COLOURS[m], alpha=0.15)
+        ax.set_xticks(x, CAM_LAYERS, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("% of the map", fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize=8)
+    depth_fig = rc.mpl(fig, model="both", kind="grad-cam-depth",
+                       caption=f"How Grad-CAM changes with depth: the share of the image where the map is at least "
+                               f"half its peak (left) and where the ReLU zeroed it (right), per layer; mean over the "
+                               f"{len(ids)} photos, full range shaded.")
+    table = []
+    for j, l in enumerate(CAM_LAYERS):
+        row = {"layer": l, "shape": results[(ids[0], models[0])].records["layers"][l]["shape"]}
+        for m in models:
+            row[f"coverage_{m}"] = float(cov[m][:, j].mean())
+            row[f"zero_{m}"] = float(zero[m][:, j].mean())
+            row[f"flat_{m}"] = nflat[m][j]
+            row[f"positive_{m}"] = float(np.mean([results[(i, m)].records["layers"][l]["positive_weights"] for i in ids]))
+        table.append(row)
+    return {"featured": featured_id(rc), "images": per_image, "layers": table, "depth_plot": depth_fig,
+            "models": models, "n_images": len(ids), "primary": PRIMARY_CAM_LAYER, "alpha": alpha}

@@ -1,0 +1,111 @@
+"""Grad-CAM and guided Grad-CAM (Selvaraju et al., 2017).
+
+For a layer with activations A^k (channel k, position ij) and class score S_c:
+
+    alpha_k = (1/Z) sum_ij dS_c/dA^k_ij          (spatial mean of the gradient)
+    L       = ReLU(sum_k alpha_k A^k)            (h x w, the layer's resolution)
+
+``L`` is scaled to [0, 1] by its own minimum and maximum (an all-zero map --
+every weighted sum negative -- stays all zeros, never NaN) and upsampled
+bilinearly to the input size.  Guided Grad-CAM multiplies guided
+backpropagation's input gradient, pixel by pixel, by the upsampled ``L``.
+
+The maps come from the ``saliency`` technique's single forward/backward pass,
+which keeps the activations and gradients of the last conv of all five
+blocks; this module turns them into figures' arrays and numbers.  On any
+torchvision CNN::
+
+    from generator.techniques.grad_cam import grad_cam, guided_grad_cam
+    cam = grad_cam(net, x, target=281, layer="features.29")   # or "block5_conv3", or "layer4" on a ResNet
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.techniques import saliency as _sal
+from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER, explain, source_version
+
+
+def upsample(cam: torch.Tensor, size: tuple[int, int], *, scale: bool = True) -> torch.Tensor:
+    """An h x w map scaled to [0, 1] by min/max (flat -> zeros) and bilinearly upsampled to ``size``."""
+    cam = torch.as_tensor(cam)
+    if scale:
+        lo, hi = cam.min(), cam.max()
+        cam = (cam - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(cam)
+    return F.interpolate(cam[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
+
+
+def grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str, *, upsample_to_input: bool = True) -> torch.Tensor:
+    """Grad-CAM of class ``target`` at ``layer`` (a module path like "features.29" or "layer4", or a VGG16 name).
+
+    Returns an H x W map in [0, 1] at the input's size, or with
+    ``upsample_to_input=False`` the raw h x w map at the layer's resolution.
+    """
+    e = explain(model, x, target, cam_layers=[layer], guided=False)
+    cam = e.cams[layer]
+    return upsample(cam, tuple(x.shape[-2:])) if upsample_to_input else cam
+
+
+def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str, *, reduce: bool = True) -> torch.Tensor:
+    """Guided backprop times the (raw, bilinearly upsampled) Grad-CAM at ``layer``.
+
+    H x W (max |.| over colour channels), or the signed 3 x H x W product with ``reduce=False``.
+    """
+    e = explain(model, x, target, cam_layers=[layer], guided=True)
+    prod = e.guided * upsample(e.cams[layer], tuple(x.shape[-2:]), scale=False).to(e.guided.dtype)
+    return prod.abs().amax(0) if reduce else prod
+
+
+# --------------------------------------------------------------------------- technique
+
+
+def cam_stats(cam01: np.ndarray, raw: np.ndarray) -> dict:
+    """Numbers behind the chapter: is the map flat, how much of the image it covers, where it peaks."""
+    flat = bool(raw.max() <= 0)
+    h, w = cam01.shape
+    peak = np.unravel_index(int(np.argmax(cam01)), cam01.shape)
+    return {
+        "shape": list(raw.shape),
+        "flat": flat,
+        "raw_max": float(raw.max()),
+        "coverage": 0.0 if flat else float((cam01 >= 0.5).mean()),
+        "zero_share": float((raw <= 0).mean()),
+        "peak": [float((peak[0] + 0.5) / h), float((peak[1] + 0.5) / w)],
+    }
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
+    base = ctx.result("saliency", image.id, model.name)
+    size = tuple(image.tensor.shape[-2:])
+    arrays: dict[str, np.ndarray] = {}
+    layers: dict[str, dict] = {}
+    for layer in CAM_LAYERS:
+        raw = torch.from_numpy(base.arrays[f"cam.{layer}"])
+        up = upsample(raw, size)
+        arrays[f"cam.{layer}"] = up.numpy().astype(np.float32)
+        weights = base.arrays[f"cam_weights.{layer}"]
+        layers[layer] = cam_stats(arrays[f"cam.{layer}"], raw.numpy()) | {
+            "positive_weights": float((weights > 0).mean()), "channels": int(weights.size)}
+    raw5 = torch.from_numpy(base.arrays[f"cam.{PRIMARY_CAM_LAYER}"])
+    guided = torch.from_numpy(base.arrays["guided"])
+    arrays["guided_grad_cam"] = (guided * upsample(raw5, size, scale=False)).abs().amax(0).numpy().astype(np.float32)
+    return Result(arrays=arrays, records={"layers": layers, "target": base.records["target"],
+                                          "target_label": base.records["target_label"]})
+
+
+TECHNIQUE = Technique(
+    name="grad_cam",
+    title="Class activation maps",
+    chapter="cam.md",
+    order=41,
+    compute=compute,
+    settings={"quick": {"alpha": 0.5}, "default": {"alpha": 0.5}, "full": {"alpha": 0.5}},
+    # the maps come from the saliency technique's pass: its code is part of this result's identity
+    version="1-" + source_version(_sal.__file__),
+    summary="Grad-CAM at the last conv of every block (block5_conv3 primary) and guided Grad-CAM",
+)
