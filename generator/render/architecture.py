@@ -82,7 +82,7 @@ def _receptive(rc: RenderContext, rows: list[dict], input_size: int):
     ax.set_ylabel("pixels")
     ax.set_ylim(0, input_size * 1.15)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8, loc="upper center")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(0.1, 0.8))
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
     return rc.mpl(fig, kind="receptive-field",

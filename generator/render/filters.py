@@ -79,12 +79,18 @@ def render(rc: RenderContext, results) -> dict:
             "n_filters_shown": s["filters"], "n_inputs_shown": s["inputs"]}
 
 
+def _short(layer: str) -> str:
+    """block3_conv2 -> 3.2"""
+    block, conv = layer.split("_")
+    return f"{block[5:]}.{conv[4:]}"
+
+
 def _stats_plot(rc, results, models):
-    fig = new_figure(11, 3.4)
+    fig = new_figure(9, 3.3)
     axes = fig.subplots(1, 3)
     x = np.arange(len(CONV_LAYERS))
-    panels = [("smoothness", "neighbour correlation (r)", "Spatial smoothness", 0.0),
-              ("mean_share", "share of energy in the kernel mean", "Low-frequency share", 1 / 9),
+    panels = [("smoothness", "neighbour correlation r", "Spatial smoothness", 0.0),
+              ("mean_share", "energy share of the kernel mean", "Low-frequency share", 1 / 9),
               ("std_x_sqrt_fan_in", "weight std × √fan-in", "Weight scale", float(np.sqrt(2)))]
     for ax, (key, ylabel, title, ref) in zip(axes, panels):
         for m in models:
@@ -92,19 +98,20 @@ def _stats_plot(rc, results, models):
             ax.plot(x, vals, marker="o", ms=4, color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
         if ref is not None:
             ax.axhline(ref, color="0.3", ls="--", lw=1)
-        ax.set_xticks(x, CONV_LAYERS, rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(x, [_short(n) for n in CONV_LAYERS], fontsize=8, rotation=90)
+        ax.set_xlabel("conv layer (block.conv)", fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_title(title, fontsize=10)
         _style(ax)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(models), frameon=False,
                fontsize=9)
     return rc.mpl(fig, model="both", kind="statistics",
-                  caption="Per conv layer, for both models. Left: Pearson correlation between horizontally and "
-                          "vertically neighbouring weights inside each 3×3 kernel (dashed: 0, what independent "
-                          "random weights give). Middle: share of each kernel's energy in its mean (dashed: 1/9 "
-                          "for white noise). Right: standard deviation of the weights times √(input channels × 9), "
-                          "the scale that keeps activations from growing or shrinking layer to layer (dashed: √2, He "
-                          "initialisation's value for a layer followed by a ReLU).")
+                  caption="Per conv layer (3.2 is `block3_conv2`), for both models. Left: Pearson correlation "
+                          "between horizontally and vertically neighbouring weights inside each 3×3 kernel "
+                          "(dashed: 0, what independent random weights give). Middle: share of each kernel's energy "
+                          "in its mean (dashed: 1/9 for white noise). Right: standard deviation of the weights times "
+                          "√(input channels × 9), the scale that keeps activations from growing or shrinking layer "
+                          "to layer (dashed: √2, He initialisation's value for a layer followed by a ReLU).")
 
 
 def _colour_plot(rc, results, models, threshold):

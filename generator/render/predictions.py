@@ -25,6 +25,10 @@ def _short(label: str, width: int = 28) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
+def _p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.01 else f"{p:.5f}"
+
+
 def _bars(rc: RenderContext, img, model: str, rec: dict):
     top = rec["top"]
     fig = new_figure(4.6, 0.42 * len(top) + 0.9)
@@ -49,7 +53,7 @@ def _bars(rc: RenderContext, img, model: str, rec: dict):
         ax.spines[side].set_visible(False)
     top1 = top[0]
     caption = (f"{img.title}, {MODEL_LABELS[model]}: the five most probable of the {N_CLASSES} ImageNet classes. "
-               f"Top-1 *{top1['label']}* with p = {top1['prob']:.3f}; entropy {rec['entropy']:.2f} nats "
+               f"Top-1 *{top1['label']}* with p = {_p(top1['prob'])}; entropy {rec['entropy']:.2f} nats "
                f"(uniform guess: {UNIFORM_ENTROPY:.2f}).")
     if expected is not None:
         caption += " A green bar is the expected class." if any(r["index"] == expected for r in top) else (
