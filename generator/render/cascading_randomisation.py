@@ -19,20 +19,29 @@ def _nanmean(values) -> float | None:
     return None if np.all(np.isnan(v)) else float(np.nanmean(v))
 
 
+def _low(values, key: str) -> float:
+    """Lower y limit: a little below zero, or below the lowest value drawn."""
+    v = np.asarray(values, dtype=np.float64)
+    low = float(np.nanmin(v)) if np.isfinite(v).any() else 0.0
+    return min(-0.2 if key == "spearman" else -0.05, low - 0.05)
+
+
 def _cascade_plot(rc, results, ids, steps, methods):
     fig = new_figure(9, 3.4)
     axes = fig.subplots(1, 2, sharex=True)
     x = np.arange(len(steps))
     for ax, key, title in ((axes[0], "spearman", "Spearman rank correlation"), (axes[1], "ssim", "SSIM")):
+        drawn = []
         for m in methods:
             vals = np.array([[np.nan if v is None else v for v in results[(i, "trained")].records["similarity"][m][key]]
                              for i in ids], dtype=np.float64)
+            drawn.append(vals.ravel())
             ax.plot(x, np.nanmean(vals, 0), marker="o", ms=4, color=METHOD_COLOURS[m], label=METHOD_TITLES[m])
             ax.fill_between(x, np.nanmin(vals, 0), np.nanmax(vals, 0), color=METHOD_COLOURS[m], alpha=0.12)
         ax.set_xticks(x, [STEP_LABELS[s] for s in steps], rotation=35, ha="right", fontsize=8)
         ax.set_title(f"{title} with the trained map", fontsize=10)
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_ylim(-0.2 if key == "spearman" else -0.05, 1.05)
+        ax.set_ylim(_low(np.concatenate(drawn), key), 1.05)
         ax.grid(alpha=0.3)
         ax.set_xlabel("layers re-initialised, cumulatively from the top", fontsize=8)
     axes[0].legend(frameon=False, fontsize=8)
@@ -76,16 +85,18 @@ def _sanity_plot(rc, results, ids, methods):
     rng = np.random.default_rng(0)  # fixed horizontal jitter for the dots
     jitter = rng.uniform(-0.15, 0.15, size=len(ids))
     for ax, key, title in ((axes[0], "spearman", "Spearman rank correlation"), (axes[1], "ssim", "SSIM")):
+        drawn = []
         for j, m in enumerate(methods):
             vals = np.array([np.nan if results[(i, "trained")].records["sanity"][m][key] is None
-                             else results[(i, "trained")].records["sanity"][m][key] for i in ids])
+                             else results[(i, "trained")].records["sanity"][m][key] for i in ids], dtype=np.float64)
+            drawn.append(vals)
             ax.scatter(j + jitter, vals, s=18, color=METHOD_COLOURS[m], alpha=0.8, zorder=3)
             if not np.all(np.isnan(vals)):
                 ax.hlines(np.nanmean(vals), j - 0.3, j + 0.3, color="k", lw=1.5, zorder=4)
         ax.set_xticks(x, [METHOD_TITLES[m] for m in methods], rotation=25, ha="right", fontsize=8)
         ax.set_title(f"{title}, trained vs untrained", fontsize=10)
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_ylim(-0.2 if key == "spearman" else -0.05, 1.05)
+        ax.set_ylim(_low(np.concatenate(drawn), key), 1.05)
         ax.grid(alpha=0.3, axis="y")
     return rc.mpl(fig, model="both", kind="sanity",
                   caption=f"Similarity between the trained and the untrained model's map of the same photo and "

@@ -5,9 +5,9 @@ For a layer with activations A^k (channel k, position ij) and class score S_c:
     alpha_k = (1/Z) sum_ij dS_c/dA^k_ij          (spatial mean of the gradient)
     L       = ReLU(sum_k alpha_k A^k)            (h x w, the layer's resolution)
 
-``L`` is scaled to [0, 1] by its own minimum and maximum (an all-zero map --
-every weighted sum negative -- stays all zeros, never NaN) and upsampled
-bilinearly to the input size.  Guided Grad-CAM multiplies guided
+``L`` is upsampled bilinearly to the input size and scaled to [0, 1] by its
+own minimum and maximum (an all-zero map -- every weighted sum negative --
+stays all zeros, never NaN).  Guided Grad-CAM multiplies guided
 backpropagation's input gradient, pixel by pixel, by the upsampled ``L``.
 
 The maps come from the ``saliency`` technique's single forward/backward pass,
@@ -32,12 +32,17 @@ from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER, explain
 
 
 def upsample(cam: torch.Tensor, size: tuple[int, int], *, scale: bool = True) -> torch.Tensor:
-    """An h x w map scaled to [0, 1] by min/max (flat -> zeros) and bilinearly upsampled to ``size``."""
+    """An h x w map upsampled bilinearly to ``size``, then (``scale``) min-max scaled to [0, 1].
+
+    A flat map (all zeros: every weighted sum was negative) stays all zeros, never NaN.
+    Scaling after upsampling gives the same map as pytorch-grad-cam.
+    """
     cam = torch.as_tensor(cam)
+    up = F.interpolate(cam[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
     if scale:
-        lo, hi = cam.min(), cam.max()
-        cam = (cam - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(cam)
-    return F.interpolate(cam[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
+        lo, hi = up.min(), up.max()
+        up = (up - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(up)
+    return up
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str, *, upsample_to_input: bool = True) -> torch.Tensor:
