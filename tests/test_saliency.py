@@ -31,7 +31,7 @@ SIZE = 64
 
 
 def rel_err(mine: torch.Tensor, ref: torch.Tensor) -> float:
-    mine, ref = torch.as_tensor(mine).double(), torch.as_tensor(ref).double()
+    mine, ref = torch.as_tensor(mine).detach().double(), torch.as_tensor(ref).detach().double()
     assert mine.shape == ref.shape, (mine.shape, ref.shape)
     return float((mine - ref).abs().max() / ref.abs().max().clamp_min(1e-300))
 
