@@ -133,10 +133,14 @@ def render(rc: RenderContext, results) -> dict:
     # the first step at which the mean Spearman falls below one half, per method
     half = {m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
             for m in cascade_methods}
+    # how many photos got the class their credits expect: zero for a stand-in "trained" model
+    expected = [img for img in rc.images if img.credit and img.credit.label_index is not None]
+    hits = sum(int(results[(img.id, "trained")].records["target"]) == img.credit.label_index for img in expected)
     return {
+        "expected_total": len(expected), "expected_hits": int(hits),
         "featured": featured_id(rc), "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips,
         "table": table, "means": means, "edges": edges, "ranked": ranked, "methods": METHODS,
         "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": cascade, "steps": steps,
         "step_labels": STEP_LABELS, "half": half, "n_images": len(ids),
-        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods,
+        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods, "smoothgrad_n": first["smoothgrad_n"],
     }
