@@ -51,7 +51,8 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str, *, upsa
     Returns an H x W map in [0, 1] at the input's size, or with
     ``upsample_to_input=False`` the raw h x w map at the layer's resolution.
     """
-    e = explain(model, x, target, cam_layers=[layer], guided=False)
+    # only the layer's gradient is needed: the backward pass stops at the layer
+    e = explain(model, x, target, cam_layers=[layer], guided=False, input_grad=False)
     cam = e.cams[layer]
     return upsample(cam, tuple(x.shape[-2:])) if upsample_to_input else cam
 
