@@ -1,0 +1,120 @@
+"""Activation-maximisation figures: per-layer strips, overview grids, the naive comparison, objective curves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
+
+
+def settings_text(s: dict) -> str:
+    return (f"{s['steps']} steps of Adam at lr {s['lr']}, {s['size']}×{s['size']} px, Fourier parameterisation "
+            f"(1/f, init sd 0.01) with decorrelated colour, transformations pad 12 → jitter 8 → scale 0.9–1.1 → "
+            f"rotate ±10° → jitter 4, ReLU skipped for the first {s['relu_warmup']} steps")
+
+
+def naive_text(s: dict) -> str:
+    return (f"{s['steps']} steps of pixel-space gradient ascent (step {s['naive_lr']} × RMS-normalised gradient), "
+            f"{s['size']}×{s['size']} px, no parameterisation, no transformations, no regulariser")
+
+
+def _strip(images: np.ndarray, titles: list[str], width_per: float = 1.6):
+    n = len(images)
+    fig = new_figure(width_per * n, width_per + 0.35)
+    axes = np.atleast_1d(fig.subplots(1, n))
+    for ax, im, t in zip(axes, images, titles):
+        ax.imshow(im, interpolation="nearest")
+        ax.set_title(t, fontsize=9)
+        ax.set_axis_off()
+    return fig
+
+
+def render(rc: RenderContext, results) -> dict:
+    s = rc.settings
+    models = sorted({m for _, m in results})
+    any_res = results[(None, models[0])]
+    layers = any_res.records["layer_names"]
+    text = settings_text(s)
+    table = []
+    for layer in layers:
+        row = {"layer": layer}
+        for m in models:
+            info = results[(None, m)].records["layers"][layer]
+            ch = info["channels"]
+            rc.mpl(_strip(results[(None, m)].arrays[f"{layer}.images"], [f"filter {c}" for c in ch]),
+                   model=m, layer=layer, kind="filters",
+                   caption=f"`{layer}`, {MODEL_LABELS[m]}: the {len(ch)} of {info['out_channels']} filters with the "
+                           f"largest mean activation over the photos (filters {', '.join(map(str, ch))}). {text}.")
+            row[f"channels_{m}"] = ch
+            row[f"final_{m}"] = float(np.mean(info["final"]))
+            row[f"photo_{m}"] = float(np.mean(info["photo_mean"]))
+            row[f"naive_{m}"] = float(np.mean(info["naive_final"])) if "naive_final" in info else None
+            row[f"gain_{m}"] = float(np.mean(info["final"])) / max(float(np.mean(info["photo_mean"])), 1e-12)
+        table.append(row)
+    for m in models:
+        _overview(rc, results[(None, m)], m, layers, text)
+        if f"{layers[0]}.naive" in results[(None, m)].arrays:
+            _naive(rc, results[(None, m)], m, layers, s)
+    curves = _curves(rc, results, models, layers, s)
+    return {"layers": layers, "models": models, "table": table, "settings_text": text,
+            "naive_text": naive_text(s), "curves": curves, "settings": s,
+            "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models)}
+
+
+def _overview(rc, res, model, layers, text):
+    k = len(res.records["layers"][layers[0]]["channels"])
+    fig = new_figure(1.45 * k + 0.8, 1.45 * len(layers))
+    axes = np.array(fig.subplots(len(layers), k, squeeze=False))
+    for r, layer in enumerate(layers):
+        ch = res.records["layers"][layer]["channels"]
+        for c in range(k):
+            ax = axes[r, c]
+            ax.imshow(res.arrays[f"{layer}.images"][c], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"#{ch[c]}", fontsize=8, pad=2)
+            if c == 0:
+                ax.set_ylabel(layer, fontsize=8)
+    rc.mpl(fig, model=model, kind="overview",
+           caption=f"{MODEL_LABELS[model]}: one row per block (its last conv layer), the filters the photos "
+                   f"excite most, left to right by mean activation. {text}.")
+
+
+def _naive(rc, res, model, layers, s):
+    per = min(2, len(res.records["layers"][layers[0]]["channels"]))
+    fig = new_figure(1.5 * 2 * per + 0.8, 1.5 * len(layers) + 0.3)
+    axes = np.array(fig.subplots(len(layers), 2 * per, squeeze=False))
+    for r, layer in enumerate(layers):
+        ch = res.records["layers"][layer]["channels"]
+        for j in range(per):
+            for q, (key, name) in enumerate((("naive", "naive"), ("images", "ours"))):
+                ax = axes[r, 2 * j + q]
+                ax.imshow(res.arrays[f"{layer}.{key}"][j], interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"#{ch[j]} {name}", fontsize=8, pad=2)
+                if j == 0 and q == 0:
+                    ax.set_ylabel(layer, fontsize=8)
+    rc.mpl(fig, model=model, kind="naive-vs-fourier",
+           caption=f"{MODEL_LABELS[model]}, the same filters optimised two ways. *Naive*: {naive_text(s)}. "
+                   f"*Ours*: {settings_text(s)}.")
+
+
+def _curves(rc, results, models, layers, s):
+    fig = new_figure(8, 3.2)
+    axes = np.atleast_1d(fig.subplots(1, len(models), sharey=False))
+    for ax, m in zip(axes, models):
+        res = results[(None, m)]
+        for i, layer in enumerate(layers):
+            h = res.arrays[f"{layer}.history"].mean(1)
+            ax.plot(np.arange(len(h)), h, label=layer, color=f"C{i}")
+        ax.axvline(s["relu_warmup"], color="0.5", lw=0.8, ls="--")
+        ax.set_title(MODEL_LABELS[m], fontsize=10, color=MODEL_COLOURS[m])
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean channel activation")
+    axes[0].legend(frameon=False, fontsize=7)
+    return rc.mpl(fig, model="both", kind="objective",
+                  caption=f"The objective (mean activation of the target channel, averaged over a layer's filters, "
+                          f"measured on the transformed image) at every step. Dashed: end of the ReLU warm-up "
+                          f"(step {s['relu_warmup']}). {settings_text(s)}.")

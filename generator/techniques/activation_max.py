@@ -1,0 +1,87 @@
+"""Activation maximisation: what each chosen filter "wants to see".
+
+For the last conv layer of every block, the filters that the photo set
+excites most (mean activation over all photos) are chosen; for each, an
+image is optimised to maximise that channel's mean activation.  The images
+of one layer are one batch, and the forward pass stops at the layer
+(:func:`generator.optvis.activation_maximisation`).  The same filters are
+also optimised with the naive method (plain pixel-space gradient ascent),
+for the comparison figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generator import optvis
+from generator.models import BLOCKS, feature_outputs, last_conv
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+
+LAYERS = [last_conv(b) for b in BLOCKS]
+
+
+def chosen_filters(net, images: list[ImageInput], layers: list[str], k: int,
+                   device="cpu") -> dict[str, tuple[list[int], list[float]]]:
+    """Per layer, the ``k`` channels with the largest mean activation over ``images`` (ties: lower index)."""
+    sums: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for img in images:
+            outs = feature_outputs(net, img.tensor.to(device), layers)
+            for name, out in outs.items():
+                m = out[0].float().mean(dim=(1, 2)).double().cpu()
+                sums[name] = sums.get(name, 0) + m
+    chosen = {}
+    for name in layers:
+        mean = sums[name] / len(images)
+        order = torch.sort(-mean, stable=True).indices[:k]
+        chosen[name] = (order.tolist(), [float(mean[i]) for i in order])
+    return chosen
+
+
+def _uint8(images: torch.Tensor) -> np.ndarray:
+    return (images.permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result:
+    s = ctx.settings
+    chosen = chosen_filters(model.net, ctx.images, LAYERS, s["top_k"], ctx.device)
+    arrays: dict[str, np.ndarray] = {}
+    layers: dict[str, dict] = {}
+    for li, layer in enumerate(LAYERS):
+        channels, photo_mean = chosen[layer]
+        gen = torch.Generator().manual_seed(ctx.seed + li)
+        res = optvis.activation_maximisation(model.net, layer, channels, steps=s["steps"], size=s["size"],
+                                             lr=s["lr"], relu_warmup=s["relu_warmup"], generator=gen)
+        arrays[f"{layer}.images"] = _uint8(res.images)
+        arrays[f"{layer}.history"] = res.history.numpy().astype(np.float32)
+        info = {"channels": channels, "photo_mean": photo_mean, "final": res.final.tolist(),
+                "start": res.history[0].tolist(), "end": res.history[-1].tolist(),
+                "out_channels": int(optvis._out_channels(optvis.resolve_layer(model.net, layer)[0]))}
+        if s["naive"]:
+            gen = torch.Generator().manual_seed(ctx.seed + 100 + li)
+            naive = optvis.activation_maximisation(model.net, layer, channels, steps=s["steps"], size=s["size"],
+                                                   lr=s["naive_lr"], param="pixel", relu_warmup=s["relu_warmup"],
+                                                   generator=gen)
+            arrays[f"{layer}.naive"] = _uint8(naive.images)
+            arrays[f"{layer}.naive_history"] = naive.history.numpy().astype(np.float32)
+            info["naive_final"] = naive.final.tolist()
+        layers[layer] = info
+    return Result(arrays=arrays, records={"layers": layers, "layer_names": LAYERS})
+
+
+_COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True}
+TECHNIQUE = Technique(
+    name="activation_max",
+    title="Activation maximisation",
+    chapter="activation-maximisation.md",
+    order=60,
+    compute=compute,
+    scope="model",
+    settings={
+        "quick": {**_COMMON, "top_k": 2, "steps": 8, "size": 32, "relu_warmup": 2},
+        "default": {**_COMMON, "top_k": 4, "steps": 96, "size": 64},
+        "full": {**_COMMON, "top_k": 8, "steps": 512, "size": 128},
+    },
+    summary="images that maximise the most photo-activated filters of each block's last conv; naive ascent for comparison",
+)

@@ -1,0 +1,71 @@
+"""Class model visualisation (Simonyan, Vedaldi & Zisserman 2013).
+
+For each class, an image that maximises the network's unnormalised class
+score (the pre-softmax logit) minus an L2 penalty on the image, with jitter
+and a Gaussian blur every few steps.  The classes are the trained model's
+top-1 classes for the photos plus a few well-known ones; all of them are
+optimised as one batch (:func:`generator.optvis.class_model`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generator import optvis
+from generator.models import CATEGORIES
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+
+WELL_KNOWN = [11, 130, 980]  # goldfinch, flamingo, volcano
+
+
+def chosen_classes(ctx: Context, extra: list[int]) -> list[dict]:
+    """The trained model's top-1 class of every photo (first photo wins a tie), then ``extra``."""
+    from generator.techniques.predictions import target_class
+
+    rows: list[dict] = []
+    seen: set[int] = set()
+    for img in ctx.images:
+        c = target_class(ctx, img)
+        if c not in seen:
+            seen.add(c)
+            rows.append({"index": c, "label": CATEGORIES[c], "source": img.id})
+    for c in extra:
+        if not 0 <= c < len(CATEGORIES):
+            raise ValueError(f"class index {c} out of range; valid classes are 0..{len(CATEGORIES) - 1}")
+        if c not in seen:
+            seen.add(c)
+            rows.append({"index": c, "label": CATEGORIES[c], "source": None})
+    return rows
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result:
+    s = ctx.settings
+    classes = chosen_classes(ctx, s["extra_classes"])
+    gen = torch.Generator().manual_seed(ctx.seed)
+    res = optvis.class_model(model.net, [c["index"] for c in classes], steps=s["steps"], size=s["size"],
+                             lr=s["lr"], l2=s["l2"], jitter=s["jitter"], blur_every=s["blur_every"],
+                             blur_sigma=s["blur_sigma"], generator=gen)
+    for i, row in enumerate(classes):
+        row.update({k: res.extra[k][i] for k in ("start", "final", "best_other", "rank", "prob")})
+        row["best_other_label"] = CATEGORIES[res.extra["best_other_index"][i]]
+    images = (res.images.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    return Result(arrays={"images": images, "history": res.history.numpy().astype(np.float32)},
+                  records={"classes": classes})
+
+
+_COMMON = {"extra_classes": WELL_KNOWN, "lr": 0.1, "l2": 0.05, "jitter": 4, "blur_every": 4, "blur_sigma": 0.5}
+TECHNIQUE = Technique(
+    name="class_model",
+    title="Class model visualisation",
+    chapter="class-models.md",
+    order=61,
+    compute=compute,
+    scope="model",
+    settings={
+        "quick": {**_COMMON, "steps": 6, "size": 32, "jitter": 2},
+        "default": {**_COMMON, "steps": 100, "size": 64},
+        "full": {**_COMMON, "steps": 400, "size": 224, "jitter": 8},
+    },
+    summary="images that maximise the class score of the photos' classes and a few well-known ones",
+)

@@ -1,0 +1,85 @@
+"""Representation inversion (Mahendran & Vedaldi 2015): what a layer keeps of a photo.
+
+For a few photos and a set of conv layers, an image is optimised so that its
+features at that layer match the photo's, under an alpha-norm and a
+total-variation prior whose weight grows with depth.  All (photo, layer)
+reconstructions of a model form one batch; each image leaves the forward
+pass once its layer is reached (:func:`generator.optvis.invert`).  Quality is
+measured in feature space (relative error) and in image space (SSIM and
+PSNR against the photo at the same size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from generator import optvis
+from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+
+# lambda_TV per block: a deeper layer keeps less, so the prior must fill in more.
+TV_BY_BLOCK = {"block1": 0.05, "block2": 0.1, "block3": 0.3, "block4": 1.0, "block5": 3.0}
+
+
+def photos_for(images: list[ImageInput], wanted: list[str], n: int) -> list[ImageInput]:
+    """The photos named in ``wanted`` that exist, topped up with the others in order, ``n`` in all."""
+    by_id = {i.id: i for i in images}
+    chosen = [by_id[w] for w in wanted if w in by_id]
+    chosen += [i for i in images if i not in chosen]
+    return chosen[:n]
+
+
+def photo_at(img: ImageInput, size: int) -> torch.Tensor:
+    """The photo as the model sees it, resized (antialiased) to size x size, in [0, 1]; 1x3xHxW."""
+    x = torch.as_tensor(img.seen, dtype=torch.float32).permute(2, 0, 1)[None]
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(0, 1)
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result:
+    s = ctx.settings
+    layers = CONV_LAYERS if s["layers"] == "all" else [last_conv(b) for b in BLOCKS]
+    photos = photos_for(ctx.images, s["photos"], s["n_photos"])
+    originals = {p.id: photo_at(p, s["size"]) for p in photos}
+    batch = [(p.id, l) for p in photos for l in layers]
+    x = torch.cat([optvis.normalise(originals[pid]) for pid, _ in batch])
+    lam = [s["tv_scale"] * TV_BY_BLOCK[block_of(l)] for _, l in batch]
+    gen = torch.Generator().manual_seed(ctx.seed)
+    res = optvis.invert(model.net, [l for _, l in batch], x, steps=s["steps"], lr=s["lr"], lr_end=s["lr_end"],
+                        alpha=s["alpha"], lambda_alpha=s["lambda_alpha"], beta=s["beta"], lambda_tv=lam,
+                        generator=gen)
+    arrays: dict[str, np.ndarray] = {}
+    rows = []
+    for pid, orig in originals.items():
+        arrays[f"{pid}.original"] = (orig[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    for i, (pid, layer) in enumerate(batch):
+        rec = res.images[i].permute(1, 2, 0).numpy()
+        ref = originals[pid][0].permute(1, 2, 0).numpy()
+        arrays[f"{pid}.{layer}"] = (rec * 255 + 0.5).astype(np.uint8)
+        rows.append({"photo": pid, "layer": layer, "lambda_tv": lam[i],
+                     "relative_error": float(res.extra["relative_error"][i]),
+                     "ssim": optvis.ssim(rec, ref), "psnr": optvis.psnr(rec, ref),
+                     "loss_start": float(res.history[0, i]), "loss_end": float(res.history[-1, i])})
+    arrays["history"] = res.history.numpy().astype(np.float32)
+    return Result(arrays=arrays, records={"rows": rows, "photos": [p.id for p in photos], "layers": layers})
+
+
+_COMMON = {"photos": ["chelsea", "coffee"], "n_photos": 2, "lr": 0.05, "lr_end": 0.005, "alpha": 6.0,
+           "lambda_alpha": 1e-3, "beta": 2.0, "tv_scale": 1.0, "layers": "last"}
+TECHNIQUE = Technique(
+    name="inversion",
+    title="Representation inversion",
+    chapter="inversion.md",
+    order=62,
+    compute=compute,
+    scope="model",
+    settings={
+        "quick": {**_COMMON, "steps": 6, "size": 32},
+        "default": {**_COMMON, "steps": 150, "size": 64},
+        "full": {**_COMMON, "steps": 600, "size": 224, "layers": "all"},
+    },
+    summary="reconstructions of two photos from one layer of every block (all 13 in full), with SSIM/PSNR",
+)
