@@ -148,7 +148,17 @@ def photo():
 
 
 def test_probabilities_sum_to_one_and_untrained_is_near_uniform(untrained, photo):
-    result = predictions.compute(_ctx(predictions.TECHNIQUE, [photo]), ModelInput("untrained", untrained), photo)
+    from generator.techniques import feature_maps
+
+    model = ModelInput("untrained", untrained)
+
+    def result_fn(technique, image_id, model_name):  # what the pipeline's ctx.result does
+        assert (technique, image_id, model_name) == ("feature_maps", photo.id, "untrained")
+        return feature_maps.compute(_ctx(feature_maps.TECHNIQUE, [photo]), model, photo)
+
+    ctx = _ctx(predictions.TECHNIQUE, [photo])
+    ctx._result_fn = result_fn
+    result = predictions.compute(ctx, model, photo)
     probs, logits = result.arrays["probs"], result.arrays["logits"]
     assert probs.shape == (1000,) and float(probs.sum()) == pytest.approx(1.0, abs=1e-12)
     assert result.records["sum"] == pytest.approx(1.0, abs=1e-12)

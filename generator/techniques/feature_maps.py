@@ -126,6 +126,9 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         blocks[block] = {"corr_luminance": pearson(up, gray), "corr_edges": pearson(up, edges),
                          "channels": int(outs[f"{block}_pool"].shape[1]),
                          "size": list(agg.shape)}
+    # The whole last block output (512 x 7 x 7 at 224 px, 100 KB): predictions runs only the
+    # classifier on it instead of a second pass through the conv layers.
+    arrays["block5_pool.full"] = outs["block5_pool"][0].float().cpu().numpy()
     return Result(arrays=arrays, records={"layers": layers, "blocks": blocks})
 
 

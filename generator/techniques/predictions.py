@@ -6,6 +6,11 @@ class names, and two numbers that tell a confident answer from a guess: the
 top-1 probability and the entropy of the distribution (a uniform guess over
 1000 classes has ln 1000 ≈ 6.91 nats).  Other techniques explain the trained
 model's top-1 class; they read it from here.
+
+The scores come from VGG16's dense head applied to the ``block5_pool`` output that
+the feature-maps technique keeps, so each (photo, model) goes through the conv
+layers once per build.  On any ImageNet classifier, ``top_k(softmax(net(x)))``
+gives the same list.
 """
 
 from __future__ import annotations
@@ -26,9 +31,17 @@ def top_k(probs: torch.Tensor, k: int = 5) -> list[dict]:
     return [{"index": int(i), "label": CATEGORIES[int(i)], "prob": float(v)} for v, i in zip(values, indices)]
 
 
+def classify(net: torch.nn.Module, pooled: torch.Tensor) -> torch.Tensor:
+    """VGG's head on a ``block5_pool`` output: the same class scores as ``net(x)``."""
+    return net.classifier(torch.flatten(net.avgpool(pooled), 1))
+
+
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
+    # The conv layers already ran for the feature maps of this (image, model): reuse
+    # their block5_pool output (computed now if it is not cached) and run the head only.
+    pooled = ctx.result("feature_maps", image.id, model.name).arrays["block5_pool.full"]
     with torch.no_grad():
-        logits = model.net(image.tensor.to(ctx.device))[0].double().cpu()
+        logits = classify(model.net, torch.from_numpy(pooled)[None].to(ctx.device))[0].double().cpu()
     probs = torch.softmax(logits, dim=0)
     entropy = float(-(probs * probs.clamp_min(1e-300).log()).sum())
     top = top_k(probs, ctx.settings["k"])

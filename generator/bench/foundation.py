@@ -1,0 +1,152 @@
+"""The foundation slice (architecture, predictions, feature maps, filters), default profile.
+
+Measures, in fresh temporary folders:
+
+* **cold**: ``python -m generator build`` with an empty result cache (and an empty
+  weights-hash memo), wall time of the whole command;
+* **warm**: the same command again with nothing changed, plus ``properdocs build
+  --strict`` of a temporary copy of the site, wall time of both (median of
+  ``--repeats`` runs);
+* **peak memory**: the largest resident set of any of those commands (``ru_maxrss``
+  of each child, read with ``os.wait4``).
+
+Targets (issue 2): cold ≤ 60 s on 2 CPU cores, warm ≤ 10 s, peak ≤ 4 GB.
+
+Weights: ``--weights`` or the torch hub cache.  Without either, a stand-in state
+dict (seeded random values in torchvision's layout) is written to a temporary file
+and every row says so: the timings hold, the pictures are not ImageNet's.
+
+The site copy builds only this slice's chapters.  Chapters of other techniques,
+whose fragments this benchmark does not generate, are replaced in the copy by a
+one-line stub, so the strict build measures the same work as the real one for the
+foundation pages and the gallery.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SLICE = ["architecture", "predictions", "feature_maps", "filters"]
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = {"cold": 60.0, "warm": 10.0, "rss": 4.0}
+_SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"', re.M)
+_NAV_PAGE = re.compile(r":\s*([\w./-]+\.md)\s*$", re.M)
+
+
+def _run(cmd: list[str], *, env=None, cwd=ROOT) -> tuple[float, int, int, str, float]:
+    """Run ``cmd``; return (wall seconds, exit code, peak RSS in bytes, stderr tail, CPU seconds)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        tail = err.read().decode(errors="replace")[-3000:]
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, proc.returncode, usage.ru_maxrss * 1024, tail, cpu  # ru_maxrss is in KiB on Linux
+
+
+def _weights(args, tmp: Path) -> tuple[Path, str]:
+    from generator.models import default_checkpoint_path
+
+    if getattr(args, "weights", None):
+        return Path(args.weights), ""
+    cached = default_checkpoint_path()
+    if cached.is_file():
+        return cached, ""
+    import torch
+    import torchvision
+
+    torch.manual_seed(123)
+    path = tmp / "vgg16-standin.pth"
+    torch.save(torchvision.models.vgg16(weights=None).state_dict(), path)
+    return path, " [stand-in weights: no ImageNet checkpoint found]"
+
+
+def _site_copy(tmp: Path) -> Path:
+    """docs/ and mkdocs.yml copied, generated/ left for the generator, other chapters stubbed."""
+    site = tmp / "site-src"
+    shutil.copytree(ROOT / "docs", site / "docs", ignore=shutil.ignore_patterns("generated"))
+    shutil.copy(ROOT / "mkdocs.yml", site / "mkdocs.yml")
+    return site
+
+
+def _stub_missing(site: Path) -> None:
+    """Chapters whose fragments were not generated (other slices), and nav pages that do
+    not exist yet, become one-line stubs so the strict build can run."""
+    docs = site / "docs"
+    for page in docs.glob("*.md"):
+        text = page.read_text()
+        if any(not (docs / inc).is_file() for inc in _SNIPPET.findall(text)):
+            page.write_text(f"# {page.stem}\n\nNot part of the foundation benchmark.\n")
+    for rel in _NAV_PAGE.findall((site / "mkdocs.yml").read_text()):
+        page = docs / rel
+        if not page.is_file() and "*" not in rel and not rel.startswith("gallery/"):
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(f"# {page.stem}\n\nNot part of the foundation benchmark.\n")
+
+
+def run(args) -> list[dict]:
+    repeats = max(1, int(getattr(args, "repeats", 3)))
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="bench-foundation-") as tmpdir:
+        tmp = Path(tmpdir)
+        weights, note = _weights(args, tmp)
+        site = _site_copy(tmp)
+        out, cache = site / "docs" / "generated", tmp / "cache"
+        env = dict(os.environ, CNN_SEES_HASH_MEMO=str(tmp / "sha-memo.json"), MPLBACKEND="Agg")
+        gen = [sys.executable, "-m", "generator", "build", "--profile", "default", "--out", str(out),
+               "--cache", str(cache), "--weights", str(weights), "--no-progress", "--only", *SLICE]
+        properdocs = [sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(site / "mkdocs.yml"),
+                      "-d", str(tmp / "site")]
+
+        load = os.getloadavg()[0]
+        cold, rc, rss_cold, tail, cold_cpu = _run(gen, env=env)
+        if rc != 0:
+            print(f"cold build failed ({rc}):\n{tail}", file=sys.stderr)
+        _stub_missing(site)
+        warm_gen, warm_site, rss_warm, warm_cpu = [], [], [0], []
+        site_rc = 0
+        for _ in range(repeats):
+            t, rc_w, rss, tail_w, cpu_g = _run(gen, env=env)
+            if rc_w != 0:
+                print(f"warm build failed ({rc_w}):\n{tail_w}", file=sys.stderr)
+            warm_gen.append(t)
+            rss_warm.append(rss)
+            t, site_rc, rss, tail_s, cpu_s = _run(properdocs, env=env, cwd=site)
+            warm_cpu.append(cpu_g + cpu_s)
+            if site_rc != 0:
+                print(f"properdocs build --strict failed ({site_rc}):\n{tail_s}", file=sys.stderr)
+            warm_site.append(t)
+            rss_warm.append(rss)
+        warm = statistics.median(g + s for g, s in zip(warm_gen, warm_site))
+        peak = max(rss_cold, *rss_warm) / 2**30
+        n_figs = sum(1 for _ in (out / "figures").rglob("*.png")) if (out / "figures").is_dir() else 0
+
+    bench = "foundation"
+    rows.append({"bench": bench, "metric": f"cold generator wall time ({n_figs} figures){note}", "value": cold,
+                 "unit": "s", "target": f"<= {TARGETS['cold']:g}", "ok": rc == 0 and cold <= TARGETS["cold"]})
+    rows.append({"bench": bench, "metric": f"cold generator CPU time, user+sys{note}", "value": cold_cpu,
+                 "unit": "s", "target": "", "ok": None})
+    rows.append({"bench": bench, "metric": f"warm rebuild: generator (median of {repeats}){note}",
+                 "value": statistics.median(warm_gen), "unit": "s", "target": "", "ok": None})
+    rows.append({"bench": bench, "metric": f"warm rebuild: properdocs --strict (median){note}",
+                 "value": statistics.median(warm_site), "unit": "s", "target": "", "ok": None})
+    rows.append({"bench": bench, "metric": f"warm rebuild incl. site (median of {repeats}){note}", "value": warm,
+                 "unit": "s", "target": f"<= {TARGETS['warm']:g}", "ok": site_rc == 0 and warm <= TARGETS["warm"]})
+    rows.append({"bench": bench, "metric": f"warm rebuild incl. site, CPU time (median){note}",
+                 "value": statistics.median(warm_cpu), "unit": "s", "target": "", "ok": None})
+    rows.append({"bench": bench, "metric": "1-minute load average when the cold build started", "value": load,
+                 "unit": "", "target": f"cores: {os.cpu_count()}", "ok": None})
+    rows.append({"bench": bench, "metric": f"peak memory of any command{note}", "value": peak, "unit": "GiB",
+                 "target": f"<= {TARGETS['rss']:g}", "ok": peak <= TARGETS["rss"]})
+    return rows
