@@ -235,3 +235,15 @@ def test_build_reruns_are_byte_identical(tmp_path, standin_weights):
     assert len(mine) >= 8
     for f in files:
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+
+
+def test_channels_last_option_agrees_and_restores_the_weights(vgg64, photo64, target):
+    """channels_last is an opt-in speed option: same maps (float64: up to rounding), weights put back."""
+    before = [p.data_ptr() for p in vgg64.parameters()]
+    a = explain(vgg64, photo64, target, cam_layers=["block5_conv3"], guided=True, smooth_n=2, seed=1)
+    b = explain(vgg64, photo64, target, cam_layers=["block5_conv3"], guided=True, smooth_n=2, seed=1,
+                channels_last=True)
+    for name in ("gradient", "guided", "smooth"):
+        assert rel_err(getattr(b, name), getattr(a, name)) <= RTOL, name
+    assert [p.data_ptr() for p in vgg64.parameters()] == before
+    assert all(p.is_contiguous() for p in vgg64.parameters())

@@ -233,7 +233,7 @@ def smoothgrad_noise(x: torch.Tensor, n: int, sigma: float, seed: int) -> tuple[
 
 def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Iterable[str] = (),
             guided: bool = True, smooth_n: int = 0, sigma: float = 0.15, seed: int = 0,
-            batch_size: int = 8, input_grad: bool = True, channels_last: bool | None = None) -> Explanation:
+            batch_size: int = 8, input_grad: bool = True, channels_last: bool = False) -> Explanation:
     """All gradient explanations of class ``target`` for one image, sharing the forward pass.
 
     ``model``: any classifier whose output is the pre-softmax scores.
@@ -245,14 +245,15 @@ def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Itera
     ``input_grad``: False when only Grad-CAM is wanted (and not ``guided``): the
     graph then starts at the first Grad-CAM layer, so the backward pass stops
     there instead of running down to the pixels.
-    ``channels_last``: run the convolutions channels-last (default: on a CPU).
+    ``channels_last``: run the convolutions channels-last.  About 10-20 % faster
+    with oneDNN on a CPU, but float32 results then differ from the contiguous
+    layout (and from Captum) in the last bits, which on ill-conditioned pixels
+    reaches a few per cent of the map's maximum; so it is off by default.
     """
     x = _as_batch(x)
     layers = [resolve_layer(model, name) for name in cam_layers]
     names = list(cam_layers)
     device = _device_of(model)
-    if channels_last is None:
-        channels_last = device.type == "cpu"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     cut = not input_grad and not guided
     if cut and not names:

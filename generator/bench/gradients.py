@@ -1,0 +1,173 @@
+"""Gradient explanations: our Grad-CAM and SmoothGrad against the reference libraries, and the whole stage.
+
+Three measurements, all in one run on the same machine:
+
+1. **Grad-CAM per image** at ``block5_conv3`` (224 px): ``grad_cam()`` against
+   pytorch-grad-cam's ``GradCAM`` on the same frozen VGG16 (given an input
+   that requires grad, its best case: otherwise it also computes every weight
+   gradient).  Target: ours at least 1.5x faster, maps equal within 1e-5.
+2. **SmoothGrad, n = 25** (224 px): ``smoothgrad()`` against Captum's
+   ``NoiseTunnel(Saliency)`` with the same noise.  Target: at least 1.2x faster,
+   same map within 1e-5 relative to its maximum.
+3. **The whole stage** in the default profile: saliency, grad_cam and
+   cascading_randomisation (sanity figures included), all photos, both
+   models, from an empty cache (predictions are computed first and not
+   counted).  Target: at most 180 s.
+
+Timings are the best of ``--repeats`` interleaved runs (ours, theirs, ours,
+...), so a burst of load from other processes hurts both sides alike.
+The load average is reported with the rows: on a shared machine it matters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SIZE = 224
+N_SMOOTH = 25
+SIGMA = 0.15
+SEED = 1234
+
+
+def _model(args):
+    from generator import models
+
+    weights = getattr(args, "weights", None)
+    try:
+        return models.build_trained(weights), "trained"
+    except models.WeightsError as exc:
+        print(f"gradients bench: {exc}; timing the untrained VGG16 instead (same cost)", file=sys.stderr)
+        return models.build_untrained(), "untrained"
+
+
+def _photo():
+    from generator import images
+
+    root = Path(__file__).resolve().parents[2] / "images"
+    return images.prepare(images.load_rgb(root / "chelsea.png"), SIZE).tensor
+
+
+def _best(fns: dict, repeats: int) -> tuple[dict, dict]:
+    """Interleaved timing: best wall time of each function over ``repeats`` rounds, and its last output."""
+    times = {k: [] for k in fns}
+    out = {}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            out[k] = fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}, out
+
+
+def _row(metric, value, unit, target=None, ok=None):
+    return {"bench": "gradients", "metric": metric, "value": float(value), "unit": unit,
+            "target": "" if target is None else target, "ok": ok}
+
+
+def bench_grad_cam(net, x, target, repeats) -> list[dict]:
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from generator.techniques.grad_cam import grad_cam
+
+    with GradCAM(model=net, target_layers=[net.features[29]]) as cam:
+        targets = [ClassifierOutputTarget(target)]
+        fns = {
+            "ours": lambda: grad_cam(net, x, target, "block5_conv3").numpy(),
+            "pytorch-grad-cam": lambda: cam(input_tensor=x.clone().requires_grad_(True), targets=targets)[0],
+        }
+        for fn in fns.values():  # warm-up: oneDNN primitives, allocator
+            fn()
+        best, out = _best(fns, repeats)
+    diff = float(np.abs(out["ours"] - out["pytorch-grad-cam"]).max())
+    speed = best["pytorch-grad-cam"] / best["ours"]
+    return [
+        _row("Grad-CAM per image, ours", best["ours"], "s"),
+        _row("Grad-CAM per image, pytorch-grad-cam", best["pytorch-grad-cam"], "s"),
+        _row("Grad-CAM speed-up", speed, "x", ">= 1.5", speed >= 1.5),
+        _row("Grad-CAM max |difference| (maps in [0,1])", diff, "", "<= 1e-5", diff <= 1e-5),
+    ]
+
+
+def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
+    from captum.attr import NoiseTunnel, Saliency
+
+    from generator.techniques.saliency import smoothgrad
+
+    stdev = SIGMA * float(x.max() - x.min())
+    nt = NoiseTunnel(Saliency(net))
+
+    def theirs():
+        torch.manual_seed(SEED)  # the same noise as ours
+        xr = x.clone().requires_grad_(True)
+        return nt.attribute(xr, nt_type="smoothgrad", nt_samples=N_SMOOTH, stdevs=stdev, target=target)[0].amax(0)
+
+    fns = {"ours": lambda: smoothgrad(net, x, target, n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=5),
+           "captum": theirs}
+    # warm-up with a couple of samples each
+    smoothgrad(net, x, target, n=2, sigma=SIGMA, seed=SEED, batch_size=2)
+    nt.attribute(x.clone().requires_grad_(True), nt_type="smoothgrad", nt_samples=2, stdevs=stdev, target=target)
+    best, out = _best(fns, repeats)
+    ref = out["captum"].detach()
+    rel = float((out["ours"] - ref).abs().max() / ref.abs().max())
+    speed = best["captum"] / best["ours"]
+    return [
+        _row(f"SmoothGrad n={N_SMOOTH}, ours", best["ours"], "s"),
+        _row(f"SmoothGrad n={N_SMOOTH}, Captum NoiseTunnel", best["captum"], "s"),
+        _row("SmoothGrad speed-up", speed, "x", ">= 1.2", speed >= 1.2),
+        _row("SmoothGrad max relative difference", rel, "", "<= 1e-5", rel <= 1e-5),
+    ]
+
+
+def bench_stage(args) -> list[dict]:
+    from generator import models
+    from generator.config import get_profile
+    from generator.pipeline import Build, BuildOptions
+
+    weights = getattr(args, "weights", None)
+    if weights is None and not models.default_checkpoint_path().is_file():
+        print("gradients bench: no ImageNet checkpoint; the stage needs one, pass --weights", file=sys.stderr)
+        return [_row("stage (default profile)", float("nan"), "s", "<= 180", None)]
+    src = models.WeightsSource(Path(weights) if weights else None, explicit=weights is not None)
+    root = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory(prefix="cnn-sees-bench-") as tmp:
+        opts = BuildOptions(profile=get_profile("default"), images_dir=root / "images", out_dir=Path(tmp) / "gen",
+                            cache_dir=Path(tmp) / "cache", weights=src, device=torch.device("cpu"),
+                            only=["predictions"], progress=False)
+        Build(opts).run()  # predictions first: a dependency, not part of the stage
+        opts.only = ["predictions", "saliency", "grad_cam", "cascading_randomisation"]
+        t0 = time.perf_counter()
+        report = Build(opts).run()
+        wall = time.perf_counter() - t0
+    stages = ("saliency", "grad_cam", "cascading_randomisation")
+    rows = [_row(f"stage: {name} (compute + render)",
+                 report.stats[name].compute_s + report.stats[name].render_s, "s") for name in stages]
+    ok = report.ok and wall <= 180
+    rows.append(_row(f"stage total, default profile, {report.images} photos x 2 models", wall, "s", "<= 180", ok))
+    if not report.ok:
+        for f in report.failures:
+            print(f"gradients bench: {f.where}: {f.message}", file=sys.stderr)
+    return rows
+
+
+def run(args) -> list[dict]:
+    torch.manual_seed(0)
+    net, which = _model(args)
+    x = _photo()
+    with torch.no_grad():
+        target = int(net(x).argmax())
+    repeats = max(1, int(getattr(args, "repeats", 3)))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    rows = [_row(f"threads {torch.get_num_threads()}, load average at start ({which} model)", load, "")]
+    rows += bench_grad_cam(net, x, target, repeats)
+    rows += bench_smoothgrad(net, x, target, max(1, repeats - 1))
+    rows += bench_stage(args)
+    rows.append(_row("load average at the end", os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"), ""))
+    return rows
