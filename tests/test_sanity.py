@@ -119,9 +119,11 @@ def test_fully_randomised_cascade_gives_the_untrained_maps_bit_for_bit(nets):
 
     trained, untrained = nets
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    kw = dict(cam_layers=["block5_conv3"], guided=True, smooth_n=2, sigma=0.15, seed=3, batch_size=2)
-    a = explain(CascadeVGG(trained, untrained, set(STEPS)), x, 7, **kw)
-    b = explain(untrained, x, 7, **kw)
-    for name in ("gradient", "guided", "smooth"):
-        assert torch.equal(getattr(a, name), getattr(b, name)), name
-    assert torch.equal(a.cams["block5_conv3"], b.cams["block5_conv3"])
+    for cl in (False, True):  # the default profile runs channels-last
+        kw = dict(cam_layers=["block5_conv3"], guided=True, smooth_n=2, sigma=0.15, seed=3, batch_size=2,
+                  channels_last=cl)
+        a = explain(CascadeVGG(trained, untrained, set(STEPS)), x, 7, **kw)
+        b = explain(untrained, x, 7, **kw)
+        for name in ("gradient", "guided", "smooth"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), (name, cl)
+        assert torch.equal(a.cams["block5_conv3"], b.cams["block5_conv3"])

@@ -133,7 +133,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             net = CascadeVGG(model.net, untrained, set(STEPS[:k]))
             e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True,
                         smooth_n=rec["n"] if with_smooth else 0, sigma=rec["sigma"], seed=rec["seed"],
-                        batch_size=rec["batch_size"])
+                        batch_size=rec["batch_size"], channels_last=rec["channels_last"])
             maps = method_maps(e.gradient.numpy(), e.guided.numpy(), e.smooth.numpy() if with_smooth else None,
                                e.cams[PRIMARY_CAM_LAYER].numpy(), size)
         for m in methods:

@@ -375,7 +375,8 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     target = target_class(ctx, image)
     seed = noise_seed(image, s["noise_seed"])
     e = explain(model.net, image.tensor.to(ctx.device), target, cam_layers=CAM_LAYERS, guided=True,
-                smooth_n=s["smoothgrad_n"], sigma=s["sigma"], seed=seed, batch_size=s["batch_size"])
+                smooth_n=s["smoothgrad_n"], sigma=s["sigma"], seed=seed, batch_size=s["batch_size"],
+                channels_last=s["channels_last"])
     arrays = {
         "gradient": e.gradient.float().numpy(),
         "guided": e.guided.float().numpy(),
@@ -389,7 +390,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     return Result(arrays=arrays, records={
         "target": target, "target_label": CATEGORIES[target], "score": e.score,
         "sigma": s["sigma"], "sigma_abs": e.sigma_abs, "n": s["smoothgrad_n"], "seed": seed,
-        "batch_size": s["batch_size"],
+        "batch_size": s["batch_size"], "channels_last": s["channels_last"],
         "input_range": float(image.tensor.max() - image.tensor.min()),
     })
 
@@ -401,9 +402,12 @@ TECHNIQUE = Technique(
     order=40,
     compute=compute,
     settings={
-        "quick": {"smoothgrad_n": 4, "sigma": 0.15, "noise_seed": 0, "batch_size": 4, "clip_percentile": 99.0},
-        "default": {"smoothgrad_n": 25, "sigma": 0.15, "noise_seed": 0, "batch_size": 5, "clip_percentile": 99.0},
-        "full": {"smoothgrad_n": 50, "sigma": 0.15, "noise_seed": 0, "batch_size": 10, "clip_percentile": 99.0},
+        "quick": {"smoothgrad_n": 4, "sigma": 0.15, "noise_seed": 0, "batch_size": 4, "clip_percentile": 99.0,
+                  "channels_last": False},
+        "default": {"smoothgrad_n": 25, "sigma": 0.15, "noise_seed": 0, "batch_size": 5, "clip_percentile": 99.0,
+                    "channels_last": True},
+        "full": {"smoothgrad_n": 50, "sigma": 0.15, "noise_seed": 0, "batch_size": 10, "clip_percentile": 99.0,
+                 "channels_last": True},
     },
     summary="vanilla gradient, SmoothGrad and guided backprop of the trained model's top-1 class (and the Grad-CAM pass)",
 )
