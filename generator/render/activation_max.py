@@ -48,7 +48,9 @@ def render(rc: RenderContext, results) -> dict:
             row[f"channels_{m}"] = ch
             row[f"final_{m}"] = float(np.mean(info["final"]))
             row[f"photo_{m}"] = float(np.mean(info["photo_mean"]))
-            row[f"naive_{m}"] = float(np.mean(info["naive_final"])) if "naive_final" in info else None
+            nk = len(info.get("naive_final", []))
+            row[f"naive_{m}"] = float(np.mean(info["naive_final"])) if nk else None
+            row[f"ours_same_{m}"] = float(np.mean(info["final"][:nk])) if nk else None
             row[f"gain_{m}"] = float(np.mean(info["final"])) / max(float(np.mean(info["photo_mean"])), 1e-12)
         table.append(row)
     for m in models:
@@ -81,7 +83,7 @@ def _overview(rc, res, model, layers, text):
 
 
 def _naive(rc, res, model, layers, s):
-    per = min(2, len(res.records["layers"][layers[0]]["channels"]))
+    per = len(res.arrays[f"{layers[0]}.naive"])
     fig = new_figure(1.5 * 2 * per + 0.8, 1.5 * len(layers) + 0.3)
     axes = np.array(fig.subplots(len(layers), 2 * per, squeeze=False))
     for r, layer in enumerate(layers):

@@ -60,7 +60,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
                 "out_channels": int(optvis._out_channels(optvis.resolve_layer(model.net, layer)[0]))}
         if s["naive"]:
             gen = torch.Generator().manual_seed(ctx.seed + 100 + li)
-            naive = optvis.activation_maximisation(model.net, layer, channels, steps=s["steps"], size=s["size"],
+            naive = optvis.activation_maximisation(model.net, layer, channels[:s["naive_k"]], steps=s["steps"], size=s["size"],
                                                    lr=s["naive_lr"], param="pixel", relu_warmup=s["relu_warmup"],
                                                    generator=gen)
             arrays[f"{layer}.naive"] = _uint8(naive.images)
@@ -70,7 +70,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     return Result(arrays=arrays, records={"layers": layers, "layer_names": LAYERS})
 
 
-_COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True}
+_COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True, "naive_k": 2}
 TECHNIQUE = Technique(
     name="activation_max",
     title="Activation maximisation",
@@ -79,8 +79,8 @@ TECHNIQUE = Technique(
     compute=compute,
     scope="model",
     settings={
-        "quick": {**_COMMON, "top_k": 2, "steps": 8, "size": 32, "relu_warmup": 2},
-        "default": {**_COMMON, "top_k": 4, "steps": 96, "size": 64},
+        "quick": {**_COMMON, "top_k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "naive_k": 1},
+        "default": {**_COMMON, "top_k": 4, "steps": 64, "size": 64},
         "full": {**_COMMON, "top_k": 8, "steps": 512, "size": 128},
     },
     summary="images that maximise the most photo-activated filters of each block's last conv; naive ascent for comparison",

@@ -63,8 +63,8 @@ TECHNIQUE = Technique(
     compute=compute,
     scope="model",
     settings={
-        "quick": {**_COMMON, "steps": 6, "size": 32, "jitter": 2},
-        "default": {**_COMMON, "steps": 100, "size": 64},
+        "quick": {**_COMMON, "steps": 4, "size": 32, "jitter": 2},
+        "default": {**_COMMON, "steps": 80, "size": 64},
         "full": {**_COMMON, "steps": 400, "size": 224, "jitter": 8},
     },
     summary="images that maximise the class score of the photos' classes and a few well-known ones",

@@ -78,7 +78,7 @@ TECHNIQUE = Technique(
     scope="model",
     settings={
         "quick": {**_COMMON, "steps": 6, "size": 32},
-        "default": {**_COMMON, "steps": 150, "size": 64},
+        "default": {**_COMMON, "steps": 100, "size": 64},
         "full": {**_COMMON, "steps": 600, "size": 224, "layers": "all"},
     },
     summary="reconstructions of two photos from one layer of every block (all 13 in full), with SSIM/PSNR",
