@@ -58,8 +58,10 @@ def render(rc: RenderContext, results) -> dict:
         if f"{layers[0]}.naive" in results[(None, m)].arrays:
             _naive(rc, results[(None, m)], m, layers, s)
     curves = _curves(rc, results, models, layers, s)
+    naive_wins = {m: sum(1 for r in table if r[f"naive_{m}"] is not None and r[f"naive_{m}"] > r[f"ours_same_{m}"])
+                  for m in models}
     return {"layers": layers, "models": models, "table": table, "settings_text": text,
-            "naive_text": naive_text(s), "curves": curves, "settings": s,
+            "naive_text": naive_text(s), "curves": curves, "settings": s, "naive_wins": naive_wins,
             "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models)}
 
 
