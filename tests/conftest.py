@@ -31,6 +31,23 @@ def standin_weights(tmp_path_factory, standin_state_dict) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vgg64(standin_state_dict):
+    """The stand-in VGG16 in float64 with out-of-place ReLUs, eval mode, frozen.
+
+    Oracle comparisons run in float64 so that 1e-5 relative agreement does not
+    depend on float32 summation order.
+    """
+    from generator.models import _no_inplace
+
+    net = torchvision.models.vgg16(weights=None, init_weights=False)
+    net.load_state_dict(standin_state_dict)
+    _no_inplace(net).eval().double()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+@pytest.fixture(scope="session")
 def quick_build(tmp_path_factory, standin_weights) -> Path:
     """One quick-profile build of everything over the real photo set; returns its output dir.
 

@@ -18,7 +18,6 @@ import torchvision
 from torch import nn
 
 from generator import images as imgmod
-from generator.models import _no_inplace
 from generator.techniques.grad_cam import cam_stats, grad_cam, guided_grad_cam, upsample
 from generator.techniques.saliency import CAM_LAYERS, explain
 
@@ -27,16 +26,6 @@ from test_saliency import Mask, RegionNet, region, rel_err  # noqa: F401  (share
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 RTOL = 1e-5
 SIZE = 64
-
-
-@pytest.fixture(scope="module")
-def vgg64(standin_state_dict):
-    net = torchvision.models.vgg16(weights=None, init_weights=False)
-    net.load_state_dict(standin_state_dict)
-    _no_inplace(net).eval().double()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
 
 
 @pytest.fixture(scope="module")

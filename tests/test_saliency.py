@@ -18,7 +18,6 @@ import torchvision
 from torch import nn
 
 from generator import images as imgmod
-from generator.models import _no_inplace
 from generator.techniques.saliency import (explain, guided_backprop, resolve_layer, saliency, smoothgrad,
                                            smoothgrad_noise)
 
@@ -34,17 +33,6 @@ def rel_err(mine: torch.Tensor, ref: torch.Tensor) -> float:
     mine, ref = torch.as_tensor(mine).detach().double(), torch.as_tensor(ref).detach().double()
     assert mine.shape == ref.shape, (mine.shape, ref.shape)
     return float((mine - ref).abs().max() / ref.abs().max().clamp_min(1e-300))
-
-
-@pytest.fixture(scope="module")
-def vgg64(standin_state_dict):
-    """The seeded stand-in VGG16 in float64, out-of-place ReLUs, eval mode, frozen."""
-    net = torchvision.models.vgg16(weights=None, init_weights=False)
-    net.load_state_dict(standin_state_dict)
-    _no_inplace(net).eval().double()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
 
 
 @pytest.fixture(scope="module")
