@@ -88,9 +88,8 @@ def test_ssim_and_psnr_match_scikit_image():
     rng = np.random.default_rng(0)
     a = rng.random((40, 40, 3))
     b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1)
-    ref = metrics.structural_similarity(a, b, channel_axis=-1, gaussian_weights=True, sigma=1.5,
-                                        use_sample_covariance=False, data_range=1.0)
-    assert optvis.ssim(a, b) == pytest.approx(ref, abs=0.03)  # skimage crops a border; we use 'valid'
+    ref = metrics.structural_similarity(a, b, channel_axis=-1, data_range=1.0)
+    assert optvis.ssim(a, b) == pytest.approx(ref, abs=0.01)  # skimage averages over a cropped border
     assert optvis.ssim(a, a) == pytest.approx(1.0)
     assert optvis.psnr(a, b) == pytest.approx(metrics.peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-6)
     assert optvis.psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)) == pytest.approx(20.0)
