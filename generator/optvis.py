@@ -38,6 +38,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+def _source_version() -> str:
+    import hashlib
+    from pathlib import Path
+
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+SOURCE_VERSION = _source_version()
+"""Hash of this file: techniques built on it pass it as ``Technique.version``, so that
+editing the optimisation code invalidates their cached results."""
+
 # ImageNet statistics of torchvision's VGG16 weights (VGG16_Weights.IMAGENET1K_V1.transforms()).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

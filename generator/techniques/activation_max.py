@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from generator import optvis
+from generator.optvis import SOURCE_VERSION
 from generator.models import BLOCKS, feature_outputs, last_conv
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
@@ -78,6 +79,7 @@ TECHNIQUE = Technique(
     order=60,
     compute=compute,
     scope="model",
+    version=SOURCE_VERSION,  # results depend on generator/optvis.py too
     settings={
         "quick": {**_COMMON, "top_k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "naive_k": 1},
         "default": {**_COMMON, "top_k": 4, "steps": 64, "size": 64},

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from generator import optvis
+from generator.optvis import SOURCE_VERSION
 from generator.models import CATEGORIES
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
@@ -62,6 +63,7 @@ TECHNIQUE = Technique(
     order=61,
     compute=compute,
     scope="model",
+    version=SOURCE_VERSION,  # results depend on generator/optvis.py too
     settings={
         "quick": {**_COMMON, "steps": 4, "size": 32, "jitter": 2},
         "default": {**_COMMON, "steps": 80, "size": 64},

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from generator import optvis
+from generator.optvis import SOURCE_VERSION
 from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
@@ -76,6 +77,7 @@ TECHNIQUE = Technique(
     order=62,
     compute=compute,
     scope="model",
+    version=SOURCE_VERSION,  # results depend on generator/optvis.py too
     settings={
         "quick": {**_COMMON, "steps": 6, "size": 32},
         "default": {**_COMMON, "steps": 100, "size": 64},
