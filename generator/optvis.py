@@ -289,8 +289,8 @@ def alpha_norm(x: torch.Tensor, alpha: float = 6.0) -> torch.Tensor:
 
 def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB between two images of equal shape."""
-    a = torch.as_tensor(np.asarray(a), dtype=torch.float64)
-    b = torch.as_tensor(np.asarray(b), dtype=torch.float64)
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
     mse = float(((a - b) ** 2).mean())
     return float("inf") if mse == 0 else 10 * math.log10(data_range ** 2 / mse)
 
