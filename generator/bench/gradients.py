@@ -54,16 +54,7 @@ def _photo():
     return images.prepare(images.load_rgb(root / "chelsea.png"), SIZE).tensor
 
 
-def _best(fns: dict, repeats: int) -> tuple[dict, dict]:
-    """Interleaved timing: best wall time of each function over ``repeats`` rounds, and its last output."""
-    times = {k: [] for k in fns}
-    out = {}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            out[k] = fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}, out
+from generator.bench import best_of as _best  # noqa: E402
 
 
 def _row(metric, value, unit, target=None, ok=None):

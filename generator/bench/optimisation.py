@@ -66,15 +66,7 @@ def _weights(args, tmp: Path) -> Path:
     return path
 
 
-def _best(fns: dict, repeats: int):
-    times = {k: [] for k in fns}
-    out = {}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            out[k] = fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}, out
+from generator.bench import best_of as _best  # noqa: E402
 
 
 def bench_layers(net, repeats: int) -> list[dict]:
