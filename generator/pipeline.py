@@ -68,6 +68,23 @@ def source_hash(module_name: str) -> str:
     return _SOURCE_MEMO[module_name]
 
 
+def code_hash(module_name: str) -> str:
+    """Hash of a module's source and of every ``generator`` module it uses directly.
+
+    A technique or renderer that imports helpers from another module (say
+    ``render/saliency.py`` or ``optvis.py``) is invalidated when they change too.
+    """
+    import types
+
+    module = importlib.import_module(module_name)
+    deps = {module_name}
+    for value in vars(module).values():
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name.startswith("generator") and name in sys.modules:
+            deps.add(name)
+    return _sha(sorted((d, source_hash(d)) for d in deps))
+
+
 def unit_seed(technique: str, image_id: str | None, model: str) -> int:
     digest = hashlib.sha256(f"{SEED}|{technique}|{image_id}|{model}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
@@ -256,7 +273,7 @@ class Build:
             self._keys[k] = _sha(
                 "unit", __version__, tech.name, tech.version, self.technique_settings(tech),
                 self.opts.profile.as_dict(), image_part, self.models.identity(model),
-                source_hash(f"generator.techniques.{tech.name}"), source_hash("generator.models"),
+                code_hash(f"generator.techniques.{tech.name}"), source_hash("generator.models"),
                 source_hash("generator.images"), source_hash("generator.techniques"),
                 source_hash("generator.config"),
             )
@@ -325,7 +342,7 @@ class Build:
             self._weights_failed = self._weights_failed or _is_weights_error(exc)
             return
         render_key = _sha("render", sorted((str(u), k) for u, k in keys.items()),
-                          source_hash(f"generator.render.{tech.name}"), source_hash("generator.render"),
+                          code_hash(f"generator.render.{tech.name}"), source_hash("generator.render"),
                           source_hash("generator.config"))
         state = self._read_state(tech.name)
         if (state and state.get("render_key") == render_key

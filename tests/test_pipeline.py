@@ -192,3 +192,14 @@ def test_manifest_lists_every_figure(quick_build):
     assert {"feature_maps", "predictions", "filters", "architecture"} <= set(techniques)
     layer_figs = [f for f in manifest["figures"] if f["technique"] == "feature_maps" and f["layer"]]
     assert all(f["layer"] in f["path"] and f["model"] in f["path"] for f in layer_figs)
+
+
+def test_code_hash_follows_imported_helpers(monkeypatch):
+    """Editing a helper module a renderer imports (render/saliency.py for grad_cam) invalidates it."""
+    from generator import pipeline
+
+    before = pipeline.code_hash("generator.render.grad_cam")
+    unrelated = pipeline.code_hash("generator.render.filters")
+    monkeypatch.setitem(pipeline._SOURCE_MEMO, "generator.render.saliency", "edited")
+    assert pipeline.code_hash("generator.render.grad_cam") != before
+    assert pipeline.code_hash("generator.render.filters") == unrelated
