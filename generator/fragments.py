@@ -127,7 +127,7 @@ def write_manifest(build: "Build") -> None:
     figures: list[dict] = []
     techniques = []
     state_dir = build.opts.out_dir / ".state"
-    for tech in build.techniques.values():
+    for tech in sorted(build.techniques.values(), key=lambda t: (t.order, t.name)):  # site order, not run order
         try:
             state = json.loads((state_dir / f"{tech.name}.json").read_text())
         except (OSError, ValueError):

@@ -163,8 +163,31 @@ class ModelPool:
             self._nets[name] = ModelInput(name, net)
         return self._nets[name]
 
+    def check_pristine(self, when: str) -> None:
+        """Raise ``ModelStateError`` if a loaded model is in training mode or has trainable parameters.
+
+        Every technique must get (and leave) both VGG16s in eval mode with frozen
+        parameters: Dropout in training mode changes every later result, so a
+        leak would make the published numbers depend on build order.  A model
+        found in that state is dropped from the pool (the next unit reloads it).
+        """
+        for name, model in list(self._nets.items()):
+            bad = next((n or "the model" for n, m in model.net.named_modules() if m.training), None)
+            what = f"module {bad} in training mode"
+            if bad is None:
+                bad = next((n for n, p in model.net.named_parameters() if p.requires_grad), None)
+                what = f"parameter {bad} requiring grad"
+            if bad is not None:
+                del self._nets[name]
+                raise ModelStateError(f"internal error: {when} the {name} VGG16 had {what}; "
+                                      f"a technique must leave models in eval mode with frozen parameters")
+
 
 # --------------------------------------------------------------------------- build
+
+
+class ModelStateError(RuntimeError):
+    """A model was not in eval mode with frozen parameters around a unit (a bug in a technique)."""
 
 
 class SkipUnit(Exception):
@@ -233,7 +256,7 @@ class Build:
     def _fail(self, where: str, exc: BaseException | str) -> None:
         if isinstance(exc, BaseException):
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if not isinstance(exc, (ValueError, OSError)) and type(exc).__module__ != "generator.models":
+            if not isinstance(exc, (ValueError, OSError, ModelStateError)) and type(exc).__module__ != "generator.models":
                 msg = f"{type(exc).__name__}: {msg}"
                 log.debug("%s\n%s", where, "".join(traceback.format_exception(exc)))
         else:
@@ -309,10 +332,13 @@ class Build:
             seed = unit_seed(tech.name, image_id, model)
             ctx = _context(self, tech, seed)
             net = self.models.get(model)
+            where = "/".join(p for p in (tech.name, image_id, model) if p)
+            self.models.check_pristine(f"before {where},")
             torch.manual_seed(seed)
             np.random.seed(seed)
             t0 = time.perf_counter()
             result = tech.compute(ctx, net, image)
+            self.models.check_pristine(f"after {where},")
             stats = self.report.stats.setdefault(tech.name, TechniqueStats())
             stats.compute_s += time.perf_counter() - t0
             stats.computed += 1

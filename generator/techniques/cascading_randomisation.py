@@ -70,6 +70,9 @@ class CascadeVGG(nn.Module):
                                         for i, (t, u) in enumerate(zip(trained.features, untrained.features))])
         self.avgpool = trained.avgpool
         self.classifier = untrained.classifier if "classifier" in randomised else trained.classifier
+        # nn.Module starts in training mode; the wrapper itself must not be, or anything that
+        # saves and restores its mode would see "training" (its shared modules are in eval mode).
+        self.training = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))

@@ -133,10 +133,15 @@ class _SwitchableReLU(torch.autograd.Function):
 def _prepared(model: nn.Module, channels_last: bool = False) -> Iterator[None]:
     """Eval mode, frozen parameters and out-of-place ReLUs for the duration; all restored afterwards.
 
+    Each module's own ``training`` flag is saved and put back one module at a
+    time, never with ``model.train(flag)``: that would recurse into every
+    submodule, so a wrapper built in training mode around shared modules (the
+    cascade's ``CascadeVGG``) would switch the real models to training mode.
+
     With ``channels_last`` the 4-D weights are also stored channels-last while the call runs
     (oneDNN's convolutions are faster that way on a CPU), then put back as they were.
     """
-    training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     frozen = [(p, p.requires_grad) for p in model.parameters()]
     relus = [(m, m.inplace) for m in model.modules() if isinstance(m, nn.ReLU)]
     formats = []
@@ -145,7 +150,8 @@ def _prepared(model: nn.Module, channels_last: bool = False) -> Iterator[None]:
             if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
                 formats.append((p, p.data))
     try:
-        model.eval()
+        for m, _ in modes:
+            m.training = False
         for p, _ in frozen:
             p.requires_grad_(False)
         for m, _ in relus:
@@ -160,7 +166,8 @@ def _prepared(model: nn.Module, channels_last: bool = False) -> Iterator[None]:
             m.inplace = flag
         for p, flag in frozen:
             p.requires_grad_(flag)
-        model.train(training)
+        for m, flag in modes:
+            m.training = flag
 
 
 def _as_batch(x: torch.Tensor) -> torch.Tensor:
