@@ -7,6 +7,7 @@
     nox -s site                rebuild only the site from the figures already in docs/generated/
     nox -s serve               live-reloading preview on http://127.0.0.1:8000
     nox -s bench               time the generator (`python -m generator.bench`)
+    nox -s same -- OLD_DIR     rebuild OLD_DIR's profile and check every file is byte-identical
 
 Installing torch costs several GB and minutes, so every session shares one
 virtualenv, `.nox/shared-env`, made with the interpreter that runs nox. It is
@@ -116,3 +117,18 @@ def bench(session: nox.Session) -> None:
     """Time the generator; arguments go to `python -m generator.bench`."""
     python = shared_env(session)
     session.run(python, "-m", "generator.bench", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def same(session: nox.Session) -> None:
+    """Check that the current code writes byte-identical files: `nox -s same -- OLD_DIR [--weights PATH]`.
+
+    OLD_DIR is a copy of an earlier docs/generated (or a sums file from `--record`); the profile
+    it was built with is rebuilt from an empty cache and every file's sha256 compared.
+    See `python -m generator.build.same --help`.
+    """
+    python = shared_env(session)
+    if not session.posargs:
+        session.error("usage: nox -s same -- OLD_DIR [--weights PATH] [--allow GLOB ...] "
+                      "(OLD_DIR: a copy of docs/generated made before your change)")
+    session.run(python, "-m", "generator.build.same", *session.posargs, external=True)

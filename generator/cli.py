@@ -10,9 +10,6 @@ from pathlib import Path
 
 from generator.config import PROFILES
 
-ROOT = Path.cwd()
-
-
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         prefix = {logging.ERROR: "error: ", logging.WARNING: "warning: "}.get(record.levelno, "")
@@ -47,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="where to run the models (default: %(default)s: cuda when available)")
     b.add_argument("--only", nargs="+", metavar="TECHNIQUE", choices=names,
                    help=f"run only these techniques: {', '.join(names)}")
+    b.add_argument("--report", type=Path, default=None, metavar="PATH",
+                   help="also write a machine-readable JSON build report there (per technique: computed, "
+                        "cached, seconds, figures; and the failures)")
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
     b.add_argument("-v", "--verbose", action="store_true", help="log more, including tracebacks of failures")
 
@@ -73,7 +73,7 @@ def _device(choice: str):
 def cmd_build(args) -> int:
     from generator.config import get_profile
     from generator.models import WeightsSource
-    from generator.pipeline import Build, BuildOptions
+    from generator.build import Build, BuildOptions
 
     if args.weights is not None and not args.weights.is_file():
         print(f"error: {args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
@@ -91,24 +91,19 @@ def cmd_build(args) -> int:
                         device=device, only=args.only, progress=not args.no_progress and sys.stderr.isatty())
     print(f"building profile '{profile.name}' on {device} -> {args.out}", file=sys.stderr)
     build = Build(opts)
-    report = build.run()
-    _summary(report)
+    try:
+        report = build.run()
+    except ValueError as exc:  # e.g. a technique that needs an unknown one, or a cycle
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report.print_table()
+    if args.report is not None:
+        try:
+            report.write_json(args.report)
+        except OSError as exc:
+            print(f"error: --report {args.report}: {exc.strerror or exc}. Pass a writable path", file=sys.stderr)
+            return 1
     return 0 if report.ok else 1
-
-
-def _summary(report) -> None:
-    err = sys.stderr
-    if report.stats:
-        print(f"\n{'technique':<26}{'computed':>9}{'cached':>8}{'compute s':>11}{'render s':>10}{'figures':>9}", file=err)
-        for name, s in report.stats.items():
-            render = f"{s.render_s:.1f}" if s.rendered else "-"
-            figs = str(s.figures) if s.rendered else "-"
-            print(f"{name:<26}{s.computed:>9}{s.cached:>8}{s.compute_s:>11.1f}{render:>10}{figs:>9}", file=err)
-    print(f"\n{report.images} images, {report.seconds:.1f} s", file=err)
-    if report.failures:
-        print(f"\n{len(report.failures)} problem(s):", file=err)
-        for f in report.failures:
-            print(f"  - {f.where}: {f.message}", file=err)
 
 
 def cmd_list(_args) -> int:
@@ -125,7 +120,7 @@ def cmd_list(_args) -> int:
 
 
 def cmd_clean(args) -> int:
-    from generator.pipeline import clean
+    from generator.build import clean
 
     clean(args.out, args.cache)
     print(f"removed {args.out} and {args.cache}", file=sys.stderr)

@@ -17,7 +17,6 @@ import json
 import os
 import pickle
 import zipfile
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,47 +30,10 @@ WEIGHTS = VGG16_Weights.IMAGENET1K_V1
 CHECKPOINT_NAME = Path(WEIGHTS.url).name  # vgg16-397923af.pth
 CATEGORIES: list[str] = list(WEIGHTS.meta["categories"])
 
-# torchvision module path of every named layer (outputs after the ReLU).
-_BLOCKS = [2, 2, 3, 3, 3]
-
-
-def _layer_table() -> "OrderedDict[str, str]":
-    table: OrderedDict[str, str] = OrderedDict()
-    idx = 0
-    for b, n_convs in enumerate(_BLOCKS, start=1):
-        for c in range(1, n_convs + 1):
-            table[f"block{b}_conv{c}"] = f"features.{idx + 1}"  # conv at idx, ReLU at idx+1
-            idx += 2
-        table[f"block{b}_pool"] = f"features.{idx}"
-        idx += 1
-    table["fc1"] = "classifier.1"
-    table["fc2"] = "classifier.4"
-    table["predictions"] = "classifier.6"
-    return table
-
-
-LAYERS: "OrderedDict[str, str]" = _layer_table()
-CONV_LAYERS = [n for n in LAYERS if "_conv" in n]
-POOL_LAYERS = [n for n in LAYERS if n.endswith("_pool")]
-FEATURE_LAYERS = [n for n in LAYERS if n.startswith("block")]  # convs and pools, network order
-DENSE_LAYERS = ["fc1", "fc2", "predictions"]
-BLOCKS = [f"block{b}" for b in range(1, 6)]
-
-
-def block_of(layer: str) -> str:
-    return layer.split("_", 1)[0]
-
-
-def last_conv(block: str) -> str:
-    return [n for n in CONV_LAYERS if n.startswith(block + "_")][-1]
-
-
-def feature_index(layer: str) -> int:
-    """Index into ``net.features`` of a feature layer's output module."""
-    path = LAYERS[layer]
-    if not path.startswith("features."):
-        raise KeyError(f"{layer} is not a feature layer")
-    return int(path.split(".")[1])
+# VGG16's layer names (block1_conv1 ... block5_pool, fc1, fc2, predictions) live with the
+# layer resolver in generator.lib.layers; they are re-exported here for the site's modules.
+from generator.lib.layers import (BLOCKS, CONV_LAYERS, DENSE_LAYERS, FEATURE_LAYERS,  # noqa: E402,F401
+                                  LAYERS, POOL_LAYERS, activations, block_of, feature_index, last_conv)
 
 
 def conv_module(net: VGG, layer: str) -> nn.Conv2d:
@@ -79,11 +41,49 @@ def conv_module(net: VGG, layer: str) -> nn.Conv2d:
     return net.features[feature_index(layer) - 1]
 
 
-def check_layer(layer: str, allowed: list[str] | None = None) -> str:
-    allowed = list(LAYERS) if allowed is None else allowed
-    if layer not in allowed:
-        raise ValueError(f"unknown layer {layer!r}; valid layers: {', '.join(allowed)}")
-    return layer
+# --------------------------------------------------------------------------- the two models
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the site says about one of the two VGG16s, in one place."""
+
+    name: str  # "trained" / "untrained": file names, --only style keys, records
+    title: str  # table headings
+    description: str  # one sentence for the site
+    label: str  # plot legends and captions
+    colour: str  # plot colour
+
+
+MODELS: dict[str, ModelSpec] = {
+    "trained": ModelSpec("trained", "Trained",
+                         "VGG16 with torchvision's ImageNet-1k weights (IMAGENET1K_V1).",
+                         "trained (ImageNet)", "#1b6ca8"),
+    "untrained": ModelSpec("untrained", "Untrained",
+                           f"The same architecture with torchvision's default random initialisation, seed {SEED}.",
+                           "untrained (random init)", "#d1495b"),
+}
+MODEL_NAMES = tuple(MODELS)
+
+
+def build_model(name: str, weights: "WeightsSource", device) -> VGG:
+    """The VGG16 called ``name``: trained from ``weights``, untrained from the global seed."""
+    if name == "trained":
+        return build_trained(weights, device)
+    if name == "untrained":
+        return build_untrained(SEED, device)
+    raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
+
+
+def model_identity(name: str, weights: "WeightsSource") -> str:
+    """What a cached result of model ``name`` depends on: the weights' sha256, or the seed and torchvision."""
+    import torchvision
+
+    if name == "trained":
+        return "trained:" + weights.identity()
+    if name == "untrained":
+        return f"untrained:seed{SEED}:torchvision{torchvision.__version__}"
+    raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
 
 
 # --------------------------------------------------------------------------- build
@@ -263,31 +263,7 @@ def build_trained(weights: WeightsSource | Path | None = None, device: torch.dev
     return _finish(net, torch.device(device))
 
 
-# --------------------------------------------------------------------------- run
-
-
-def feature_outputs(net: VGG, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """Outputs of the named feature layers, running ``net.features`` only as deep as needed."""
-    wanted = {feature_index(check_layer(n, FEATURE_LAYERS)): n for n in layers}
-    out: dict[str, torch.Tensor] = {}
-    last = max(wanted)
-    for i, module in enumerate(net.features):
-        x = module(x)
-        if i in wanted:
-            out[wanted[i]] = x
-        if i == last:
-            break
-    return out
-
-
-def truncated(net: VGG, layer: str) -> nn.Sequential:
-    """``net.features`` cut just after ``layer``: the network as far as that layer sees."""
-    return net.features[: feature_index(check_layer(layer, FEATURE_LAYERS)) + 1]
-
-
-def logits(net: VGG, x: torch.Tensor) -> torch.Tensor:
-    """Pre-softmax class scores (the ``predictions`` layer)."""
-    return net(x)
+# --------------------------------------------------------------------------- describe
 
 
 def describe(net: VGG, input_size: int = 224) -> list[dict]:
@@ -295,7 +271,7 @@ def describe(net: VGG, input_size: int = 224) -> list[dict]:
     rows = []
     x = torch.zeros(1, 3, input_size, input_size, device=next(net.parameters()).device)
     with torch.no_grad():
-        feats = feature_outputs(net, x, FEATURE_LAYERS)
+        feats = activations(net, x, FEATURE_LAYERS)
         flat = torch.flatten(net.avgpool(feats["block5_pool"]), 1)
         dense = {}
         h = flat

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator import optvis
+from generator.lib import optvis
+from generator.lib.layers import capture, resolve_layer
 from generator.models import build_untrained
 from generator.techniques.activation_max import LAYERS, chosen_filters
 
@@ -72,7 +73,7 @@ def test_objective_rises_on_vgg_and_run_is_repeatable(vgg):
     # the final, untransformed images excite their channels more than the photos' grey start does
     with torch.no_grad():
         grey = optvis.normalise(torch.full((1, 3, 32, 32), 0.5))
-        (out,) = optvis.capture(vgg, [optvis.resolve_layer(vgg, "block2_conv2")[0]], grey)
+        (out,) = capture(vgg, [resolve_layer(vgg, "block2_conv2").conv], grey)
         start = F.relu(out)[0, [3, 7]].mean(dim=(1, 2))
     assert bool((a.final > start).all())
 

@@ -45,7 +45,7 @@ def _vgg(seed: int):
 def test_explain_on_a_cascade_leaves_the_shared_models_in_eval_mode():
     """The bug as found: explain() on CascadeVGG restored 'training' into the shared modules."""
     from generator.techniques.cascading_randomisation import CascadeVGG
-    from generator.techniques.saliency import explain
+    from generator.lib.engine import explain
 
     trained, untrained = _vgg(1), _vgg(2)
     cascade = CascadeVGG(trained, untrained, {"classifier", "block5"})
@@ -59,7 +59,7 @@ def test_explain_on_a_cascade_leaves_the_shared_models_in_eval_mode():
 
 def test_prepared_restores_exactly_what_it_changed():
     """Mixed per-module modes and flags come back as they were, module by module."""
-    from generator.techniques.saliency import _prepared
+    from generator.lib.layers import prepared as _prepared
 
     net = _vgg(3)
     net.classifier[2].train()  # one Dropout in training mode, the rest eval
@@ -81,7 +81,7 @@ def test_prepared_restores_exactly_what_it_changed():
 
 def _options(root: Path, weights: Path, only=None):
     from generator.models import WeightsSource
-    from generator.pipeline import BuildOptions
+    from generator.build import BuildOptions
 
     images = root.parent / "photo"
     if not images.is_dir():
@@ -93,7 +93,7 @@ def _options(root: Path, weights: Path, only=None):
 
 
 def _run(root: Path, weights: Path, only=None, techniques=None):
-    from generator.pipeline import Build
+    from generator.build import Build
 
     build = Build(_options(root, weights, only), techniques)
     report = build.run()
@@ -153,7 +153,7 @@ def test_every_technique_alone_matches_the_full_build(full_build, tmp_path, stan
 @pytest.mark.parametrize("fault", ["train", "requires_grad"])
 def test_pipeline_refuses_a_technique_that_leaves_a_model_changed(tmp_path, standin_weights, fault):
     """An internal error in one line; the unit is not cached; the next technique gets a clean model."""
-    from generator.pipeline import Build
+    from generator.build import Build
 
     tech = registry()["predictions"]
 

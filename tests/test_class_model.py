@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from generator import optvis
+from generator.lib import optvis
 from generator.models import CATEGORIES
 from generator.techniques.class_model import WELL_KNOWN
 

@@ -12,7 +12,8 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from generator.config import SEED, get_profile
 from generator.images import load_rgb, prepare
-from generator.models import BLOCKS, FEATURE_LAYERS, LAYERS, build_untrained, conv_module, feature_outputs
+from generator.lib.layers import activations as feature_outputs
+from generator.models import BLOCKS, FEATURE_LAYERS, LAYERS, build_untrained, conv_module
 from generator.techniques import Context, ImageInput, ModelInput
 from generator.techniques import feature_maps as fm
 from tests.conftest import IMAGES
@@ -101,7 +102,7 @@ def test_hand_built_sobel_conv_gives_the_expected_edge_map():
         conv.weight.copy_(SOBEL_X[None, None])
     net = nn.Sequential(conv, nn.ReLU())
     x = _step()[None, None]
-    out = fm.activations(net, x, ["0", "1"])
+    out = feature_outputs(net, x, ["0", "1"])
     expected = torch.zeros(12, 12)
     expected[:, 5:7] = -4.0
     torch.testing.assert_close(out["0"][0, 0, 1:-1, :-1], expected[1:-1, :-1])
@@ -109,7 +110,7 @@ def test_hand_built_sobel_conv_gives_the_expected_edge_map():
     # flipped kernel: the same edge, now positive and kept by the ReLU
     with torch.no_grad():
         conv.weight.neg_()
-    out = fm.activations(net, x, ["1"])
+    out = feature_outputs(net, x, ["1"])
     torch.testing.assert_close(out["1"][0, 0, 1:-1, :-1], -expected[1:-1, :-1])
 
 
@@ -133,7 +134,7 @@ def test_sobel_planted_in_vgg16_block1_conv1(untrained):
 
 def test_activations_works_on_other_torchvision_cnns_and_frees_its_hooks():
     net = torchvision.models.resnet18(weights=None).eval()
-    out = fm.activations(net, torch.randn(1, 3, 64, 64), ["layer2.0.conv1", "layer4"])
+    out = feature_outputs(net, torch.randn(1, 3, 64, 64), ["layer2.0.conv1", "layer4"])
     assert out["layer2.0.conv1"].shape == (1, 128, 8, 8) and out["layer4"].shape == (1, 512, 2, 2)
     assert not out["layer4"].requires_grad
     assert all(not m._forward_hooks for m in net.modules())
@@ -141,13 +142,13 @@ def test_activations_works_on_other_torchvision_cnns_and_frees_its_hooks():
 
 def test_activations_copies_before_an_in_place_relu():
     stock = torchvision.models.vgg16(weights=None).eval()
-    out = fm.activations(stock, torch.randn(1, 3, 32, 32), ["features.0"])
+    out = feature_outputs(stock, torch.randn(1, 3, 32, 32), ["features.0"])
     assert out["features.0"].min() < 0
 
 
 def test_activations_unknown_layer_lists_valid_ones(untrained):
     with pytest.raises(ValueError) as err:
-        fm.activations(untrained, torch.zeros(1, 3, 32, 32), ["block9_conv1"])
+        feature_outputs(untrained, torch.zeros(1, 3, 32, 32), ["block9_conv1"])
     msg = str(err.value)
     assert "block9_conv1" in msg and "block1_conv1" in msg and "\n" not in msg
 

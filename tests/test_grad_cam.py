@@ -18,8 +18,10 @@ import torchvision
 from torch import nn
 
 from generator import images as imgmod
-from generator.techniques.grad_cam import cam_stats, grad_cam, guided_grad_cam, upsample
-from generator.techniques.saliency import CAM_LAYERS, explain
+from generator.lib.attr import grad_cam, guided_grad_cam, upsample
+from generator.lib.engine import explain
+from generator.techniques.grad_cam import cam_stats
+from generator.techniques.saliency import CAM_LAYERS
 
 from test_saliency import Mask, RegionNet, region, rel_err  # noqa: F401  (shared oracle helpers)
 
@@ -144,3 +146,43 @@ def test_any_torchvision_cnn():
     m = grad_cam(net, x, 5, "layer4")
     assert m.shape == (SIZE, SIZE) and torch.isfinite(m).all()
     assert guided_grad_cam(net, x, 5, "layer3").shape == (SIZE, SIZE)
+
+
+def test_grad_cam_plus_plus_matches_pytorch_grad_cam(vgg64, photo64, target):
+    """A CAM variant is one weight rule: Grad-CAM++ agrees with pytorch-grad-cam's GradCAMPlusPlus within 1e-5."""
+    from pytorch_grad_cam import GradCAMPlusPlus
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from generator.lib import grad_cam_plus_plus
+
+    for layer, idx in (("block5_conv3", 29), ("block4_conv3", 22)):
+        with GradCAMPlusPlus(model=vgg64, target_layers=[vgg64.features[idx]]) as cam:
+            ref = cam(input_tensor=photo64.clone().requires_grad_(True), targets=[ClassifierOutputTarget(target)])[0]
+            acts = cam.activations_and_grads.activations[0].cpu().numpy()
+            grads = cam.activations_and_grads.gradients[0].cpu().numpy()
+            raw = np.maximum(cam.get_cam_image(photo64, vgg64.features[idx], None, acts, grads), 0)[0]
+        assert float(raw.max()) > 0, layer
+        mine_raw = grad_cam_plus_plus(vgg64, photo64, target, layer, upsample_to_input=False)
+        assert rel_err(mine_raw, torch.from_numpy(raw)) <= RTOL, layer
+        mine = grad_cam_plus_plus(vgg64, photo64, target, layer).numpy()
+        assert ref.shape == mine.shape == (SIZE, SIZE)
+        assert float(np.abs(mine - ref).max()) <= RTOL, layer
+        # a different rule from Grad-CAM's, so a different map
+        assert float(np.abs(mine - grad_cam(vgg64, photo64, target, layer).numpy()).max()) > 1e-3, layer
+
+
+def test_batches_and_per_image_targets(vgg64, photo64, target):
+    """A batch of N images with one class each gives N maps, each equal to the single-image map."""
+    from generator.lib import grad_cam, saliency
+
+    batch = torch.cat([photo64, photo64.flip(-1)])
+    targets = [target, (target + 1) % 1000]
+    cams = grad_cam(vgg64, batch, targets, vgg64.features[29])
+    assert cams.shape == (2, SIZE, SIZE)
+    for i in range(2):
+        assert rel_err(cams[i], grad_cam(vgg64, batch[i:i + 1], targets[i], "block5_conv3")) <= RTOL
+    sal = saliency(vgg64, batch, torch.tensor(targets))
+    assert sal.shape == (2, SIZE, SIZE)
+    assert rel_err(sal[1], saliency(vgg64, batch[1], targets[1])) <= RTOL
+    with pytest.raises(ValueError, match="3 targets for 2 images"):
+        grad_cam(vgg64, batch, [1, 2, 3], "block5_conv3")

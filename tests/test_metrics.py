@@ -10,7 +10,7 @@ from scipy.stats import rankdata as sp_rankdata
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
-from generator import metrics
+from generator.lib import metrics
 
 
 def _maps(seed: int, shape=(40, 33)):

@@ -1,4 +1,4 @@
-"""The optimisation machinery (generator/optvis.py): parameterisation, transformations, priors, metrics, truncation."""
+"""The optimisation machinery (generator/lib/optvis/): parameterisation, transformations, priors, metrics, truncation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from generator import optvis
+from generator.lib import optvis
+from generator.lib.layers import capture, resolve_layer
+from generator.lib.metrics import psnr, ssim_rgb
 from generator.models import build_untrained, feature_index
 
 
@@ -89,10 +91,10 @@ def test_ssim_and_psnr_match_scikit_image():
     a = rng.random((40, 40, 3))
     b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1)
     ref = metrics.structural_similarity(a, b, channel_axis=-1, data_range=1.0)
-    assert optvis.ssim(a, b) == pytest.approx(ref, abs=0.01)  # skimage averages over a cropped border
-    assert optvis.ssim(a, a) == pytest.approx(1.0)
-    assert optvis.psnr(a, b) == pytest.approx(metrics.peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-6)
-    assert optvis.psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)) == pytest.approx(20.0)
+    assert ssim_rgb(a, b) == pytest.approx(ref, abs=0.01)  # skimage averages over a cropped border
+    assert ssim_rgb(a, a) == pytest.approx(1.0)
+    assert psnr(a, b) == pytest.approx(metrics.peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-6)
+    assert psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)) == pytest.approx(20.0)
 
 
 class _Boom(nn.Module):
@@ -102,23 +104,25 @@ class _Boom(nn.Module):
 
 def test_capture_stops_at_the_target_layer_and_removes_its_hooks():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), _Boom())
-    (out,) = optvis.capture(net, [net[1]], torch.rand(1, 3, 8, 8))
+    (out,) = capture(net, [net[1]], torch.rand(1, 3, 8, 8))
     assert out.shape == (1, 4, 6, 6)
     assert not any(m._forward_hooks for m in net.modules())
     with pytest.raises(AssertionError):
-        optvis.capture(net, [net[1]], torch.rand(1, 3, 8, 8), truncate=False)
+        capture(net, [net[1]], torch.rand(1, 3, 8, 8), truncate=False)
     assert not any(m._forward_hooks for m in net.modules())
 
 
 def test_resolve_layer_names_and_errors(vgg):
-    module, rectify, _ = optvis.resolve_layer(vgg, "block3_conv3")
-    assert module is vgg.features[feature_index("block3_conv3") - 1] and rectify
-    module, rectify, _ = optvis.resolve_layer(vgg, "features.28")
-    assert module is vgg.features[28] and not rectify
-    with pytest.raises(ValueError, match=r"unknown layer 'block9_conv1'; valid layers: block1_conv1"):
-        optvis.resolve_layer(vgg, "block9_conv1")
+    layer = resolve_layer(vgg, "block3_conv3")
+    assert layer.conv is vgg.features[feature_index("block3_conv3") - 1] and layer.rectify
+    assert layer.module is vgg.features[feature_index("block3_conv3")]
+    layer = resolve_layer(vgg, "features.28")
+    assert layer.module is vgg.features[28] and not layer.rectify
+    assert resolve_layer(vgg, vgg.features[28]).path == "features.28"
+    with pytest.raises(ValueError, match=r"unknown layer 'block9_conv1' for this VGG; valid layers: block1_conv1"):
+        resolve_layer(vgg, "block9_conv1")
     with pytest.raises(ValueError, match="not part of the model"):
-        optvis.resolve_layer(vgg, nn.Conv2d(1, 1, 1))
+        resolve_layer(vgg, nn.Conv2d(1, 1, 1))
 
 
 def test_progressive_forward_equals_separate_forwards(vgg):

@@ -27,18 +27,18 @@ def generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 def build(images: Path, out: Path, cache: Path, weights: Path, only=ONLY) -> subprocess.CompletedProcess:
-    return generator("build", "--profile", "quick", "--images", str(images), "--out", str(out), "--cache", str(cache),
-                     "--weights", str(weights), "--no-progress", "--only", *only)
+    """One quick build through the CLI; ``proc.report`` is its JSON build report (``--report``)."""
+    report = out.parent / "report.json"
+    report.unlink(missing_ok=True)
+    proc = generator("build", "--profile", "quick", "--images", str(images), "--out", str(out), "--cache", str(cache),
+                     "--weights", str(weights), "--no-progress", "--report", str(report), "--only", *only)
+    proc.report = json.loads(report.read_text()) if report.is_file() else None
+    return proc
 
 
-def computed(stderr: str) -> dict[str, int]:
-    """Technique -> units computed, from the timing summary the build prints."""
-    out = {}
-    for line in stderr.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+\S+\s+\S+$", line)
-        if m and m.group(1) != "technique":
-            out[m.group(1)] = int(m.group(2))
-    return out
+def computed(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Technique -> units computed, from the build's JSON report."""
+    return {name: t["computed"] for name, t in proc.report["techniques"].items()}
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
@@ -144,12 +144,12 @@ def test_two_builds_are_byte_identical(twin_builds):
 
 def test_incremental_rebuilds(twin_builds, standin_weights):
     images, ((first, root, before), _) = twin_builds
-    assert computed(first.stderr) == {"predictions": 4, "feature_maps": 4}
+    assert computed(first) == {"predictions": 4, "feature_maps": 4}
 
     # 1. nothing changed: no unit computed, no file rewritten
     proc = build(images, root / "out", root / "cache", standin_weights)
     assert proc.returncode == 0, proc.stderr
-    assert computed(proc.stderr) == {"predictions": 0, "feature_maps": 0}
+    assert computed(proc) == {"predictions": 0, "feature_maps": 0}
     assert snapshot(root / "out") == before
 
     # 2. one photo changed: only its units are computed again
@@ -158,7 +158,7 @@ def test_incremental_rebuilds(twin_builds, standin_weights):
         im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(images / "coffee.png")
     proc = build(images, root / "out", root / "cache", standin_weights)
     assert proc.returncode == 0, proc.stderr
-    assert computed(proc.stderr) == {"predictions": 2, "feature_maps": 2}
+    assert computed(proc) == {"predictions": 2, "feature_maps": 2}
     assert len(set((root / "cache").rglob("*.npz")) - cache_before) == 4
     after = snapshot(root / "out")
     chelsea = [k for k in before if "/chelsea/" in k]
@@ -192,14 +192,3 @@ def test_manifest_lists_every_figure(quick_build):
     assert {"feature_maps", "predictions", "filters", "architecture"} <= set(techniques)
     layer_figs = [f for f in manifest["figures"] if f["technique"] == "feature_maps" and f["layer"]]
     assert all(f["layer"] in f["path"] and f["model"] in f["path"] for f in layer_figs)
-
-
-def test_code_hash_follows_imported_helpers(monkeypatch):
-    """Editing a helper module a renderer imports (render/saliency.py for grad_cam) invalidates it."""
-    from generator import pipeline
-
-    before = pipeline.code_hash("generator.render.grad_cam")
-    unrelated = pipeline.code_hash("generator.render.filters")
-    monkeypatch.setitem(pipeline._SOURCE_MEMO, "generator.render.saliency", "edited")
-    assert pipeline.code_hash("generator.render.grad_cam") != before
-    assert pipeline.code_hash("generator.render.filters") == unrelated

@@ -18,8 +18,9 @@ import torchvision
 from torch import nn
 
 from generator import images as imgmod
-from generator.techniques.saliency import (explain, guided_backprop, resolve_layer, saliency, smoothgrad,
-                                           smoothgrad_noise)
+from generator.lib.attr import guided_backprop, saliency, smoothgrad
+from generator.lib.engine import explain, smoothgrad_noise
+from generator.lib.layers import resolve_layer
 
 from pathlib import Path
 
@@ -159,15 +160,15 @@ def test_bad_target_and_input_give_one_line_errors(vgg64, photo64):
     with pytest.raises(ValueError, match="class index"):
         saliency(vgg64, photo64, 2.5)
     with pytest.raises(ValueError, match="shape"):
-        saliency(vgg64, photo64.repeat(2, 1, 1, 1), 1)
+        saliency(vgg64, photo64.reshape(-1)[:64].reshape(8, 8), 1)
 
 
 def test_bad_layer_names_the_valid_choices(vgg64):
     with pytest.raises(ValueError, match="unknown layer 'block9_conv1'.*valid layers: block1_conv1") as err:
         resolve_layer(vgg64, "block9_conv1")
     assert "\n" not in str(err.value) and "features.29" in str(err.value)
-    assert resolve_layer(vgg64, "block5_conv3")[0] == "features.29"
-    assert resolve_layer(vgg64, "features.28")[0] == "features.28"
+    assert resolve_layer(vgg64, "block5_conv3").path == "features.29"
+    assert resolve_layer(vgg64, "features.28").path == "features.28"
     resnet = torchvision.models.resnet18(weights=None)
     with pytest.raises(ValueError, match="VGG16 layer name.*not a VGG16.*valid layers: conv1"):
         resolve_layer(resnet, "block5_conv3")

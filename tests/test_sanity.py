@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from generator import fragments
+from generator.site import fragments
 from generator.models import build_trained, build_untrained
 from generator.render import colormap, overlay, to_uint8
 from generator.techniques.cascading_randomisation import METHODS, STEPS, CascadeVGG, method_maps
@@ -115,7 +115,7 @@ def test_quick_build_cascade_ends_at_the_untrained_model(quick_build):
 def test_fully_randomised_cascade_gives_the_untrained_maps_bit_for_bit(nets):
     """The cascade reuses the untrained model's maps for its last step; that is only valid
     if explaining the fully re-initialised network gives exactly the same numbers."""
-    from generator.techniques.saliency import explain
+    from generator.lib.engine import explain
 
     trained, untrained = nets
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))

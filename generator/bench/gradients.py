@@ -66,7 +66,7 @@ def bench_grad_cam(net, x, target, repeats) -> list[dict]:
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from generator.techniques.grad_cam import grad_cam
+    from generator.lib.attr import grad_cam
 
     with GradCAM(model=net, target_layers=[net.features[29]]) as cam:
         targets = [ClassifierOutputTarget(target)]
@@ -90,7 +90,7 @@ def bench_grad_cam(net, x, target, repeats) -> list[dict]:
 def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
     from captum.attr import NoiseTunnel, Saliency
 
-    from generator.techniques.saliency import smoothgrad
+    from generator.lib.attr import smoothgrad
 
     stdev = SIGMA * float(x.max() - x.min())
     nt = NoiseTunnel(Saliency(net))
@@ -100,7 +100,7 @@ def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
         xr = x.clone().requires_grad_(True)
         return nt.attribute(xr, nt_type="smoothgrad", nt_samples=N_SMOOTH, stdevs=stdev, target=target)[0].amax(0)
 
-    from generator.techniques.saliency import explain
+    from generator.lib.engine import explain
 
     fns = {"ours": lambda: smoothgrad(net, x, target, n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=5),
            "captum": theirs,
@@ -129,7 +129,7 @@ def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
 def bench_stage(args) -> list[dict]:
     from generator import models
     from generator.config import get_profile
-    from generator.pipeline import Build, BuildOptions
+    from generator.build import Build, BuildOptions
 
     weights = getattr(args, "weights", None)
     if weights is None and not models.default_checkpoint_path().is_file():

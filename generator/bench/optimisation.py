@@ -70,7 +70,7 @@ from generator.bench import best_of as _best  # noqa: E402
 
 
 def bench_layers(net, repeats: int) -> list[dict]:
-    from generator import optvis
+    from generator.lib import optvis
     from generator.techniques.activation_max import LAYERS
 
     chans = list(range(K))
@@ -121,7 +121,7 @@ def bench_layers(net, repeats: int) -> list[dict]:
 def bench_stage(weights: Path, tmp: Path) -> list[dict]:
     from generator import models
     from generator.config import get_profile
-    from generator.pipeline import Build, BuildOptions
+    from generator.build import Build, BuildOptions
 
     root = Path(__file__).resolve().parents[2]
     opts = BuildOptions(profile=get_profile("default"), images_dir=root / "images", out_dir=tmp / "gen",

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from generator.atomic import atomic_write_bytes
+from generator.models import MODELS
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -45,21 +46,16 @@ class Figure:
 class RenderContext:
     """Where a renderer writes, and what it may read (never a model)."""
 
-    def __init__(self, *, technique, out_dir: Path, profile, settings, images, other_results):
+    def __init__(self, *, technique, out_dir: Path, profile, settings, images):
         self.technique: str = technique
         self.out_dir = Path(out_dir)
         self.profile = profile
         self.settings: dict = settings
         self.images = images  # list[ImageInput]; use .id, .title, .seen, .credit
         self.figures: list[Figure] = []
-        self._other = other_results
 
     def image(self, image_id: str):
         return next(i for i in self.images if i.id == image_id)
-
-    def other(self, technique: str) -> dict:
-        """Another technique's results, ``{(image_id, model): Result}`` (read from the cache)."""
-        return self._other(technique)
 
     # -- saving ---------------------------------------------------------------------------
     def _path(self, image, model, layer, kind, suffix=".png") -> str:
@@ -197,23 +193,8 @@ def overlay(seen: np.ndarray, heat: np.ndarray, *, alpha: float = 0.5, cmap: str
     return to_uint8((1 - alpha) * np.asarray(seen, np.float32) + alpha * colour)
 
 
-def records_json(obj: Any) -> Any:
-    """Make records JSON-able (numpy scalars and arrays to Python)."""
-    if isinstance(obj, dict):
-        return {str(k): records_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [records_json(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Figure):
-        return obj.as_dict()
-    return obj
-
-
-MODEL_COLOURS = {"trained": "#1b6ca8", "untrained": "#d1495b"}
-MODEL_LABELS = {"trained": "trained (ImageNet)", "untrained": "untrained (random init)"}
+MODEL_COLOURS = {m.name: m.colour for m in MODELS.values()}
+MODEL_LABELS = {m.name: m.label for m in MODELS.values()}
 
 
 def new_figure(width: float, height: float, **kwargs):

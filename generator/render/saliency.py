@@ -90,11 +90,11 @@ def expected_note(img, target_label: str) -> str | None:
 
 
 def render(rc: RenderContext, results) -> dict:
-    from generator.techniques.saliency import saliency_map
+    from generator.lib.attr import saliency_map
 
     s = rc.settings
     pct = s["clip_percentile"]
-    alpha = 0.6
+    alpha = s["alpha"]
     models = [m for m in ("trained", "untrained") if any(k[1] == m for k in results)]
     per_image = []
     stats = {m: {key: {k: [] for k, _ in SALIENCY_METHODS} for key in ("concentration", "roughness")} for m in models}

@@ -4,7 +4,7 @@ For the last conv layer of every block, the filters that the photo set
 excites most (mean activation over all photos) are chosen; for each, an
 image is optimised to maximise that channel's mean activation.  The images
 of one layer are one batch, and the forward pass stops at the layer
-(:func:`generator.optvis.activation_maximisation`).  The same filters are
+(:func:`generator.lib.optvis.activation_maximisation`).  The same filters are
 also optimised with the naive method (plain pixel-space gradient ascent),
 for the comparison figure.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator import optvis
-from generator.optvis import SOURCE_VERSION
-from generator.models import BLOCKS, feature_outputs, last_conv
+from generator.lib import optvis
+from generator.lib.layers import conv_layer
+from generator.models import BLOCKS, activations, last_conv
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
 LAYERS = [last_conv(b) for b in BLOCKS]
@@ -28,7 +28,7 @@ def chosen_filters(net, images: list[ImageInput], layers: list[str], k: int,
     sums: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         for img in images:
-            outs = feature_outputs(net, img.tensor.to(device), layers)
+            outs = activations(net, img.tensor.to(device), layers)
             for name, out in outs.items():
                 m = out[0].float().mean(dim=(1, 2)).double().cpu()
                 sums[name] = sums.get(name, 0) + m
@@ -58,7 +58,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         arrays[f"{layer}.history"] = res.history.numpy().astype(np.float32)
         info = {"channels": channels, "photo_mean": photo_mean, "final": res.final.tolist(),
                 "start": res.history[0].tolist(), "end": res.history[-1].tolist(),
-                "out_channels": int(optvis._out_channels(optvis.resolve_layer(model.net, layer)[0]))}
+                "out_channels": int(conv_layer(model.net, layer).out_channels)}
         if s["naive"]:
             gen = torch.Generator().manual_seed(ctx.seed + 100 + li)
             naive = optvis.activation_maximisation(model.net, layer, channels[:s["naive_k"]], steps=s["steps"], size=s["size"],
@@ -79,8 +79,7 @@ TECHNIQUE = Technique(
     order=60,
     compute=compute,
     scope="model",
-    version=SOURCE_VERSION,  # results depend on generator/optvis.py too
-    settings={
+    compute_settings={
         "quick": {**_COMMON, "top_k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "naive_k": 1},
         "default": {**_COMMON, "top_k": 4, "steps": 64, "size": 64},
         "full": {**_COMMON, "top_k": 8, "steps": 512, "size": 128},

@@ -28,13 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from generator import metrics
+from generator.lib import metrics
+from generator.lib.attr import saliency_map, upsample
+from generator.lib.engine import explain
 from generator.models import LAYERS
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques import grad_cam as _gc
-from generator.techniques import saliency as _sal
-from generator.techniques.grad_cam import upsample
-from generator.techniques.saliency import PRIMARY_CAM_LAYER, explain, saliency_map, source_version
+from generator.techniques.saliency import PRIMARY_CAM_LAYER
 
 STEPS = ["classifier", "block5", "block4", "block3", "block2", "block1"]
 """Layer groups re-initialised in turn, top down."""
@@ -157,9 +156,9 @@ TECHNIQUE = Technique(
     chapter="sanity-checks.md",
     order=42,
     compute=compute,
-    settings={"quick": {"smoothgrad": False}, "default": {"smoothgrad": False}, "full": {"smoothgrad": True}},
+    needs=("saliency",),  # both models' maps, settings and SmoothGrad noise
+    compute_settings={"quick": {"smoothgrad": False}, "default": {"smoothgrad": False}, "full": {"smoothgrad": True}},
     scope="image",
     models=("trained",),
-    version="1-" + source_version(_sal.__file__, _gc.__file__, metrics.__file__),
     summary="trained-vs-untrained similarity of every map, and cascading randomisation from the top block down",
 )

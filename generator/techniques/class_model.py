@@ -4,7 +4,7 @@ For each class, an image that maximises the network's unnormalised class
 score (the pre-softmax logit) minus an L2 penalty on the image, with jitter
 and a Gaussian blur every few steps.  The classes are the trained model's
 top-1 classes for the photos plus a few well-known ones; all of them are
-optimised as one batch (:func:`generator.optvis.class_model`).
+optimised as one batch (:func:`generator.lib.optvis.class_model`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator import optvis
-from generator.optvis import SOURCE_VERSION
+from generator.lib import optvis
 from generator.models import CATEGORIES
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.techniques.predictions import target_class
 
 WELL_KNOWN = [11, 130, 980]  # goldfinch, flamingo, volcano
 
 
 def chosen_classes(ctx: Context, extra: list[int]) -> list[dict]:
     """The trained model's top-1 class of every photo (first photo wins a tie), then ``extra``."""
-    from generator.techniques.predictions import target_class
-
     rows: list[dict] = []
     seen: set[int] = set()
     for img in ctx.images:
@@ -63,8 +61,8 @@ TECHNIQUE = Technique(
     order=61,
     compute=compute,
     scope="model",
-    version=SOURCE_VERSION,  # results depend on generator/optvis.py too
-    settings={
+    needs=("predictions",),  # the photos' top-1 classes
+    compute_settings={
         "quick": {**_COMMON, "steps": 4, "size": 32, "jitter": 2},
         "default": {**_COMMON, "steps": 80, "size": 64},
         "full": {**_COMMON, "steps": 400, "size": 224, "jitter": 8},

@@ -9,7 +9,8 @@ the chapter's claims: the share of exactly-zero activations per layer
 
 From plain Python, on any torchvision CNN::
 
-    from generator.techniques.feature_maps import activations, select_channels
+    from generator.lib import activations
+    from generator.techniques.feature_maps import select_channels
     maps = activations(net, x, ["block3_conv1"])["block3_conv1"][0]   # C × H × W
     top, first = select_channels(maps, 16)
 """
@@ -19,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from generator.models import BLOCKS, FEATURE_LAYERS, LAYERS, feature_outputs
+from generator.lib.layers import activations
+from generator.models import BLOCKS, FEATURE_LAYERS
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
 
@@ -54,46 +55,11 @@ def select_channels(act: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     return top, torch.arange(k)
 
 
-def activations(net: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """Outputs of ``layers`` for the preprocessed batch ``x``, detached, on any torchvision CNN.
-
-    A layer is a VGG16 name (``block3_conv2``, ``block4_pool``: the rectified or pooled
-    output) when ``net`` has VGG16's layout, or any module path of ``net``
-    (``features.12``, ``layer3.1.conv2``: that module's output).  Forward hooks
-    collect copies of the outputs (safe with in-place ReLUs) and are removed afterwards; an unknown name raises
-    ``ValueError`` listing the valid ones.
-    """
-    modules = dict(net.named_modules())
-    vgg = isinstance(getattr(net, "features", None), nn.Sequential) and len(net.features) == 31
-    paths = {}
-    for name in layers:
-        if vgg and name in FEATURE_LAYERS:
-            paths[name] = LAYERS[name]
-        elif name in modules and name != "":
-            paths[name] = name
-        else:
-            valid = (FEATURE_LAYERS if vgg else []) + [n for n in modules if n]
-            raise ValueError(f"unknown layer {name!r}; valid layers: {', '.join(valid)}")
-    out: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, path in paths.items():
-        def hook(_module, _inputs, output, name=name):
-            out[name] = output.detach().clone()  # a copy: an in-place ReLU after it would overwrite it
-        handles.append(modules[path].register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return out
-
-
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     k = ctx.settings["top_k"]
     x = image.tensor.to(ctx.device)
     with torch.no_grad():
-        outs = feature_outputs(model.net, x, FEATURE_LAYERS)
+        outs = activations(model.net, x, FEATURE_LAYERS)
     arrays: dict[str, np.ndarray] = {}
     layers: dict[str, dict] = {}
     for name, out in outs.items():
@@ -138,6 +104,6 @@ TECHNIQUE = Technique(
     chapter="feature-maps.md",
     order=20,
     compute=compute,
-    settings={"quick": {"top_k": 4}, "default": {"top_k": 16}, "full": {"top_k": 32}},
+    compute_settings={"quick": {"top_k": 4}, "default": {"top_k": 16}, "full": {"top_k": 32}},
     summary="top-k and first-k maps of all 13 conv layers and 5 block outputs, block aggregates, sparsity",
 )

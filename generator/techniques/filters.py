@@ -34,38 +34,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from generator.models import CONV_LAYERS, conv_module
+from generator.lib.layers import conv_layer
+from generator.models import CONV_LAYERS
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
 GREY_THRESHOLD = 0.2
 """A first-layer filter counts as greyscale when its colour share is below this."""
-
-
-def _vgg_conv(net: nn.Module, layer: str) -> nn.Conv2d | None:
-    features = getattr(net, "features", None)
-    if not isinstance(features, nn.Sequential) or len(features) != 31:  # not VGG16's layout
-        return None
-    try:
-        module = conv_module(net, layer)
-    except (AttributeError, IndexError, KeyError, TypeError):
-        return None
-    return module if isinstance(module, nn.Conv2d) else None
-
-
-def conv_layer(net: nn.Module, layer: str) -> nn.Conv2d:
-    """The ``nn.Conv2d`` called ``layer``: a VGG16 name (``block3_conv2``) or a module path (``features.12``).
-
-    Raises ``ValueError`` naming the valid choices when there is no such conv layer.
-    """
-    if layer in CONV_LAYERS and (module := _vgg_conv(net, layer)) is not None:
-        return module
-    module = dict(net.named_modules()).get(layer)
-    if isinstance(module, nn.Conv2d):
-        return module
-    valid = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
-    if all(_vgg_conv(net, n) is not None for n in CONV_LAYERS):
-        valid = CONV_LAYERS + valid
-    raise ValueError(f"no conv layer {layer!r} in this model; valid layers: {', '.join(valid)}")
 
 
 def kernels(net: nn.Module, layer: str) -> np.ndarray:
@@ -145,9 +119,10 @@ TECHNIQUE = Technique(
     chapter="filters.md",
     order=30,
     compute=compute,
-    settings={"quick": {"filters": 4, "inputs": 4, "px_rgb": 6, "px_grey": 4},
-              "default": {"filters": 16, "inputs": 16, "px_rgb": 14, "px_grey": 8},
-              "full": {"filters": 32, "inputs": 32, "px_rgb": 16, "px_grey": 8}},
+    compute_settings={"quick": {"filters": 4, "inputs": 4}, "default": {"filters": 16, "inputs": 16},
+                      "full": {"filters": 32, "inputs": 32}},
+    render_settings={"quick": {"px_rgb": 6, "px_grey": 4}, "default": {"px_rgb": 14, "px_grey": 8},
+                     "full": {"px_rgb": 16, "px_grey": 8}},
     scope="model",
     summary="first-layer filters in colour, deeper 3×3 kernels in greyscale, smoothness and colour statistics",
 )

@@ -13,9 +13,9 @@ backpropagation's input gradient, pixel by pixel, by the upsampled ``L``.
 The maps come from the ``saliency`` technique's single forward/backward pass,
 which keeps the activations and gradients of the last conv of all five
 blocks; this module turns them into figures' arrays and numbers.  On any
-torchvision CNN::
+torchvision CNN, use the library::
 
-    from generator.techniques.grad_cam import grad_cam, guided_grad_cam
+    from generator.lib import grad_cam, guided_grad_cam
     cam = grad_cam(net, x, target=281, layer="features.29")   # or "block5_conv3", or "layer4" on a ResNet
 """
 
@@ -23,48 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
+from generator.lib.attr import upsample
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques import saliency as _sal
-from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER, explain, source_version
-
-
-def upsample(cam: torch.Tensor, size: tuple[int, int], *, scale: bool = True) -> torch.Tensor:
-    """An h x w map upsampled bilinearly to ``size``, then (``scale``) min-max scaled to [0, 1].
-
-    A flat map (all zeros: every weighted sum was negative) stays all zeros, never NaN.
-    Scaling after upsampling gives the same map as pytorch-grad-cam.
-    """
-    cam = torch.as_tensor(cam)
-    up = F.interpolate(cam[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
-    if scale:
-        lo, hi = up.min(), up.max()
-        up = (up - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(up)
-    return up
-
-
-def grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str, *, upsample_to_input: bool = True) -> torch.Tensor:
-    """Grad-CAM of class ``target`` at ``layer`` (a module path like "features.29" or "layer4", or a VGG16 name).
-
-    Returns an H x W map in [0, 1] at the input's size, or with
-    ``upsample_to_input=False`` the raw h x w map at the layer's resolution.
-    """
-    # only the layer's gradient is needed: the backward pass stops at the layer
-    e = explain(model, x, target, cam_layers=[layer], guided=False, input_grad=False)
-    cam = e.cams[layer]
-    return upsample(cam, tuple(x.shape[-2:])) if upsample_to_input else cam
-
-
-def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str, *, reduce: bool = True) -> torch.Tensor:
-    """Guided backprop times the (raw, bilinearly upsampled) Grad-CAM at ``layer``.
-
-    H x W (max |.| over colour channels), or the signed 3 x H x W product with ``reduce=False``.
-    """
-    e = explain(model, x, target, cam_layers=[layer], guided=True)
-    prod = e.guided * upsample(e.cams[layer], tuple(x.shape[-2:]), scale=False).to(e.guided.dtype)
-    return prod.abs().amax(0) if reduce else prod
+from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
 
 
 # --------------------------------------------------------------------------- technique
@@ -110,8 +72,8 @@ TECHNIQUE = Technique(
     chapter="cam.md",
     order=41,
     compute=compute,
-    settings={"quick": {"alpha": 0.5}, "default": {"alpha": 0.5}, "full": {"alpha": 0.5}},
-    # the maps come from the saliency technique's pass: its code is part of this result's identity
-    version="1-" + source_version(_sal.__file__),
+    needs=("saliency",),  # the maps come from the saliency technique's single pass
+    compute_settings={"quick": {}, "default": {}, "full": {}},
+    render_settings={"quick": {"alpha": 0.5}, "default": {"alpha": 0.5}, "full": {"alpha": 0.5}},
     summary="Grad-CAM at the last conv of every block (block5_conv3 primary) and guided Grad-CAM",
 )

@@ -4,7 +4,7 @@ For a few photos and a set of conv layers, an image is optimised so that its
 features at that layer match the photo's, under an alpha-norm and a
 total-variation prior whose weight grows with depth.  All (photo, layer)
 reconstructions of a model form one batch; each image leaves the forward
-pass once its layer is reached (:func:`generator.optvis.invert`).  Quality is
+pass once its layer is reached (:func:`generator.lib.optvis.invert`).  Quality is
 measured in feature space (relative error) and in image space (SSIM and
 PSNR against the photo at the same size).
 """
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generator import optvis
-from generator.optvis import SOURCE_VERSION
+from generator.lib import optvis
+from generator.lib.metrics import psnr, ssim_rgb
 from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 
@@ -62,7 +62,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         arrays[f"{pid}.{layer}"] = (rec * 255 + 0.5).astype(np.uint8)
         rows.append({"photo": pid, "layer": layer, "lambda_tv": lam[i],
                      "relative_error": float(res.extra["relative_error"][i]),
-                     "ssim": optvis.ssim(rec, ref), "psnr": optvis.psnr(rec, ref),
+                     "ssim": ssim_rgb(rec, ref), "psnr": psnr(rec, ref),
                      "loss_start": float(res.history[0, i]), "loss_end": float(res.history[-1, i])})
     arrays["history"] = res.history.numpy().astype(np.float32)
     return Result(arrays=arrays, records={"rows": rows, "photos": [p.id for p in photos], "layers": layers})
@@ -77,8 +77,7 @@ TECHNIQUE = Technique(
     order=62,
     compute=compute,
     scope="model",
-    version=SOURCE_VERSION,  # results depend on generator/optvis.py too
-    settings={
+    compute_settings={
         "quick": {**_COMMON, "steps": 6, "size": 32},
         "default": {**_COMMON, "steps": 100, "size": 64},
         "full": {**_COMMON, "steps": 600, "size": 224, "layers": "all"},

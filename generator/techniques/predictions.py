@@ -68,6 +68,7 @@ TECHNIQUE = Technique(
     chapter="predictions.md",
     order=10,
     compute=compute,
-    settings={"quick": {"k": 5}, "default": {"k": 5}, "full": {"k": 5}},
+    needs=("feature_maps",),  # block5_pool of each photo
+    compute_settings={"quick": {"k": 5}, "default": {"k": 5}, "full": {"k": 5}},
     summary="top-5 ImageNet classes with probabilities, entropy against the uniform guess",
 )

@@ -17,24 +17,38 @@ template imports.
 
 from __future__ import annotations
 
+import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import jinja2
 
-from generator.atomic import atomic_write_text
+from generator.atomic import atomic_write_bytes, atomic_write_text
+from generator.models import MODELS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from generator.pipeline import Build
-    from generator.techniques import Technique
+    from generator.build.state import StateStore
+    from generator.config import Profile
+    from generator.techniques import ImageInput, Technique
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-MODEL_INFO = [
-    {"name": "trained", "title": "Trained", "description": "VGG16 with torchvision's ImageNet-1k weights (IMAGENET1K_V1)."},
-    {"name": "untrained", "title": "Untrained", "description": "The same architecture with torchvision's default random initialisation, seed 0."},
-]
+MODEL_INFO = [{"name": m.name, "title": m.title, "description": m.description} for m in MODELS.values()]
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """What the fragments and the manifest are written from: plain data, no build."""
+
+    out_dir: Path
+    profile: "Profile"
+    images: list[dict]  # image_info() rows
+
+    @classmethod
+    def from_build(cls, out_dir: Path, profile: "Profile", images: "list[ImageInput]") -> "SiteContext":
+        return cls(Path(out_dir), profile, image_info(images))
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -61,9 +75,9 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def image_info(build: "Build") -> list[dict]:
+def image_info(images: "list[ImageInput]") -> list[dict]:
     out = []
-    for img in build.images:
+    for img in images:
         c = img.credit
         out.append({
             "id": img.id, "title": img.title, "seen": f"figures/seen/{img.id}.png",
@@ -86,60 +100,56 @@ def _finder(figures: list[dict]):
     return fig
 
 
-def write_technique(build: "Build", tech: "Technique", state: dict) -> None:
+def write_technique(site: SiteContext, tech: "Technique", state: dict) -> None:
     env = environment()
     names = sorted(p.name for p in TEMPLATES.glob(f"{tech.name}*.md.j2")
                    if p.name == f"{tech.name}.md.j2" or p.name.startswith(f"{tech.name}."))
     if not names:
-        raise FileNotFoundError(f"generator/templates/{tech.name}.md.j2 is missing; every technique needs one")
+        raise FileNotFoundError(f"generator/site/templates/{tech.name}.md.j2 is missing; every technique needs one")
     context = {
         "records": state["records"], "figures": state["figures"], "fig": _finder(state["figures"]),
-        "settings": build.technique_settings(tech), "profile": build.opts.profile.as_dict(),
-        "images": image_info(build), "models": MODEL_INFO, "base": "generated/", "technique": tech,
+        "settings": tech.settings_for(site.profile.name), "profile": site.profile.as_dict(),
+        "images": site.images, "models": MODEL_INFO, "base": "generated/", "technique": tech,
     }
     for name in names:
         text = env.get_template(name).render(**context)
-        atomic_write_text(build.opts.out_dir / "fragments" / name.removesuffix(".j2"), text)
+        atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
 
 
-def write_site_fragments(build: "Build") -> None:
+def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
     """The photos as the model sees them, and the shared fragments (image set, credits)."""
     from PIL import Image
 
-    from generator.atomic import atomic_write_bytes
     from generator.render import to_uint8
-    import io
 
-    for img in build.images:
+    for img in images:
         buf = io.BytesIO()
         Image.fromarray(to_uint8(img.seen)).save(buf, format="PNG", compress_level=6)
-        atomic_write_bytes(build.opts.out_dir / "figures" / "seen" / f"{img.id}.png", buf.getvalue())
+        atomic_write_bytes(site.out_dir / "figures" / "seen" / f"{img.id}.png", buf.getvalue())
     env = environment()
-    context = {"images": image_info(build), "profile": build.opts.profile.as_dict(), "models": MODEL_INFO,
+    context = {"images": site.images, "profile": site.profile.as_dict(), "models": MODEL_INFO,
                "base": "generated/"}
     for name in ("images.md.j2", "credits.md.j2"):
         text = env.get_template(name).render(**context)
-        atomic_write_text(build.opts.out_dir / "fragments" / name.removesuffix(".j2"), text)
+        atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
 
 
-def write_manifest(build: "Build") -> None:
-    """``manifest.json``: every figure with its technique, image, model, layer and path."""
+def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore") -> None:
+    """``manifest.json``: every figure with its technique, image, model, layer and path, in site order."""
     figures: list[dict] = []
-    techniques = []
-    state_dir = build.opts.out_dir / ".state"
-    for tech in sorted(build.techniques.values(), key=lambda t: (t.order, t.name)):  # site order, not run order
-        try:
-            state = json.loads((state_dir / f"{tech.name}.json").read_text())
-        except (OSError, ValueError):
+    listed = []
+    for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
+        state = states.read(tech.name)
+        if state is None:
             continue
-        techniques.append({"name": tech.name, "title": tech.title, "chapter": tech.chapter})
+        listed.append({"name": tech.name, "title": tech.title, "chapter": tech.chapter})
         figures.extend(state["figures"])
     manifest = {
         "version": 1,
-        "profile": build.opts.profile.name,
-        "images": image_info(build),
+        "profile": site.profile.name,
+        "images": site.images,
         "models": MODEL_INFO,
-        "techniques": techniques,
+        "techniques": listed,
         "figures": figures,
     }
-    atomic_write_text(build.opts.out_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False) + "\n")
+    atomic_write_text(site.out_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False) + "\n")

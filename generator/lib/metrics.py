@@ -125,3 +125,26 @@ def sobel_magnitude(gray: np.ndarray) -> np.ndarray:
 def luminance(rgb: np.ndarray) -> np.ndarray:
     """Rec. 601 luma of an H x W x 3 image."""
     return np.asarray(rgb, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def psnr(a, b, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB between two images of equal shape."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    mse = float(((a - b) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * math.log10(data_range ** 2 / mse)
+
+
+def ssim_rgb(a, b, data_range: float = 1.0) -> float:
+    """Mean structural similarity of two HxW or HxWx3 images in [0, data_range].
+
+    :func:`ssim` (Wang et al. 2004, 7x7 window, as
+    scikit-image's default) per colour channel, averaged over the channels.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"ssim needs images of equal shape, got {a.shape} and {b.shape}")
+    if a.ndim == 2:
+        return ssim(a, b, data_range=data_range)
+    return float(np.mean([ssim(a[..., c], b[..., c], data_range=data_range) for c in range(a.shape[-1])]))

@@ -1,0 +1,82 @@
+"""Class model visualisation (Simonyan et al. 2013): images that maximise a class score."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from generator.lib.layers import device_of
+from generator.lib.optvis.common import OptResult, flush_denormals
+from generator.lib.optvis.param import PixelImage, denormalise, normalise
+from generator.lib.optvis.transforms import gaussian_blur, roll_jitter
+
+
+@flush_denormals()
+def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, size: int = 224,
+                lr: float = 0.1, l2: float = 0.01, jitter: int = 4, blur_every: int = 4,
+                blur_sigma: float = 0.5, generator: torch.Generator | None = None, seed: int = 0,
+                n_classes: int | None = None) -> OptResult:
+    """Simonyan et al. (2013): images that maximise the unnormalised score of each class in ``classes``.
+
+    The objective of image I for class c is S_c(I) - l2 * ||I||² / N, with
+    S_c the pre-softmax score (the model's output), I in the model's
+    (normalised) input space and N its number of values.  Each step jitters
+    the images by up to ``jitter`` pixels and moves them by ``lr`` times the
+    RMS-normalised gradient; every ``blur_every`` steps they are blurred
+    (Gaussian, ``blur_sigma`` px) and clipped to the valid pixel range.
+    Starts from a grey image plus a little noise.  ``extra`` holds the start
+    and final target scores, the final best other class and the target's
+    softmax probability.
+    """
+    chans = torch.as_tensor(list(classes), dtype=torch.long)
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    device = device_of(model)
+    n = len(chans)
+    if n == 0:
+        raise ValueError("classes is empty; give at least one class index")
+    pixels = PixelImage(n, size, sd=0.05, generator=gen).pixels.detach().to(device)
+    lo = normalise(torch.zeros(1, 3, 1, 1)).to(device)
+    hi = normalise(torch.ones(1, 3, 1, 1)).to(device)
+    idx = torch.arange(n, device=device)
+
+    def scores(x):
+        out = model(x)
+        if out.ndim != 2:
+            raise ValueError(f"class_model needs a classifier with (batch, classes) outputs, got {tuple(out.shape)}")
+        return out
+
+    with torch.no_grad():
+        start_logits = scores(pixels)
+    k = start_logits.shape[1] if n_classes is None else n_classes
+    if int(chans.min()) < 0 or int(chans.max()) >= k:
+        raise ValueError(f"class index out of range: valid classes are 0..{k - 1}")
+    history = []
+    for step in range(steps):
+        x = pixels.clone().requires_grad_(True)
+        xj = roll_jitter(x, jitter, gen)
+        target = scores(xj)[idx, chans.to(device)]
+        obj = target - l2 * x.pow(2).flatten(1).mean(1)
+        (g,) = torch.autograd.grad(obj.sum(), [x])
+        rms = g.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12).view(-1, 1, 1, 1)
+        with torch.no_grad():
+            pixels = pixels + lr * g / rms
+            if blur_every and (step + 1) % blur_every == 0:
+                pixels = gaussian_blur(pixels, blur_sigma)
+            pixels = torch.maximum(torch.minimum(pixels, hi), lo)
+        history.append(target.detach().cpu())
+    with torch.no_grad():
+        logits = scores(pixels).float().cpu()
+    final = logits[torch.arange(n), chans]
+    others = logits.clone()
+    others[torch.arange(n), chans] = -float("inf")
+    extra = {
+        "start": start_logits.float().cpu()[torch.arange(n), chans].tolist(),
+        "final": final.tolist(),
+        "best_other": others.max(1).values.tolist(),
+        "best_other_index": others.argmax(1).tolist(),
+        "rank": [int((logits[i] > logits[i, c]).sum()) + 1 for i, c in enumerate(chans.tolist())],
+        "prob": torch.softmax(logits.double(), 1)[torch.arange(n), chans].tolist(),
+    }
+    return OptResult(denormalise(pixels).clamp(0, 1).cpu(), torch.stack(history), final, extra)
