@@ -164,7 +164,7 @@ def test_pipeline_refuses_a_technique_that_leaves_a_model_changed(tmp_path, stan
             model.net.features[0].weight.requires_grad_(True)
         return Result(records={"x": 1})
 
-    techniques = {"predictions": dataclasses.replace(tech, compute=leaky, models=("untrained",)),
+    techniques = {"predictions": dataclasses.replace(tech, compute=leaky, models=("untrained",), needs=()),
                   "filters": registry()["filters"]}
     build = Build(_options(tmp_path / "b", standin_weights), techniques)
     report = build.run()

@@ -21,16 +21,16 @@ correctly with ``use_directory_urls``.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import posixpath
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import mkdocs_gen_files
+
+from generator.site import markup
+from generator.site.markup import text, url
 
 log = logging.getLogger("mkdocs.plugins.cnn_sees.gallery")
 
@@ -69,44 +69,10 @@ def docs_dir() -> Path:
     return Path(mkdocs_gen_files.config["docs_dir"])
 
 
-def url(path: str) -> str:
-    """Percent-encode a relative path for use in a markdown link."""
-    return quote(path, safe="/._-~")
-
-
-def text(value: Any) -> str:
-    """Plain text that is safe inside markdown and HTML."""
-    escaped = html.escape(str(value), quote=False)
-    # Keep brackets from being read as link syntax.
-    return escaped.replace("[", "&#91;").replace("]", "&#93;")
-
-
-def attr(value: Any) -> str:
-    """Plain text for a double-quoted attr_list value (alt text, lightbox caption).
-
-    Inline markdown runs over the whole line before attr_list reads the braces,
-    so markdown markup is dropped and the characters that markdown could act on
-    are escaped (the escapes are undone in the final HTML).
-    """
-    plain = " ".join(str(value).split())
-    plain = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", plain)  # [text](link) -> text
-    plain = re.sub(r"[*`]", "", plain)
-    plain = html.escape(plain, quote=False).replace('"', "&quot;")
-    # A dollar would start arithmatex maths; an entity survives into the attribute.
-    plain = plain.replace("$", "&#36;")
-    # Not ( or ): a backslash before them is arithmatex's \( ... \) maths delimiter.
-    return re.sub(r"([\\\[\]{}_])", r"\\\1", plain)
-
-
 def humanise(name: Any) -> str:
     """'top-k' -> 'Top-k', 'aggregate_similarity' -> 'Aggregate similarity'."""
     words = str(name).replace("_", " ").strip()
     return words[:1].upper() + words[1:]
-
-
-def figure_src(rel_path: str) -> str:
-    """Link from a gallery page to a file given relative to docs/generated/."""
-    return url(UP + posixpath.join(GENERATED, rel_path))
 
 
 def exists(rel_path: str) -> bool:
@@ -148,55 +114,20 @@ def label_line(credit: dict[str, Any] | None) -> str:
     return f"Expected ImageNet label: **{text(label)}**{suffix}"
 
 
-def img(
-    rel_path: str,
-    alt: str,
-    *,
-    description: str = "",
-    group: str = "",
-    width: Any = None,
-    height: Any = None,
-    classes: str = "",
-) -> str:
-    """Markdown for one lazy image; description and group feed the lightbox."""
-    attrs = [classes] if classes else []
-    attrs.append("loading=lazy")
-    if width and height:
-        # Lets the browser reserve the space before a lazy image arrives.
-        attrs.append(f'width="{int(width)}" height="{int(height)}"')
-    if description:
-        attrs.append(f'data-description="{attr(description)}"')
-    if group:
-        attrs.append(f'data-gallery="{attr(group)}"')
-    return f"![{attr(alt)}]({figure_src(rel_path)}){{ {' '.join(attrs)} }}"
+def img(rel_path: str, alt: str, **options: Any) -> str:
+    """Markdown for one lazy image of docs/generated/ (the site's one markup, generator.site.markup)."""
+    return markup.img(UP + posixpath.join(GENERATED, rel_path), alt, **options)
 
 
-def figure(
-    rel_path: str,
-    alt: str,
-    *,
-    heading: str = "",
-    caption: str = "",
-    group: str = "",
-    width: Any = None,
-    height: Any = None,
-    cls: str = "cnn-figure",
-) -> str:
-    """A captioned figure (md_in_html). The caption is inline markdown."""
+def figure(rel_path: str, alt: str, *, heading: str = "", caption: str = "", group: str = "",
+           width: Any = None, height: Any = None, cls: str = "cnn-figure") -> str:
+    """A captioned figure (md_in_html), in the same markup as the chapters' fragments."""
     if heading and caption:
         caption_md, description = f"**{text(heading)}.** {caption}", f"{heading}. {caption}"
     else:
         caption_md, description = text(heading) if heading else caption, heading or caption
-    lines = [
-        f'<figure class="{cls}" markdown>',
-        "",
-        img(rel_path, alt, description=description, group=group, width=width, height=height),
-        "",
-    ]
-    if caption_md:
-        lines.append(f'<figcaption markdown="span">{caption_md}</figcaption>')
-    lines.append("</figure>")
-    return "\n".join(lines)
+    return markup.figure(UP + posixpath.join(GENERATED, rel_path), alt, caption_md, cls=cls, width=width,
+                         height=height, description=description, group=group)
 
 
 # --------------------------------------------------------------------------- manifest

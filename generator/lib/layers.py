@@ -215,30 +215,18 @@ def prepared(model: nn.Module, channels_last: bool = False) -> Iterator[None]:
     the call runs (oneDNN's convolutions are faster that way on a CPU), then
     put back as they were.
     """
-    modes = [(m, m.training) for m in model.modules()]
-    frozen = [(p, p.requires_grad) for p in model.parameters()]
-    relus = [(m, m.inplace) for m in model.modules() if isinstance(m, nn.ReLU)]
-    formats = []
+    changes: list[tuple[object, str, object]] = [(m, "training", False) for m in model.modules()]
+    changes += [(p, "requires_grad", False) for p in model.parameters()]
+    changes += [(m, "inplace", False) for m in model.modules() if isinstance(m, nn.ReLU)]
     if channels_last:
-        for p in model.parameters():
-            if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
-                formats.append((p, p.data))
+        changes += [(p, "data", p.data.contiguous(memory_format=torch.channels_last))
+                    for p in model.parameters()
+                    if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last)]
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in changes]
     try:
-        for m, _ in modes:
-            m.training = False
-        for p, _ in frozen:
-            p.requires_grad_(False)
-        for m, _ in relus:
-            m.inplace = False
-        for p, _ in formats:
-            p.data = p.data.contiguous(memory_format=torch.channels_last)
+        for obj, attr, value in changes:
+            setattr(obj, attr, value)
         yield
     finally:
-        for p, data in formats:
-            p.data = data
-        for m, flag in relus:
-            m.inplace = flag
-        for p, flag in frozen:
-            p.requires_grad_(flag)
-        for m, flag in modes:
-            m.training = flag
+        for obj, attr, value in reversed(saved):
+            setattr(obj, attr, value)

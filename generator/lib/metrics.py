@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from generator.lib.arrays import scale01
+
 
 def rankdata(values: np.ndarray) -> np.ndarray:
     """Ranks 1..n of a flat array; tied values share the mean of their ranks."""
@@ -102,9 +104,7 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, win_s
 
 def unit_scale(x: np.ndarray) -> np.ndarray:
     """Min-max scale to [0, 1] in float64; a constant map becomes all zeros (never NaN)."""
-    x = np.asarray(x, dtype=np.float64)
-    lo, hi = float(x.min()), float(x.max())
-    return np.zeros_like(x) if hi - lo <= 0 else (x - lo) / (hi - lo)
+    return scale01(x, dtype=np.float64)
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:

@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 from generator.atomic import atomic_write_bytes
+from generator.config import FEATURED_IMAGE
+from generator.lib.arrays import scale01, to_uint8  # noqa: F401  (to_uint8: part of the render kit)
 from generator.models import MODELS
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -56,6 +58,16 @@ class RenderContext:
 
     def image(self, image_id: str):
         return next(i for i in self.images if i.id == image_id)
+
+    def featured(self, ids: list[str] | None = None) -> str | None:
+        """The photo chapters use as their running example (``config.FEATURED_IMAGE``), else the first."""
+        ids = [i.id for i in self.images] if ids is None else ids
+        return FEATURED_IMAGE if FEATURED_IMAGE in ids else (ids[0] if ids else None)
+
+    def featured_fields(self, ids: list[str] | None = None) -> dict:
+        """``featured`` and ``featured_title`` for a template."""
+        featured = self.featured(ids)
+        return {"featured": featured, "featured_title": self.image(featured).title if featured else None}
 
     # -- saving ---------------------------------------------------------------------------
     def _path(self, image, model, layer, kind, suffix=".png") -> str:
@@ -112,11 +124,6 @@ class RenderContext:
 # --------------------------------------------------------------------------- pixel helpers
 
 
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """[0, 1] floats to uint8, clipping."""
-    return (np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def normalise(x: np.ndarray, *, symmetric: bool = False, eps: float = 1e-12) -> np.ndarray:
     """Scale to [0, 1] by min/max (or to [-1, 1] -> [0, 1] around zero when symmetric).
 
@@ -126,8 +133,7 @@ def normalise(x: np.ndarray, *, symmetric: bool = False, eps: float = 1e-12) -> 
     if symmetric:
         m = float(np.abs(x).max()) if x.size else 0.0
         return np.full_like(x, 0.5) if m < eps else 0.5 + 0.5 * x / m
-    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
-    return np.zeros_like(x) if hi - lo < eps else (x - lo) / (hi - lo)
+    return scale01(x, dtype=np.float32, eps=eps)
 
 
 def colormap(x: np.ndarray, name: str = "viridis") -> np.ndarray:
@@ -195,6 +201,19 @@ def overlay(seen: np.ndarray, heat: np.ndarray, *, alpha: float = 0.5, cmap: str
 
 MODEL_COLOURS = {m.name: m.colour for m in MODELS.values()}
 MODEL_LABELS = {m.name: m.label for m in MODELS.values()}
+
+
+def models_in(results) -> list[str]:
+    """The model names that ``results`` (keyed by (image, model)) holds, in the site's order."""
+    present = {m for _, m in results}
+    return [m for m in MODELS if m in present]
+
+
+def layer_axis(ax, x, labels, title: str, *, rotation: int = 30, tick_size: int = 8, title_size: int = 10) -> None:
+    """One panel of a per-layer plot: layer names as ticks, a title and a light grid."""
+    ax.set_xticks(x, labels, rotation=rotation, ha="right", fontsize=tick_size)
+    ax.set_title(title, fontsize=title_size)
+    ax.grid(alpha=0.3)
 
 
 def new_figure(width: float, height: float, **kwargs):

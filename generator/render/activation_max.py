@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
+from generator.render import MODEL_COLOURS, MODEL_LABELS, models_in, new_figure, RenderContext
 
 
 def settings_text(s: dict) -> str:
@@ -31,7 +31,7 @@ def _strip(images: np.ndarray, titles: list[str], width_per: float = 1.6):
 
 def render(rc: RenderContext, results) -> dict:
     s = rc.settings
-    models = sorted({m for _, m in results})
+    models = models_in(results)
     any_res = results[(None, models[0])]
     layers = any_res.records["layer_names"]
     text = settings_text(s)

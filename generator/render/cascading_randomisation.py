@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.render import RenderContext, colormap, mosaic, new_figure
-from generator.render.saliency import CMAP, colourbar, featured_id
+from generator.render.saliency import CMAP, colourbar
 from generator.techniques.cascading_randomisation import METHOD_TITLES, METHODS
 
 METHOD_COLOURS = {"gradient": "#1b6ca8", "smoothgrad": "#6a4c93", "guided": "#2a9d8f",
@@ -138,7 +138,7 @@ def render(rc: RenderContext, results) -> dict:
     hits = sum(int(results[(img.id, "trained")].records["target"]) == img.credit.label_index for img in expected)
     return {
         "expected_total": len(expected), "expected_hits": int(hits),
-        "featured": featured_id(rc), "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips,
+        "featured": rc.featured(), "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips,
         "table": table, "means": means, "edges": edges, "ranked": ranked, "methods": METHODS,
         "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": cascade, "steps": steps,
         "step_labels": STEP_LABELS, "half": half, "n_images": len(ids),

@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
+from generator.render import MODEL_COLOURS, MODEL_LABELS, models_in, new_figure, RenderContext
 
 
 def settings_text(s: dict) -> str:
@@ -17,9 +17,8 @@ def settings_text(s: dict) -> str:
 
 
 def render(rc: RenderContext, results) -> dict:
-    s = rc.settings
-    models = sorted({m for _, m in results})
-    text = settings_text(s)
+    text = settings_text(rc.settings)
+    models = models_in(results)
     classes = results[(None, models[0])].records["classes"]
     for m in models:
         res = results[(None, m)]

@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 
-from generator.config import FEATURED_IMAGE
 from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS
-from generator.render import (MODEL_COLOURS, MODEL_LABELS, RenderContext, colormap, new_figure, normalise,
-                              palette_for, resize, to_indices, to_uint8)
+from generator.render import (MODEL_COLOURS, MODEL_LABELS, colormap, models_in, new_figure, normalise, palette_for,
+                              RenderContext, resize, to_indices, to_uint8)
 
 CHAPTER_LAYERS = ["block1_conv1", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 
@@ -46,7 +45,7 @@ def _channel_list(chosen: list[int]) -> str:
 def render(rc: RenderContext, results) -> dict:
     tile = rc.profile.tile
     palette = palette_for("viridis")
-    models = sorted({m for _, m in results})
+    models = models_in(results)
     for img in rc.images:
         for model in models:
             res = results[(img.id, model)]
@@ -145,14 +144,11 @@ def _summaries(rc, results, models) -> dict:
                              "the input's Sobel edge magnitude (left) or brightness (right); mean over the photos "
                              "with the full range shaded.")
 
-    featured = FEATURED_IMAGE if FEATURED_IMAGE in ids else ids[0]
-    table = []
-    for j, layer in enumerate(FEATURE_LAYERS):
-        row = {"layer": layer, "shape": results[(ids[0], models[0])].records["layers"][layer]["shape"]}
-        for m in models:
-            row[f"sparsity_{m}"] = float(sparsity[m][:, j].mean())
-            row[f"dead_{m}"] = float(dead[m][:, j].mean())
-        table.append(row)
+    shapes = results[(ids[0], models[0])].records["layers"]
+    table = [{"layer": layer, "shape": shapes[layer]["shape"],
+              **{f"sparsity_{m}": float(sparsity[m][:, j].mean()) for m in models},
+              **{f"dead_{m}": float(dead[m][:, j].mean()) for m in models}}
+             for j, layer in enumerate(FEATURE_LAYERS)]
     blocks = []
     for j, b in enumerate(BLOCKS):
         row = {"block": b}
@@ -162,8 +158,7 @@ def _summaries(rc, results, models) -> dict:
         blocks.append(row)
     conv_idx = [FEATURE_LAYERS.index(l) for l in CONV_LAYERS]
     return {
-        "featured": featured,
-        "featured_title": rc.image(featured).title,
+        **rc.featured_fields(ids),
         "chapter_layers": CHAPTER_LAYERS,
         "layers": table,
         "blocks": blocks,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, mosaic, new_figure, normalise, resize, to_uint8
+from generator.render import (MODEL_COLOURS, MODEL_LABELS, models_in, mosaic, new_figure, normalise, RenderContext,
+                              resize, to_uint8)
 
 FIRST = CONV_LAYERS[0]
 CHAPTER_LAYERS = ["block1_conv2", "block3_conv1", "block5_conv3"]
@@ -40,7 +41,7 @@ def _style(ax):
 
 
 def render(rc: RenderContext, results) -> dict:
-    models = [m for m in ("trained", "untrained") if (None, m) in results]
+    models = models_in(results)
     s = rc.settings
     figs: dict = {m: {} for m in models}
     for m in models:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
-from generator.render.saliency import clip_scale, expected_note, featured_id, overlay_grid
+from generator.render import MODEL_COLOURS, MODEL_LABELS, layer_axis, models_in, new_figure, RenderContext
+from generator.render.saliency import clip_scale, expected_note, overlay_grid
 from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
 
 
 def render(rc: RenderContext, results) -> dict:
     alpha = rc.settings["alpha"]
-    models = [m for m in ("trained", "untrained") if any(k[1] == m for k in results)]
+    models = models_in(results)
     per_image = []
     for img in rc.images:
         rec0 = results[(img.id, models[0])].records
@@ -59,11 +59,9 @@ def render(rc: RenderContext, results) -> dict:
         for m in models:
             ax.plot(x, 100 * data[m].mean(0), marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
             ax.fill_between(x, 100 * data[m].min(0), 100 * data[m].max(0), color=MODEL_COLOURS[m], alpha=0.15)
-        ax.set_xticks(x, CAM_LAYERS, rotation=30, ha="right", fontsize=8)
+        layer_axis(ax, x, CAM_LAYERS, title)
         ax.set_ylabel("% of the map", fontsize=9)
-        ax.set_title(title, fontsize=10)
         ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
     axes[0].legend(frameon=False, fontsize=8)
     depth_fig = rc.mpl(fig, model="both", kind="grad-cam-depth",
                        caption=f"How Grad-CAM changes with depth: the share of the image where the map is at least "
@@ -78,5 +76,5 @@ def render(rc: RenderContext, results) -> dict:
             row[f"flat_{m}"] = nflat[m][j]
             row[f"positive_{m}"] = float(np.mean([results[(i, m)].records["layers"][l]["positive_weights"] for i in ids]))
         table.append(row)
-    return {"featured": featured_id(rc), "images": per_image, "layers": table, "depth_plot": depth_fig,
+    return {"featured": rc.featured(), "images": per_image, "layers": table, "depth_plot": depth_fig,
             "models": models, "n_images": len(ids), "primary": PRIMARY_CAM_LAYER, "alpha": alpha}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
+from generator.render import MODEL_COLOURS, MODEL_LABELS, layer_axis, models_in, new_figure, RenderContext
 
 
 def settings_text(s: dict) -> str:
@@ -17,7 +17,7 @@ def settings_text(s: dict) -> str:
 
 def render(rc: RenderContext, results) -> dict:
     s = rc.settings
-    models = sorted({m for _, m in results})
+    models = models_in(results)
     text = settings_text(s)
     rec0 = results[(None, models[0])].records
     photos, layers = rec0["photos"], rec0["layers"]
@@ -57,9 +57,7 @@ def render(rc: RenderContext, results) -> dict:
                               ("feature-space relative error", "SSIM to the photo", "PSNR to the photo (dB)")):
         for m in models:
             ax.plot(x, [r[f"{key}_{m}"] for r in table], marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
-        ax.set_xticks(x, layers, rotation=60, ha="right", fontsize=7)
-        ax.set_title(label, fontsize=9)
-        ax.grid(alpha=0.3)
+        layer_axis(ax, x, layers, label, rotation=60, tick_size=7, title_size=9)
     axes[0].legend(frameon=False, fontsize=7)
     plot = rc.mpl(fig, model="both", kind="quality",
                   caption=f"Reconstruction quality per layer, mean over the {len(photos)} photos: how far the "

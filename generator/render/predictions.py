@@ -12,9 +12,8 @@ import math
 
 import numpy as np
 
-from generator.config import FEATURED_IMAGE
 from generator.models import CATEGORIES
-from generator.render import MODEL_COLOURS, MODEL_LABELS, RenderContext, new_figure
+from generator.render import MODEL_COLOURS, MODEL_LABELS, models_in, new_figure, RenderContext
 
 N_CLASSES = len(CATEGORIES)
 UNIFORM_ENTROPY = math.log(N_CLASSES)
@@ -99,7 +98,7 @@ def _confidence_plot(rc: RenderContext, ids, titles, recs, models):
 
 
 def render(rc: RenderContext, results) -> dict:
-    models = [m for m in ("trained", "untrained") if any(k[1] == m for k in results)]
+    models = models_in(results)
     ids = [i.id for i in rc.images if all((i.id, m) in results for m in models)]
     titles = list(ids)  # ids are short and unique: better tick labels than titles
     recs = {(i, m): results[(i, m)].records for i in ids for m in models}
@@ -143,7 +142,6 @@ def render(rc: RenderContext, results) -> dict:
         common = max(set(tops), key=tops.count)
         same_top1 = {"label": CATEGORIES[common], "count": tops.count(common)}
     mismatches = [p for p in photos if "trained" in models and p["expected"] is not None and not p["match"]]
-    featured = FEATURED_IMAGE if FEATURED_IMAGE in ids else (ids[0] if ids else None)
     return {
         "models": models, "photos": photos, "n_images": len(ids), "n_classes": N_CLASSES,
         "uniform_entropy": UNIFORM_ENTROPY, "uniform_prob": UNIFORM_PROB, "summary": summary,
@@ -151,6 +149,5 @@ def render(rc: RenderContext, results) -> dict:
         "n_match": sum(1 for p in photos if p.get("match")),
         "n_top5": sum(1 for p in photos if p.get("in_top5")),
         "n_expected": sum(1 for p in photos if p["expected"] is not None),
-        "untrained_same_top1": same_top1, "featured": featured,
-        "featured_title": rc.image(featured).title if featured else None,
+        "untrained_same_top1": same_top1, **rc.featured_fields(ids),
     }

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.config import FEATURED_IMAGE
-from generator.render import MODEL_LABELS, RenderContext, new_figure, overlay
+from generator.render import MODEL_LABELS, models_in, new_figure, overlay, RenderContext
 
 CMAP = "inferno"  # perceptually uniform, dark = no evidence, bright = strong evidence
 SALIENCY_METHODS = [("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"), ("guided", "Guided backprop")]
@@ -76,11 +75,6 @@ def roughness(m: np.ndarray) -> float:
     return float(d / 2 / mean)
 
 
-def featured_id(rc: RenderContext) -> str:
-    ids = [i.id for i in rc.images]
-    return FEATURED_IMAGE if FEATURED_IMAGE in ids else ids[0]
-
-
 def expected_note(img, target_label: str) -> str | None:
     """The credits' expected label when it differs from the class explained, else None."""
     c = img.credit
@@ -95,7 +89,7 @@ def render(rc: RenderContext, results) -> dict:
     s = rc.settings
     pct = s["clip_percentile"]
     alpha = s["alpha"]
-    models = [m for m in ("trained", "untrained") if any(k[1] == m for k in results)]
+    models = models_in(results)
     per_image = []
     stats = {m: {key: {k: [] for k, _ in SALIENCY_METHODS} for key in ("concentration", "roughness")} for m in models}
     for img in rc.images:
@@ -132,11 +126,10 @@ def render(rc: RenderContext, results) -> dict:
             row[f"roughness_{m}"] = float(np.mean(stats[m]["roughness"][key]))
         summary.append(row)
     by = {r["method"]: r for r in summary}
-    featured = featured_id(rc)
+    featured = rc.featured()
     r0 = results[(featured, models[0])].records
     return {
-        "featured": featured,
-        "featured_title": rc.image(featured).title,
+        **rc.featured_fields(),
         "images": per_image,
         "summary": summary,
         "by_method": by,

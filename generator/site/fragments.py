@@ -27,6 +27,7 @@ import jinja2
 
 from generator.atomic import atomic_write_bytes, atomic_write_text
 from generator.models import MODELS
+from generator.site.markup import manifest_figure
 
 if TYPE_CHECKING:  # pragma: no cover
     from generator.build.state import StateStore
@@ -72,6 +73,7 @@ def environment() -> jinja2.Environment:
     env.filters["fmt"] = _fmt
     env.filters["pct"] = _pct
     env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
+    env.globals["figure_md"] = manifest_figure
     return env
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from generator.lib import optvis
+from generator.lib.arrays import to_uint8
 from generator.lib.layers import conv_layer
 from generator.models import BLOCKS, activations, last_conv
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
@@ -41,7 +42,7 @@ def chosen_filters(net, images: list[ImageInput], layers: list[str], k: int,
 
 
 def _uint8(images: torch.Tensor) -> np.ndarray:
-    return (images.permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    return to_uint8(images.permute(0, 2, 3, 1).numpy())
 
 
 def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result:
@@ -73,11 +74,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
 
 _COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True, "naive_k": 2}
 TECHNIQUE = Technique(
-    name="activation_max",
-    title="Activation maximisation",
-    chapter="activation-maximisation.md",
-    order=60,
-    compute=compute,
+    name="activation_max", title="Activation maximisation", chapter="activation-maximisation.md", order=60, compute=compute,
     scope="model",
     compute_settings={
         "quick": {**_COMMON, "top_k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "naive_k": 1},

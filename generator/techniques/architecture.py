@@ -101,11 +101,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
 
 
 TECHNIQUE = Technique(
-    name="architecture",
-    title="VGG16 in one page",
-    chapter="vgg16.md",
-    order=5,
-    compute=compute,
+    name="architecture", title="VGG16 in one page", chapter="vgg16.md", order=5, compute=compute,
     compute_settings={"quick": {}, "default": {}, "full": {}},
     scope="model",
     models=("untrained",),

@@ -151,11 +151,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
 
 TECHNIQUE = Technique(
-    name="cascading_randomisation",
-    title="Sanity checks",
-    chapter="sanity-checks.md",
-    order=42,
-    compute=compute,
+    name="cascading_randomisation", title="Sanity checks", chapter="sanity-checks.md", order=42, compute=compute,
     needs=("saliency",),  # both models' maps, settings and SmoothGrad noise
     compute_settings={"quick": {"smoothgrad": False}, "default": {"smoothgrad": False}, "full": {"smoothgrad": True}},
     scope="image",

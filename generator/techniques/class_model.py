@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from generator.lib import optvis
+from generator.lib.arrays import to_uint8
 from generator.models import CATEGORIES
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 from generator.techniques.predictions import target_class
@@ -48,18 +49,14 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     for i, row in enumerate(classes):
         row.update({k: res.extra[k][i] for k in ("start", "final", "best_other", "rank", "prob")})
         row["best_other_label"] = CATEGORIES[res.extra["best_other_index"][i]]
-    images = (res.images.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    images = to_uint8(res.images.permute(0, 2, 3, 1).numpy())
     return Result(arrays={"images": images, "history": res.history.numpy().astype(np.float32)},
                   records={"classes": classes})
 
 
 _COMMON = {"extra_classes": WELL_KNOWN, "lr": 0.1, "l2": 0.05, "jitter": 4, "blur_every": 4, "blur_sigma": 0.5}
 TECHNIQUE = Technique(
-    name="class_model",
-    title="Class model visualisation",
-    chapter="class-models.md",
-    order=61,
-    compute=compute,
+    name="class_model", title="Class model visualisation", chapter="class-models.md", order=61, compute=compute,
     scope="model",
     needs=("predictions",),  # the photos' top-1 classes
     compute_settings={

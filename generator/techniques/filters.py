@@ -114,11 +114,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
 
 
 TECHNIQUE = Technique(
-    name="filters",
-    title="Filters",
-    chapter="filters.md",
-    order=30,
-    compute=compute,
+    name="filters", title="Filters", chapter="filters.md", order=30, compute=compute,
     compute_settings={"quick": {"filters": 4, "inputs": 4}, "default": {"filters": 16, "inputs": 16},
                       "full": {"filters": 32, "inputs": 32}},
     render_settings={"quick": {"px_rgb": 6, "px_grey": 4}, "default": {"px_rgb": 14, "px_grey": 8},

@@ -67,11 +67,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
 
 TECHNIQUE = Technique(
-    name="grad_cam",
-    title="Class activation maps",
-    chapter="cam.md",
-    order=41,
-    compute=compute,
+    name="grad_cam", title="Class activation maps", chapter="cam.md", order=41, compute=compute,
     needs=("saliency",),  # the maps come from the saliency technique's single pass
     compute_settings={"quick": {}, "default": {}, "full": {}},
     render_settings={"quick": {"alpha": 0.5}, "default": {"alpha": 0.5}, "full": {"alpha": 0.5}},

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from generator.lib import optvis
+from generator.lib.arrays import to_uint8
 from generator.lib.metrics import psnr, ssim_rgb
 from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
@@ -55,11 +56,11 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     arrays: dict[str, np.ndarray] = {}
     rows = []
     for pid, orig in originals.items():
-        arrays[f"{pid}.original"] = (orig[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        arrays[f"{pid}.original"] = to_uint8(orig[0].permute(1, 2, 0).numpy())
     for i, (pid, layer) in enumerate(batch):
         rec = res.images[i].permute(1, 2, 0).numpy()
         ref = originals[pid][0].permute(1, 2, 0).numpy()
-        arrays[f"{pid}.{layer}"] = (rec * 255 + 0.5).astype(np.uint8)
+        arrays[f"{pid}.{layer}"] = to_uint8(rec)
         rows.append({"photo": pid, "layer": layer, "lambda_tv": lam[i],
                      "relative_error": float(res.extra["relative_error"][i]),
                      "ssim": ssim_rgb(rec, ref), "psnr": psnr(rec, ref),
@@ -71,11 +72,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
 _COMMON = {"photos": ["chelsea", "coffee"], "n_photos": 2, "lr": 0.05, "lr_end": 0.005, "alpha": 6.0,
            "lambda_alpha": 1e-3, "beta": 2.0, "tv_scale": 1.0, "layers": "last"}
 TECHNIQUE = Technique(
-    name="inversion",
-    title="Representation inversion",
-    chapter="inversion.md",
-    order=62,
-    compute=compute,
+    name="inversion", title="Representation inversion", chapter="inversion.md", order=62, compute=compute,
     scope="model",
     compute_settings={
         "quick": {**_COMMON, "steps": 6, "size": 32},

@@ -63,11 +63,7 @@ def target_class(ctx: Context, image: ImageInput) -> int:
 
 
 TECHNIQUE = Technique(
-    name="predictions",
-    title="Predictions",
-    chapter="predictions.md",
-    order=10,
-    compute=compute,
+    name="predictions", title="Predictions", chapter="predictions.md", order=10, compute=compute,
     needs=("feature_maps",),  # block5_pool of each photo
     compute_settings={"quick": {"k": 5}, "default": {"k": 5}, "full": {"k": 5}},
     summary="top-5 ImageNet classes with probabilities, entropy against the uniform guess",

@@ -55,11 +55,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
 
 TECHNIQUE = Technique(
-    name="saliency",
-    title="Saliency maps",
-    chapter="saliency.md",
-    order=40,
-    compute=compute,
+    name="saliency", title="Saliency maps", chapter="saliency.md", order=40, compute=compute,
     needs=("predictions",),
     compute_settings={
         "quick": {"smoothgrad_n": 4, "sigma": 0.15, "noise_seed": 0, "batch_size": 4, "channels_last": False},
