@@ -1,0 +1,133 @@
+"""Cache keys: content hashes of everything a result depends on.
+
+A unit's key hashes its inputs (image bytes, the weights' identity, the
+technique's compute settings, the profile), the keys of the upstream units it
+reads (so a change upstream reaches every consumer), and the *code hash* of
+the technique: the source of every ``generator`` module it can reach through
+imports, lazy imports inside functions included.  If in doubt, this hashes
+more, never less.
+
+The code hash reads sources with :mod:`ast`, so comments and formatting do not
+count, and it leaves out the ``compute_settings``/``render_settings`` values of
+a ``TECHNIQUE = Technique(...)`` declaration: those are hashed by value into
+the unit key and the render key respectively, so that changing a render-only
+setting re-renders without recomputing.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from generator.config import SEED
+
+PACKAGE = "generator"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+SETTINGS_FIELDS = ("compute_settings", "render_settings")
+
+
+def digest(*parts: Any) -> str:
+    """sha256 over JSON-encoded parts (bytes as they are)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of a ``generator`` module, or None if there is none."""
+    if name != PACKAGE and not name.startswith(PACKAGE + "."):
+        return None
+    if name == PACKAGE:
+        return PACKAGE_DIR / "__init__.py"
+    rel = Path(*name.split(".")[1:])
+    for candidate in (PACKAGE_DIR / rel.with_suffix(".py"), PACKAGE_DIR / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=None)
+def _tree(name: str) -> ast.Module:
+    path = module_file(name)
+    return ast.parse(path.read_bytes(), filename=str(path)) if path else ast.Module(body=[], type_ignores=[])
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def imports_of(name: str) -> set[str]:
+    """``generator`` modules that module ``name`` imports anywhere (functions included), and their packages."""
+    found: set[str] = set()
+    is_package = module_file(name) is not None and module_file(name).name == "__init__.py"
+    for node in ast.walk(_tree(name)):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from .x import y
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            # "from pkg import name" may name a submodule: keep both, files decide
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            if module_file(target) is not None:
+                found.add(target)
+                found.update(p for p in _parents(target) if module_file(p) is not None)
+    found.discard(name)
+    return found
+
+
+def reachable(*names: str) -> list[str]:
+    """Every ``generator`` module reachable from ``names`` through imports (transitively), sorted."""
+    seen: set[str] = set()
+    todo = [n for n in names]
+    for n in names:
+        todo.extend(p for p in _parents(n) if module_file(p) is not None)
+    while todo:
+        name = todo.pop()
+        if name in seen or module_file(name) is None:
+            continue
+        seen.add(name)
+        todo.extend(imports_of(name) - seen)
+    return sorted(seen)
+
+
+def _without_settings(tree: ast.Module) -> ast.Module:
+    """A copy of ``tree`` whose ``Technique(...)`` calls lack their settings keywords."""
+    tree = ast.parse(ast.unparse(tree))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Technique":
+            node.keywords = [k for k in node.keywords if k.arg not in SETTINGS_FIELDS]
+    return tree
+
+
+_SOURCE_MEMO: dict[str, str] = {}
+
+
+def source_hash(name: str) -> str:
+    """Hash of one module's code (its AST, without technique settings values)."""
+    if name not in _SOURCE_MEMO:
+        _SOURCE_MEMO[name] = hashlib.sha256(ast.dump(_without_settings(_tree(name))).encode()).hexdigest()
+    return _SOURCE_MEMO[name]
+
+
+def code_hash(*names: str) -> str:
+    """Hash of every module reachable from ``names``: editing any of them changes it."""
+    return digest(sorted((m, source_hash(m)) for m in reachable(*names)))
+
+
+def unit_seed(technique: str, image_id: str | None, model: str) -> int:
+    """The seed torch and numpy get before a unit runs (from the global seed and the unit's name)."""
+    value = hashlib.sha256(f"{SEED}|{technique}|{image_id}|{model}".encode()).digest()
+    return int.from_bytes(value[:4], "little") & 0x7FFFFFFF

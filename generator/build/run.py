@@ -1,0 +1,378 @@
+"""The build: what to run, in which order, what is already up to date, and what failed.
+
+Techniques run in the order of their ``needs`` (``run_order``).  For each one:
+
+1. **compute** every unit -- (image, model) or (model) -- whose cache key is
+   new.  A key hashes the image bytes, the model's identity, the technique's
+   compute settings, the profile, the code hash of everything the technique
+   can import, and the keys of the upstream units it reads.  A result is
+   stored only after its unit finished, so a failed unit reruns next time.
+   Both models are checked to be in eval mode with frozen parameters before
+   and after every unit.
+2. **render** the figures, unless the render key (unit keys, render settings,
+   the renderer's code hash) is unchanged and every figure is still on disk.
+3. **write the fragment** from the template and the renderer's records.
+
+Failures are collected, reported in one line each, and summarised at the end
+instead of stopping the build.  Models are loaded lazily: a rebuild with
+nothing changed never touches one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from generator import __version__
+from generator.build.cache import ResultCache
+from generator.build.keys import code_hash, digest, unit_seed
+from generator.build.report import BuildReport, Failure, TechniqueStats
+from generator.build.state import StateStore
+from generator.config import Profile
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique, records_json, registry, run_order
+
+log = logging.getLogger("generator")
+
+
+class ModelStateError(RuntimeError):
+    """A model was not in eval mode with frozen parameters around a unit (a bug in a technique)."""
+
+
+class SkipUnit(Exception):
+    """A unit not attempted because something it needs already failed (reported once)."""
+
+
+class ModelPool:
+    """Loads each VGG16 on first use only, and checks that techniques leave them as they found them."""
+
+    def __init__(self, weights, device):
+        self.weights = weights  # generator.models.WeightsSource
+        self.device = device
+        self._nets: dict[str, ModelInput] = {}
+        self._ids: dict[str, str] = {}
+
+    def identity(self, name: str) -> str:
+        from generator.models import model_identity
+
+        if name not in self._ids:
+            self._ids[name] = model_identity(name, self.weights)
+        return self._ids[name]
+
+    def get(self, name: str) -> ModelInput:
+        from generator.models import build_model
+
+        if name not in self._nets:
+            log.info("loading the %s VGG16", name)
+            self._nets[name] = ModelInput(name, build_model(name, self.weights, self.device))
+        return self._nets[name]
+
+    def check_pristine(self, when: str) -> None:
+        """Raise ``ModelStateError`` if a loaded model is in training mode or has trainable parameters.
+
+        Dropout in training mode changes every later result, so a leak would
+        make the published numbers depend on build order.  A model found in
+        that state is dropped from the pool (the next unit reloads it).
+        """
+        for name, model in list(self._nets.items()):
+            bad = next((n or "the model" for n, m in model.net.named_modules() if m.training), None)
+            what = f"module {bad} in training mode"
+            if bad is None:
+                bad = next((n for n, p in model.net.named_parameters() if p.requires_grad), None)
+                what = f"parameter {bad} requiring grad"
+            if bad is not None:
+                del self._nets[name]
+                raise ModelStateError(f"internal error: {when} the {name} VGG16 had {what}; "
+                                      f"a technique must leave models in eval mode with frozen parameters")
+
+
+@dataclass
+class BuildOptions:
+    profile: Profile
+    images_dir: Path
+    out_dir: Path
+    cache_dir: Path
+    weights: Any  # generator.models.WeightsSource
+    device: Any  # torch.device
+    only: list[str] | None = None
+    progress: bool = True
+
+
+Unit = tuple  # (image_id or None, model name)
+
+
+class Build:
+    def __init__(self, opts: BuildOptions, techniques: dict[str, Technique] | None = None):
+        self.opts = opts
+        self.techniques = techniques or registry()
+        self.cache = ResultCache(opts.cache_dir)
+        self.state = StateStore(opts.out_dir)
+        self.models = ModelPool(opts.weights, opts.device)
+        self.report = BuildReport(profile=opts.profile.name, device=str(opts.device))
+        self.images: list[ImageInput] = []
+        self._keys: dict[tuple[str, str | None, str], str] = {}
+        self._in_progress: set[tuple] = set()
+        self._weights_failed = False
+
+    # -- small helpers ------------------------------------------------------------------
+    def _bar(self, iterable, desc: str, total: int | None = None):
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=desc, total=total, disable=not self.opts.progress, leave=False,
+                    unit="unit", file=sys.stderr, dynamic_ncols=True)
+
+    def _fail(self, where: str, exc: BaseException | str) -> None:
+        if isinstance(exc, BaseException):
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if (not isinstance(exc, (ValueError, OSError, ModelStateError))
+                    and type(exc).__module__ != "generator.models"):
+                msg = f"{type(exc).__name__}: {msg}"
+                log.debug("%s\n%s", where, "".join(traceback.format_exception(exc)))
+        else:
+            msg = exc
+        self.report.failures.append(Failure(where, msg))
+        log.error("%s: %s", where, msg)
+
+    # -- images ---------------------------------------------------------------------------
+    def load_images(self) -> None:
+        from generator import images as imgmod
+
+        found, problems = imgmod.discover(self.opts.images_dir)
+        for p in problems:
+            log.warning("%s", p)
+        for src in self._bar(found, "images"):
+            try:
+                pil = imgmod.load_rgb(src.path)
+                prep = imgmod.prepare(pil, self.opts.profile.input_size)
+            except imgmod.ImageError as exc:
+                self._fail(f"image {src.path.name}", str(exc))
+                continue
+            title = src.credit.title if src.credit and src.credit.title else src.id
+            self.images.append(ImageInput(src.id, title, src.sha256, prep.seen, prep.tensor, src.credit))
+        self.report.images = len(self.images)
+
+    # -- keys -------------------------------------------------------------------------------
+    def units(self, tech: Technique) -> list[Unit]:
+        ids: list[str | None] = [i.id for i in self.images] if tech.scope == "image" else [None]
+        return [(i, m) for i in ids for m in tech.models]
+
+    def upstream(self, tech: Technique, image_id: str | None) -> list[tuple[str, str | None, str]]:
+        """The upstream units a unit of ``tech`` may read: for each technique it needs, the units of the
+        same photo (every model) when both are per image, otherwise all of that technique's units."""
+        out = []
+        for name in tech.needs:
+            need = self.techniques[name]
+            for i, m in self.units(need):
+                if tech.scope == "model" or need.scope == "model" or i == image_id:
+                    out.append((name, i, m))
+        return out
+
+    def unit_key(self, tech: Technique, image_id: str | None, model: str) -> str:
+        k = (tech.name, image_id, model)
+        if k not in self._keys:
+            if tech.scope == "image":
+                image_part: Any = next(i.sha256 for i in self.images if i.id == image_id)
+            else:
+                image_part = sorted((i.id, i.sha256) for i in self.images)
+            upstream = [(n, i, m, self.unit_key(self.techniques[n], i, m)) for n, i, m in self.upstream(tech, image_id)]
+            self._keys[k] = digest(
+                "unit", __version__, tech.name, tech.compute_settings_for(self.opts.profile.name),
+                self.opts.profile.as_dict(), image_part, self.models.identity(model),
+                code_hash(f"generator.techniques.{tech.name}"), upstream,
+            )
+        return self._keys[k]
+
+    def render_key(self, tech: Technique, keys: dict[Unit, str]) -> str:
+        return digest("render", sorted((str(u), k) for u, k in keys.items()),
+                      tech.render_settings_for(self.opts.profile.name), self.opts.profile.as_dict(),
+                      code_hash(f"generator.render.{tech.name}"))
+
+    # -- results -------------------------------------------------------------------------------
+    def result(self, name: str, image_id: str | None, model: str) -> Result:
+        """A technique's result for one unit: from the cache, or computed now."""
+        tech = self.techniques.get(name)
+        if tech is None:
+            raise ValueError(f"unknown technique {name!r}; valid: {', '.join(self.techniques)}")
+        if tech.scope == "model":
+            image_id = None
+        key = self.unit_key(tech, image_id, model)
+        if self.cache.has(name, key):
+            return self.cache.load(name, key)
+        return self._compute(tech, image_id, model, key)
+
+    def _context(self, tech: Technique, image_id: str | None, seed: int) -> Context:
+        allowed = set(self.upstream(tech, image_id))
+
+        def upstream_result(name: str, i: str | None, m: str) -> Result:
+            need = self.techniques.get(name)
+            unit = (name, None if need is not None and need.scope == "model" else i, m)
+            if unit not in allowed:
+                raise RuntimeError(f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, which it "
+                                   f"does not declare; add {name!r} to its needs=(...)" if name not in tech.needs
+                                   else f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, "
+                                        f"a unit its cache key does not cover")
+            return self.result(*unit)
+
+        return Context(profile=self.opts.profile, settings=tech.compute_settings_for(self.opts.profile.name),
+                       device=self.opts.device, images=self.images, seed=seed,
+                       result_fn=upstream_result, model_fn=self.models.get)
+
+    def _compute(self, tech: Technique, image_id: str | None, model: str, key: str) -> Result:
+        import torch
+
+        marker = (tech.name, image_id, model)
+        if marker in self._in_progress:
+            raise RuntimeError(f"dependency cycle while computing {marker}")
+        self._in_progress.add(marker)
+        try:
+            if model == "trained" and self._weights_failed:
+                raise SkipUnit("skipped: the trained weights are unavailable (see the error above)")
+            image = next(i for i in self.images if i.id == image_id) if image_id else None
+            seed = unit_seed(tech.name, image_id, model)
+            ctx = self._context(tech, image_id, seed)
+            net = self.models.get(model)
+            where = "/".join(p for p in (tech.name, image_id, model) if p)
+            self.models.check_pristine(f"before {where},")
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            t0 = time.perf_counter()
+            result = tech.compute(ctx, net, image)
+            self.models.check_pristine(f"after {where},")
+            stats = self.report.stats.setdefault(tech.name, TechniqueStats())
+            stats.compute_s += time.perf_counter() - t0
+            stats.computed += 1
+            self.cache.save(tech.name, key, result)
+            return result
+        finally:
+            self._in_progress.discard(marker)
+
+    # -- one technique ------------------------------------------------------------------------
+    def run_technique(self, tech: Technique) -> None:
+        stats = self.report.stats.setdefault(tech.name, TechniqueStats())
+        units = self.units(tech)
+        try:
+            keys = {u: self.unit_key(tech, *u) for u in units}
+        except Exception as exc:  # e.g. weights file missing when hashing
+            if not (_is_weights_error(exc) and self._weights_failed):
+                self._fail(tech.name, exc)
+            self._weights_failed = self._weights_failed or _is_weights_error(exc)
+            return
+        render_key = self.render_key(tech, keys)
+        state = self.state.read(tech.name)
+        if (state and state.get("render_key") == render_key
+                and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
+            stats.cached += len(units)
+            self._write_fragments(tech, state)
+            return
+
+        results: dict[Unit, Result] = {}
+        for image_id, model in self._bar(units, f"{tech.name:>22}"):
+            try:
+                if self.cache.has(tech.name, keys[(image_id, model)]):
+                    results[(image_id, model)] = self.cache.load(tech.name, keys[(image_id, model)])
+                    stats.cached += 1
+                else:
+                    results[(image_id, model)] = self._compute(tech, image_id, model, keys[(image_id, model)])
+            except SkipUnit:
+                return
+            except Exception as exc:
+                self._fail("/".join(p for p in (tech.name, image_id, model) if p), exc)
+                if _is_weights_error(exc):
+                    self._weights_failed = True
+                    return
+        if len(results) < len(units):
+            return
+
+        t0 = time.perf_counter()
+        try:
+            state = self._render(tech, results, render_key)
+        except Exception as exc:
+            self._fail(f"{tech.name} (render)", exc)
+            return
+        stats.render_s += time.perf_counter() - t0
+        stats.rendered = True
+        stats.figures = len(state["figures"])
+        self._write_fragments(tech, state)
+
+    def _render(self, tech: Technique, results, render_key: str) -> dict:
+        from generator.render import RenderContext
+
+        renderer = importlib.import_module(f"generator.render.{tech.name}")
+        rc = RenderContext(technique=tech.name, out_dir=self.opts.out_dir, profile=self.opts.profile,
+                           settings=tech.settings_for(self.opts.profile.name), images=self.images)
+        records = renderer.render(rc, results) or {}
+        # Drop figures this render no longer produces.
+        keep = {f.path for f in rc.figures}
+        fig_root = self.opts.out_dir / "figures" / tech.name
+        if fig_root.is_dir():
+            for p in sorted(fig_root.rglob("*")):
+                if p.is_file() and p.relative_to(self.opts.out_dir).as_posix() not in keep:
+                    p.unlink()
+        state = {"technique": tech.name, "render_key": render_key,
+                 "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
+        self.state.write(tech.name, state)
+        return state
+
+    # -- site output ---------------------------------------------------------------------------
+    def site_context(self):
+        from generator.site.fragments import SiteContext
+
+        return SiteContext.from_build(self.opts.out_dir, self.opts.profile, self.images)
+
+    def _write_fragments(self, tech: Technique, state: dict) -> None:
+        from generator.site.fragments import write_technique
+
+        try:
+            write_technique(self.site_context(), tech, state)
+        except Exception as exc:
+            self._fail(f"{tech.name} (fragment)", exc)
+
+    # -- the whole build ---------------------------------------------------------------------
+    def selected(self) -> list[Technique]:
+        """The techniques to render, each after the ones it needs (``--only`` keeps just those named)."""
+        order = run_order(self.techniques, self.opts.only)
+        return [t for t in order if not self.opts.only or t.name in self.opts.only]
+
+    def run(self) -> BuildReport:
+        from generator.site.fragments import write_manifest, write_site_fragments
+
+        t0 = time.perf_counter()
+        self.opts.out_dir.mkdir(parents=True, exist_ok=True)
+        selected = self.selected()
+        try:
+            self.load_images()
+        except Exception as exc:
+            self._fail("images", exc)
+            self.report.seconds = time.perf_counter() - t0
+            return self.report
+        if not self.images:
+            self._fail("images", f"{self.opts.images_dir}: no usable images. Add photos (JPEG or PNG) there")
+            self.report.seconds = time.perf_counter() - t0
+            return self.report
+        site = self.site_context()
+        write_site_fragments(site, self.images)
+        for tech in selected:
+            self.run_technique(tech)
+        write_manifest(site, self.techniques.values(), self.state)
+        self.report.seconds = time.perf_counter() - t0
+        return self.report
+
+
+def _is_weights_error(exc: BaseException) -> bool:
+    from generator.models import WeightsError
+
+    return isinstance(exc, WeightsError)
+
+
+def clean(out_dir: Path, cache_dir: Path) -> None:
+    for d in (out_dir, cache_dir):
+        if Path(d).exists():
+            shutil.rmtree(d)

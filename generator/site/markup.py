@@ -1,0 +1,88 @@
+"""The one figure markup, for the fragments (through ``_macros.md.j2``) and the gallery script.
+
+Plain Python with no dependencies beyond the standard library, so that the
+mkdocs-gen-files gallery script, which runs on every site build, can import
+it without pulling in torch.  A figure is::
+
+    <figure markdown>
+    ![alt](src){ loading=lazy width="W" }
+    <figcaption markdown="span">caption</figcaption>
+    </figure>
+
+with optional ``class``, ``height`` (reserves the space of a lazy image),
+and glightbox's ``data-description`` and ``data-gallery``.  Alt text and
+attribute values go through :func:`attr`, which leaves nothing that markdown,
+attr_list or arithmatex could act on.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import quote
+
+
+def url(path: str) -> str:
+    """Percent-encode a relative path for use in a markdown link."""
+    return quote(path, safe="/._-~")
+
+
+def text(value: Any) -> str:
+    """Plain text that is safe inside markdown and HTML."""
+    escaped = html.escape(str(value), quote=False)
+    return escaped.replace("[", "&#91;").replace("]", "&#93;")  # not link syntax
+
+
+def attr(value: Any) -> str:
+    """Plain text for alt text or a double-quoted attr_list value.
+
+    Inline markdown runs over the whole line before attr_list reads the braces,
+    so markdown markup is dropped and the characters that markdown could act on
+    are escaped (the escapes are undone in the final HTML).
+    """
+    plain = " ".join(str(value).split())
+    plain = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", plain)  # [text](link) -> text
+    plain = re.sub(r"[*`]", "", plain)
+    plain = html.escape(plain, quote=False).replace('"', "&quot;")
+    plain = plain.replace("$", "&#36;")  # a dollar would start arithmatex maths
+    # Not ( or ): a backslash before them is arithmatex's \( ... \) maths delimiter.
+    return re.sub(r"([\\\[\]{}_])", r"\\\1", plain)
+
+
+def shorten(value: Any, length: int = 120, end: str = "...") -> str:
+    """At most about ``length`` characters, cut at a word boundary (as jinja's ``truncate``)."""
+    s = " ".join(str(value).split())
+    if len(s) <= length + 5:
+        return s
+    return s[: length - len(end)].rsplit(" ", 1)[0] + end
+
+
+def img(src: str, alt: Any, *, width: Any = None, height: Any = None, description: Any = "",
+        group: Any = "", classes: str = "") -> str:
+    """Markdown for one lazy image (``src`` already relative to the page)."""
+    attrs = [classes] if classes else []
+    attrs.append("loading=lazy")
+    if width:
+        attrs.append(f'width="{int(width)}"' + (f' height="{int(height)}"' if height else ""))
+    if description:
+        attrs.append(f'data-description="{attr(description)}"')
+    if group:
+        attrs.append(f'data-gallery="{attr(group)}"')
+    return f"![{attr(alt)}]({url(src)}){{ {' '.join(attrs)} }}"
+
+
+def figure(src: str, alt: Any, caption: str = "", *, cls: str = "", **image: Any) -> str:
+    """A captioned figure (md_in_html); ``caption`` is inline markdown, ``image`` goes to :func:`img`."""
+    opening = f'<figure class="{cls}" markdown>' if cls else "<figure markdown>"
+    lines = [opening, img(src, alt, **image)]
+    if caption:
+        lines.append(f'<figcaption markdown="span">{caption}</figcaption>')
+    lines.append("</figure>")
+    return "\n".join(lines)
+
+
+def manifest_figure(f: dict, base: str = "generated/", caption: str | None = None) -> str:
+    """A manifest figure (path, caption, width) as the fragments place it: alt text from its caption."""
+    text_caption = f["caption"] if caption is None else caption
+    return figure(base + f["path"], shorten(f["caption"]), text_caption, width=f.get("width"))
