@@ -5,6 +5,7 @@
 """
 
 from generator.build.report import BuildReport, Failure, TechniqueStats
-from generator.build.run import Build, BuildOptions, ModelStateError, clean
+from generator.build.pool import ModelStateError
+from generator.build.run import Build, BuildOptions, clean
 
 __all__ = ["Build", "BuildOptions", "BuildReport", "Failure", "TechniqueStats", "ModelStateError", "clean"]

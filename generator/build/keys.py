@@ -21,8 +21,9 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from generator import __version__
 from generator.config import SEED
 
 PACKAGE = "generator"
@@ -131,3 +132,55 @@ def unit_seed(technique: str, image_id: str | None, model: str) -> int:
     """The seed torch and numpy get before a unit runs (from the global seed and the unit's name)."""
     value = hashlib.sha256(f"{SEED}|{technique}|{image_id}|{model}".encode()).digest()
     return int.from_bytes(value[:4], "little") & 0x7FFFFFFF
+
+
+class UnitKeys:
+    """The cache key of every unit of a build, and the render key of every technique.
+
+    A unit is (technique, image id or None, model).  Its key chains the keys of
+    the upstream units it may read (:meth:`upstream`), so a change anywhere
+    upstream reaches every consumer.
+    """
+
+    def __init__(self, techniques: dict, images: list, profile, identity: Callable[[str], str]):
+        self.techniques = techniques
+        self.images = images  # filled in by the build before the first key is asked for
+        self.profile = profile
+        self.identity = identity  # model name -> identity string
+        self._memo: dict[tuple, str] = {}
+
+    def units(self, tech) -> list[tuple]:
+        ids: list[str | None] = [i.id for i in self.images] if tech.scope == "image" else [None]
+        return [(i, m) for i in ids for m in tech.models]
+
+    def upstream(self, tech, image_id: str | None) -> list[tuple[str, str | None, str]]:
+        """The upstream units a unit of ``tech`` may read: for each technique it needs, the units of the
+        same photo (every model) when both are per image, otherwise all of that technique's units."""
+        out = []
+        for name in tech.needs:
+            need = self.techniques[name]
+            for i, m in self.units(need):
+                if tech.scope == "model" or need.scope == "model" or i == image_id:
+                    out.append((name, i, m))
+        return out
+
+    def unit(self, tech, image_id: str | None, model: str) -> str:
+        memo = (tech.name, image_id, model)
+        if memo not in self._memo:
+            if tech.scope == "image":
+                image_part: Any = next(i.sha256 for i in self.images if i.id == image_id)
+            else:
+                image_part = sorted((i.id, i.sha256) for i in self.images)
+            upstream = [(n, i, m, self.unit(self.techniques[n], i, m)) for n, i, m in self.upstream(tech, image_id)]
+            self._memo[memo] = digest(
+                "unit", __version__, tech.name, tech.compute_settings_for(self.profile.name),
+                self.profile.as_dict(), image_part, self.identity(model),
+                code_hash(f"generator.techniques.{tech.name}"), upstream,
+            )
+        return self._memo[memo]
+
+    def render(self, tech, keys: dict) -> str:
+        """The render key: every unit key, the render settings, the profile and the renderer's code."""
+        return digest("render", sorted((str(u), k) for u, k in keys.items()),
+                      tech.render_settings_for(self.profile.name), self.profile.as_dict(),
+                      code_hash(f"generator.render.{tech.name}"))

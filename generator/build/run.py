@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from generator import __version__
 from generator.build.cache import ResultCache
-from generator.build.keys import code_hash, digest, unit_seed
+from generator.build.keys import UnitKeys, unit_seed
+from generator.build.pool import ModelPool, ModelStateError
 from generator.build.report import BuildReport, Failure, TechniqueStats
 from generator.build.state import StateStore
 from generator.config import Profile
@@ -43,55 +43,8 @@ from generator.techniques import Context, ImageInput, ModelInput, Result, Techni
 log = logging.getLogger("generator")
 
 
-class ModelStateError(RuntimeError):
-    """A model was not in eval mode with frozen parameters around a unit (a bug in a technique)."""
-
-
 class SkipUnit(Exception):
     """A unit not attempted because something it needs already failed (reported once)."""
-
-
-class ModelPool:
-    """Loads each VGG16 on first use only, and checks that techniques leave them as they found them."""
-
-    def __init__(self, weights, device):
-        self.weights = weights  # generator.models.WeightsSource
-        self.device = device
-        self._nets: dict[str, ModelInput] = {}
-        self._ids: dict[str, str] = {}
-
-    def identity(self, name: str) -> str:
-        from generator.models import model_identity
-
-        if name not in self._ids:
-            self._ids[name] = model_identity(name, self.weights)
-        return self._ids[name]
-
-    def get(self, name: str) -> ModelInput:
-        from generator.models import build_model
-
-        if name not in self._nets:
-            log.info("loading the %s VGG16", name)
-            self._nets[name] = ModelInput(name, build_model(name, self.weights, self.device))
-        return self._nets[name]
-
-    def check_pristine(self, when: str) -> None:
-        """Raise ``ModelStateError`` if a loaded model is in training mode or has trainable parameters.
-
-        Dropout in training mode changes every later result, so a leak would
-        make the published numbers depend on build order.  A model found in
-        that state is dropped from the pool (the next unit reloads it).
-        """
-        for name, model in list(self._nets.items()):
-            bad = next((n or "the model" for n, m in model.net.named_modules() if m.training), None)
-            what = f"module {bad} in training mode"
-            if bad is None:
-                bad = next((n for n, p in model.net.named_parameters() if p.requires_grad), None)
-                what = f"parameter {bad} requiring grad"
-            if bad is not None:
-                del self._nets[name]
-                raise ModelStateError(f"internal error: {when} the {name} VGG16 had {what}; "
-                                      f"a technique must leave models in eval mode with frozen parameters")
 
 
 @dataclass
@@ -118,7 +71,7 @@ class Build:
         self.models = ModelPool(opts.weights, opts.device)
         self.report = BuildReport(profile=opts.profile.name, device=str(opts.device))
         self.images: list[ImageInput] = []
-        self._keys: dict[tuple[str, str | None, str], str] = {}
+        self.keys = UnitKeys(self.techniques, self.images, opts.profile, self.models.identity)
         self._in_progress: set[tuple] = set()
         self._weights_failed = False
 
@@ -161,39 +114,13 @@ class Build:
 
     # -- keys -------------------------------------------------------------------------------
     def units(self, tech: Technique) -> list[Unit]:
-        ids: list[str | None] = [i.id for i in self.images] if tech.scope == "image" else [None]
-        return [(i, m) for i in ids for m in tech.models]
+        return self.keys.units(tech)
 
     def upstream(self, tech: Technique, image_id: str | None) -> list[tuple[str, str | None, str]]:
-        """The upstream units a unit of ``tech`` may read: for each technique it needs, the units of the
-        same photo (every model) when both are per image, otherwise all of that technique's units."""
-        out = []
-        for name in tech.needs:
-            need = self.techniques[name]
-            for i, m in self.units(need):
-                if tech.scope == "model" or need.scope == "model" or i == image_id:
-                    out.append((name, i, m))
-        return out
+        return self.keys.upstream(tech, image_id)
 
     def unit_key(self, tech: Technique, image_id: str | None, model: str) -> str:
-        k = (tech.name, image_id, model)
-        if k not in self._keys:
-            if tech.scope == "image":
-                image_part: Any = next(i.sha256 for i in self.images if i.id == image_id)
-            else:
-                image_part = sorted((i.id, i.sha256) for i in self.images)
-            upstream = [(n, i, m, self.unit_key(self.techniques[n], i, m)) for n, i, m in self.upstream(tech, image_id)]
-            self._keys[k] = digest(
-                "unit", __version__, tech.name, tech.compute_settings_for(self.opts.profile.name),
-                self.opts.profile.as_dict(), image_part, self.models.identity(model),
-                code_hash(f"generator.techniques.{tech.name}"), upstream,
-            )
-        return self._keys[k]
-
-    def render_key(self, tech: Technique, keys: dict[Unit, str]) -> str:
-        return digest("render", sorted((str(u), k) for u, k in keys.items()),
-                      tech.render_settings_for(self.opts.profile.name), self.opts.profile.as_dict(),
-                      code_hash(f"generator.render.{tech.name}"))
+        return self.keys.unit(tech, image_id, model)
 
     # -- results -------------------------------------------------------------------------------
     def result(self, name: str, image_id: str | None, model: str) -> Result:
@@ -265,7 +192,7 @@ class Build:
                 self._fail(tech.name, exc)
             self._weights_failed = self._weights_failed or _is_weights_error(exc)
             return
-        render_key = self.render_key(tech, keys)
+        render_key = self.keys.render(tech, keys)
         state = self.state.read(tech.name)
         if (state and state.get("render_key") == render_key
                 and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
