@@ -16,10 +16,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import tomllib
 import unicodedata
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,9 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.models import VGG16_Weights
 from torchvision.transforms import functional as TF
+
+from generator.credits import CREDITS_FILE, Credit, load_credits  # noqa: F401  (part of this module's API)
+from generator.errors import ImageError, one_line as _one_line
 
 MIN_SIDE = 32
 """Shorter side, in pixels, below which an image is refused."""
@@ -37,42 +39,12 @@ MAX_PIXELS = 40_000_000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 """File name endings (lower case) that :func:`discover` treats as images."""
 
-CREDITS_FILE = "CREDITS.toml"
 
 _WEIGHTS = VGG16_Weights.IMAGENET1K_V1
 _IGNORED_PREFIXES = ("credits.", "readme", "license", "licence")
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 
 
-class ImageError(Exception):
-    """A problem with an input file, worded for the person who supplied it.
-
-    ``str(error)`` is always a single line: ``"<path>: <what is wrong>. <what to do>"``.
-    """
-
-    def __init__(self, path: Path | str, problem: str, fix: str = "") -> None:
-        self.path = Path(path)
-        self.problem = _one_line(problem).rstrip(".")
-        self.fix = _one_line(fix)
-        message = f"{self.path}: {self.problem}."
-        if self.fix:
-            message += f" {self.fix}"
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Credit:
-    """One ``[[image]]`` entry of ``CREDITS.toml``."""
-
-    file: str
-    title: str
-    source: str
-    author: str
-    licence: str
-    link: str
-    label: str
-    label_index: int
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,75 +72,6 @@ class Prepared:
 
     seen: np.ndarray
     tensor: torch.Tensor
-
-
-# --------------------------------------------------------------------------- credits
-
-
-def load_credits(images_dir: Path) -> dict[str, Credit]:
-    """Read ``images_dir/CREDITS.toml`` into a dict keyed by file name.
-
-    A missing file gives ``{}``. A file that is not valid TOML, has missing,
-    unknown or mistyped keys, lists a file twice, or names an ImageNet label
-    that does not match its ``label_index`` raises :class:`ImageError`.
-    """
-    path = Path(images_dir) / CREDITS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ImageError(path, "is not UTF-8 text", "Save it as UTF-8.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ImageError(
-            path, f"is not valid TOML ({exc})", "Fix the syntax; each photo is one [[image]] table."
-        ) from None
-
-    extra = sorted(set(data) - {"image"})
-    if extra:
-        raise ImageError(
-            path, f"unexpected top-level key(s) {', '.join(extra)}", "Put every entry in an [[image]] table."
-        )
-    entries = data.get("image", [])
-    if not isinstance(entries, list):
-        raise ImageError(path, "'image' is not a list of tables", "Write each entry as [[image]], not [image].")
-
-    categories = _WEIGHTS.meta["categories"]
-    names = [f.name for f in fields(Credit)]
-    required = [f.name for f in fields(Credit) if f.name != "note"]
-    credits: dict[str, Credit] = {}
-    for number, entry in enumerate(entries, start=1):
-        where = f"[[image]] number {number}"
-        if not isinstance(entry, dict):
-            raise ImageError(path, f"{where} is not a table", "Write each entry as an [[image]] table.")
-        if isinstance(entry.get("file"), str):
-            where += f" (file = {entry['file']!r})"
-        unknown = sorted(set(entry) - set(names))
-        if unknown:
-            raise ImageError(
-                path, f"{where} has unknown key(s) {', '.join(unknown)}", f"Allowed keys: {', '.join(names)}."
-            )
-        missing = [k for k in required if k not in entry]
-        if missing:
-            raise ImageError(path, f"{where} lacks {', '.join(missing)}", f"Give every entry: {', '.join(required)}.")
-        for key in names:
-            value = entry.get(key, "")
-            wanted, word = (int, "an integer") if key == "label_index" else (str, "a string")
-            if type(value) is not wanted:
-                raise ImageError(path, f"{where}: {key} should be {word}", f"Write {key} as {word}.")
-        credit = Credit(**entry)
-        if credit.file in credits:
-            raise ImageError(path, f"{where} repeats an earlier entry", "Keep one entry per file.")
-        if not 0 <= credit.label_index < len(categories) or categories[credit.label_index] != credit.label:
-            actual = categories[credit.label_index] if 0 <= credit.label_index < len(categories) else "out of range"
-            hint = f" ('{credit.label}' is number {categories.index(credit.label)})" if credit.label in categories else ""
-            raise ImageError(
-                path,
-                f"{where}: label {credit.label!r} does not match label_index {credit.label_index} ({actual}){hint}",
-                "Use a class name and index from VGG16_Weights.IMAGENET1K_V1.meta['categories'].",
-            )
-        credits[credit.file] = credit
-    return credits
 
 
 # --------------------------------------------------------------------------- discovery
@@ -368,10 +271,6 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 def _describe(exc: BaseException) -> str:
     text = _one_line(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 # --------------------------------------------------------------------------- preprocessing
