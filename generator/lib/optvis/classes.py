@@ -9,6 +9,7 @@ from torch import nn
 
 from generator.lib.layers import device_of
 from generator.lib.optvis.common import OptResult, flush_denormals
+from generator.lib.optvis.loop import NormalisedAscent, optimise
 from generator.lib.optvis.param import PixelImage, denormalise, normalise
 from generator.lib.optvis.transforms import gaussian_blur, roll_jitter
 
@@ -36,7 +37,7 @@ def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, s
     n = len(chans)
     if n == 0:
         raise ValueError("classes is empty; give at least one class index")
-    pixels = PixelImage(n, size, sd=0.05, generator=gen).pixels.detach().to(device)
+    pixels = PixelImage(n, size, sd=0.05, generator=gen).pixels.detach().to(device).requires_grad_(True)
     lo = normalise(torch.zeros(1, 3, 1, 1)).to(device)
     hi = normalise(torch.ones(1, 3, 1, 1)).to(device)
     idx = torch.arange(n, device=device)
@@ -52,20 +53,19 @@ def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, s
     k = start_logits.shape[1] if n_classes is None else n_classes
     if int(chans.min()) < 0 or int(chans.max()) >= k:
         raise ValueError(f"class index out of range: valid classes are 0..{k - 1}")
-    history = []
-    for step in range(steps):
-        x = pixels.clone().requires_grad_(True)
-        xj = roll_jitter(x, jitter, gen)
-        target = scores(xj)[idx, chans.to(device)]
-        obj = target - l2 * x.pow(2).flatten(1).mean(1)
-        (g,) = torch.autograd.grad(obj.sum(), [x])
-        rms = g.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12).view(-1, 1, 1, 1)
+
+    def objective(step: int):
+        target = scores(roll_jitter(pixels, jitter, gen))[idx, chans.to(device)]
+        return target - l2 * pixels.pow(2).flatten(1).mean(1), target.detach().cpu()
+
+    def blur_and_clip(step: int) -> None:
         with torch.no_grad():
-            pixels = pixels + lr * g / rms
             if blur_every and (step + 1) % blur_every == 0:
-                pixels = gaussian_blur(pixels, blur_sigma)
-            pixels = torch.maximum(torch.minimum(pixels, hi), lo)
-        history.append(target.detach().cpu())
+                pixels.copy_(gaussian_blur(pixels, blur_sigma))
+            pixels.copy_(torch.maximum(torch.minimum(pixels, hi), lo))
+
+    history = optimise(objective, NormalisedAscent(pixels, lr), steps, after_step=blur_and_clip)
+    pixels = pixels.detach()
     with torch.no_grad():
         logits = scores(pixels).float().cpu()
     final = logits[torch.arange(n), chans]
@@ -79,4 +79,4 @@ def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, s
         "rank": [int((logits[i] > logits[i, c]).sum()) + 1 for i, c in enumerate(chans.tolist())],
         "prob": torch.softmax(logits.double(), 1)[torch.arange(n), chans].tolist(),
     }
-    return OptResult(denormalise(pixels).clamp(0, 1).cpu(), torch.stack(history), final, extra)
+    return OptResult(denormalise(pixels).clamp(0, 1).cpu(), history, final, extra)

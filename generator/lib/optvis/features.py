@@ -9,6 +9,7 @@ from torch import nn
 
 from generator.lib.layers import capture, device_of, resolve_layer
 from generator.lib.optvis.common import OptResult, _autocast, _channel_objective, flush_denormals
+from generator.lib.optvis.loop import Adam, NormalisedAscent, optimise
 from generator.lib.optvis.param import FourierImage, PixelImage, normalise
 from generator.lib.optvis.transforms import robustness
 
@@ -53,12 +54,12 @@ def activation_maximisation(model: nn.Module, layer, channels: Sequence[int], *,
     transforms = (param == "fourier") if transforms is None else transforms
     if param == "fourier":
         image = FourierImage(n, size, decorrelate=decorrelate, generator=gen).to(device)
-        opt = torch.optim.Adam(image.parameters(), lr=lr)
+        rule = Adam(image.parameters(), lr)
     else:
         image = PixelImage(n, size, generator=gen).to(device)
-        opt = None
-    history = []
-    for step in range(steps):
+        rule = NormalisedAscent(image.pixels, lr)
+
+    def objective(step: int):
         img = image()
         if transforms:
             img = robustness(img, gen)
@@ -68,22 +69,14 @@ def activation_maximisation(model: nn.Module, layer, channels: Sequence[int], *,
         with _autocast(bf16, device):
             (out,) = capture(model, [module], x, truncate=truncate)
         obj = _channel_objective(out.float(), chans, rectify and step >= relu_warmup)
-        if opt is not None:
-            opt.zero_grad(set_to_none=True)
-            (-obj.sum()).backward()
-            opt.step()
-        else:
-            (g,) = torch.autograd.grad(obj.sum(), [image.pixels])
-            rms = g.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12).view(-1, 1, 1, 1)
-            with torch.no_grad():
-                image.pixels.add_(lr * g / rms)
-        if step % record_every == 0 or step == steps - 1:
-            history.append(obj.detach().float().cpu())
+        return obj, obj.detach().float().cpu()
+
+    history = optimise(objective, rule, steps, record_every=record_every)
     with torch.no_grad():
         final_img = image().detach()
         (out,) = capture(model, [module], normalise(final_img), truncate=True)
         final = _channel_objective(out.float(), chans, rectify).cpu()
-    return OptResult(final_img.clamp(0, 1).cpu(), torch.stack(history), final,
+    return OptResult(final_img.clamp(0, 1).cpu(), history, final,
                      {"layer": label, "channels": chans.tolist()})
 
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from generator.lib.layers import FEATURE_LAYERS, capture, device_of, feature_index, is_vgg16, resolve_layer
 from generator.lib.optvis.common import OptResult, flush_denormals
+from generator.lib.optvis.loop import Adam, optimise
 from generator.lib.optvis.param import denormalise
 from generator.lib.optvis.transforms import alpha_norm, total_variation
 
@@ -48,25 +49,21 @@ def invert(model: nn.Module, layer, x: torch.Tensor, *, steps: int = 200, lr: fl
         target = [t.detach() for t in feats_fn(x)]
     t_norm = torch.stack([t.pow(2).sum() for t in target]).clamp_min(1e-12)
     y = (init_sd * torch.randn(x.shape, generator=gen)).to(device).requires_grad_(True)
-    opt = torch.optim.Adam([y], lr=lr)
-    gamma = (lr_end / lr) ** (1 / max(1, steps - 1))
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
+    rule = Adam([y], lr, maximise=False, lr_end=lr_end, steps=steps)
     v = bound / 6.5
-    history = []
     lam_tv = lam_tv.to(device)
-    for _ in range(steps):
+
+    def objective(step: int):
         feats = feats_fn(y)
         rel = torch.stack([(f - t).pow(2).sum() for f, t in zip(feats, target)]) / t_norm
         loss = rel + lambda_alpha * alpha_norm(y / bound, alpha) + lam_tv * total_variation(y, beta) / v ** beta
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
-        sched.step()
-        history.append(loss.detach().cpu())
+        return loss, loss.detach().cpu()
+
+    history = optimise(objective, rule, steps)
     with torch.no_grad():
         feats = feats_fn(y)
         rel = torch.stack([((f - t).pow(2).sum() / tn).sqrt() for f, t, tn in zip(feats, target, t_norm)])
-    return OptResult(denormalise(y.detach()).clamp(0, 1).cpu(), torch.stack(history), rel.cpu(),
+    return OptResult(denormalise(y.detach()).clamp(0, 1).cpu(), history, rel.cpu(),
                      {"relative_error": rel.cpu().tolist()})
 
 
