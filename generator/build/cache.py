@@ -1,15 +1,42 @@
-"""The result cache: one ``.npz`` per unit, ``<root>/<technique>/<key>.npz`` (arrays + records as JSON)."""
+"""The result cache: one ``.npz`` per unit, ``<root>/<technique>/<key>.npz`` (arrays + records as JSON).
+
+Each entry carries a sha256 of its own content (``__sha256__``).  An entry that
+cannot be read, lacks the checksum or does not match it -- truncated, overwritten,
+written by something else -- is never loaded as a result: :meth:`ResultCache.get`
+warns in one line naming the file, deletes it and reports a miss, so the unit is
+simply recomputed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from generator.atomic import atomic_write_bytes
 from generator.techniques import Result, records_json
+
+log = logging.getLogger("generator")
+
+RECORDS, CHECKSUM = "__records__", "__sha256__"
+
+
+def _checksum(arrays: dict[str, np.ndarray], records_text: str) -> str:
+    h = hashlib.sha256(records_text.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class CorruptEntry(Exception):
+    """A cache file that is not a complete entry written by this cache."""
 
 
 class ResultCache:
@@ -25,14 +52,51 @@ class ResultCache:
         return self.path(technique, key).is_file()
 
     def load(self, technique: str, key: str) -> Result:
-        with np.load(self.path(technique, key), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files if k != "__records__"}
-            records = json.loads(str(data["__records__"])) if "__records__" in data.files else {}
+        """The stored result; ``CorruptEntry`` (one line, no file name) if the file is not a valid entry."""
+        path = self.path(technique, key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                names = list(data.files)
+                if RECORDS not in names or CHECKSUM not in names:
+                    raise CorruptEntry("not an entry of this cache (no records or checksum)")
+                arrays = {k: data[k] for k in names if k not in (RECORDS, CHECKSUM)}
+                records_text = str(data[RECORDS])
+                stored = str(data[CHECKSUM])
+        except CorruptEntry:
+            raise
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise CorruptEntry(f"unreadable ({reason[:120]})") from None
+        if _checksum(arrays, records_text) != stored:
+            raise CorruptEntry("its content does not match its checksum")
+        try:
+            records = json.loads(records_text)
+        except ValueError:
+            raise CorruptEntry("its records are not valid JSON") from None
         return Result(arrays=arrays, records=records)
+
+    def get(self, technique: str, key: str) -> Result | None:
+        """The stored result, or None on a miss.  A corrupt entry is reported, deleted and treated as a miss."""
+        path = self.path(technique, key)
+        if not path.is_file():
+            return None
+        try:
+            return self.load(technique, key)
+        except CorruptEntry as exc:
+            log.warning("cache entry %s is %s; deleting it and recomputing", path, str(exc).removeprefix("is "))
+            try:
+                path.unlink()
+            except OSError as err:
+                log.warning("could not delete %s (%s); delete it by hand", path, err.strerror or err)
+            return None
 
     def save(self, technique: str, key: str, result: Result) -> None:
         buf = io.BytesIO()
         payload = {k: np.asarray(v) for k, v in result.arrays.items()}
-        payload["__records__"] = np.asarray(json.dumps(records_json(result.records), sort_keys=True))
+        if RECORDS in payload or CHECKSUM in payload:
+            raise ValueError(f"{technique}: array names {RECORDS} and {CHECKSUM} are reserved")
+        records_text = json.dumps(records_json(result.records), sort_keys=True)
+        payload[RECORDS] = np.asarray(records_text)
+        payload[CHECKSUM] = np.asarray(_checksum({k: v for k, v in payload.items() if k != RECORDS}, records_text))
         np.savez(buf, **payload)
         atomic_write_bytes(self.path(technique, key), buf.getvalue())

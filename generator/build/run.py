@@ -131,9 +131,8 @@ class Build:
         if tech.scope == "model":
             image_id = None
         key = self.unit_key(tech, image_id, model)
-        if self.cache.has(name, key):
-            return self.cache.load(name, key)
-        return self._compute(tech, image_id, model, key)
+        cached = self.cache.get(name, key)
+        return cached if cached is not None else self._compute(tech, image_id, model, key)
 
     def _context(self, tech: Technique, image_id: str | None, seed: int) -> Context:
         allowed = set(self.upstream(tech, image_id))
@@ -203,8 +202,9 @@ class Build:
         results: dict[Unit, Result] = {}
         for image_id, model in self._bar(units, f"{tech.name:>22}"):
             try:
-                if self.cache.has(tech.name, keys[(image_id, model)]):
-                    results[(image_id, model)] = self.cache.load(tech.name, keys[(image_id, model)])
+                cached = self.cache.get(tech.name, keys[(image_id, model)])
+                if cached is not None:
+                    results[(image_id, model)] = cached
                     stats.cached += 1
                 else:
                     results[(image_id, model)] = self._compute(tech, image_id, model, keys[(image_id, model)])
