@@ -65,6 +65,11 @@ def shared_env(session: nox.Session) -> str:
 
 def require_generated(session: nox.Session) -> None:
     """Chapters include generated fragments, and a missing one stops the site build."""
+    if (ROOT / "docs" / "generated" / ".incomplete").is_file():
+        session.error(
+            "docs/generated/ is incomplete: the last `nox -s build` did not finish (interrupted, or the "
+            "disk was full). Rerun `nox -s build`"
+        )
     if not (ROOT / "docs" / "generated" / "manifest.json").is_file():
         session.error(
             "docs/generated/ is empty: run `nox -s build` first "

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from generator.config import PROFILES
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="also write a machine-readable JSON build report there (per technique: computed, "
                         "cached, seconds, figures; and the failures)")
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    b.add_argument("--no-wait", action="store_true",
+                   help="if another build is writing the same --out or --cache, stop instead of waiting for it")
     b.add_argument("-v", "--verbose", action="store_true", help="log more, including tracebacks of failures")
 
     sub.add_parser("list", help="list the techniques and profiles",
@@ -74,7 +77,12 @@ def cmd_build(args) -> int:
     from generator.config import get_profile
     from generator.models import WeightsSource
     from generator.build import Build, BuildOptions
+    from generator.build.paths import FolderLock, writable_folder
 
+    if args.weights is not None and args.weights.is_dir():
+        print(f"error: --weights {args.weights}: is a folder, not a checkpoint file. Pass the file itself, "
+              f"e.g. {args.weights / 'vgg16-397923af.pth'}", file=sys.stderr)
+        return 2
     if args.weights is not None and not args.weights.is_file():
         print(f"error: {args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
               f"(vgg16-397923af.pth) with --weights, or leave --weights out to use the torch hub cache",
@@ -85,6 +93,16 @@ def cmd_build(args) -> int:
         return 2
     profile = get_profile(args.profile)
     cache = args.cache or Path(".cache/generator") / profile.name
+    # Bad output paths fail here, in one line, before any model work.
+    problems = [writable_folder("--out", args.out), writable_folder("--cache", cache)]
+    if args.report is not None:
+        problems.append(writable_folder("--report", args.report.parent)
+                        or (f"--report {args.report}: is a folder. Pass a file name" if args.report.is_dir() else None))
+    problems = [p for p in problems if p]
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
     device = _device(args.device)
     opts = BuildOptions(profile=profile, images_dir=args.images, out_dir=args.out, cache_dir=cache,
                         weights=WeightsSource(args.weights, explicit=args.weights is not None),
@@ -92,7 +110,8 @@ def cmd_build(args) -> int:
     print(f"building profile '{profile.name}' on {device} -> {args.out}", file=sys.stderr)
     build = Build(opts)
     try:
-        report = build.run()
+        with FolderLock(args.out, wait=not args.no_wait), FolderLock(cache, wait=not args.no_wait):
+            report = build.run()
     except ValueError as exc:  # e.g. a technique that needs an unknown one, or a cycle
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -141,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logger.propagate = False
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Library warnings (matplotlib's layout notes, say) become one "warning:" line in the build output.
+    warnings.showwarning = lambda message, category, *rest, **kw: logger.warning(
+        "%s: %s", category.__name__, " ".join(str(message).split()))
     try:
         return {"build": cmd_build, "list": cmd_list, "clean": cmd_clean}[args.command](args)
     except KeyboardInterrupt:

@@ -107,6 +107,11 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
             )
         else:
             files.append(path)
+            if path.is_symlink():
+                target = path.resolve()
+                if images_dir.resolve() not in target.parents:
+                    problems.append(f"{path}: is a link to {target}, outside the image folder; "
+                                    f"it is used as a photo. Copy the file in instead to keep the folder self-contained.")
 
     if not files:
         raise ImageError(
@@ -130,9 +135,25 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
     return images, problems
 
 
+# Letters that Unicode does not decompose into an ASCII letter plus accents.
+_TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
+                                "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d",
+                                "Ð": "D", "ı": "i", "ħ": "h", "Ħ": "H"})
+MAX_ID = 80
+"""Longest photo id: ids name folders and files (with a temporary prefix and suffix around them),
+and a file name must stay well inside the usual 255-byte limit."""
+
+
 def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "image"
+    """A lower-case ASCII id: accents dropped, other letters transliterated (ø -> o), the rest '-'.
+
+    An id longer than :data:`MAX_ID` is cut and given a stable hash of the full text.
+    """
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "image"
+    if len(slug) > MAX_ID:
+        slug = slug[: MAX_ID - 9].rstrip("-") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return slug
 
 
 def _unique_ids(files: list[Path]) -> dict[Path, str]:

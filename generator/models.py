@@ -134,11 +134,23 @@ def _expected_shapes() -> dict[str, torch.Size]:
     return {k: v.shape for k, v in net.state_dict().items()}
 
 
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Load and check a VGG16 state dict without ever running pickled code."""
+def load_state_dict(path: Path, explicit: bool = True) -> dict[str, torch.Tensor]:
+    """Load and check a VGG16 state dict without ever running pickled code.
+
+    ``explicit``: the user passed the file (``--weights``); otherwise it is the
+    torch hub cache's download, and the fix is to download it again.
+    """
     path = Path(path)
-    fix = (f"re-download it (delete the file and rerun with internet access) or pass a "
-           f"torchvision VGG16 state dict with --weights")
+    if explicit:
+        fix = (f"pass a torchvision VGG16 state dict with --weights (the ImageNet file is {CHECKPOINT_NAME}; "
+               f"a model's own is torch.save(model.state_dict(), PATH)), or leave --weights out to use the "
+               f"torch hub cache")
+    else:
+        fix = (f"download it again: delete {path} and rerun with internet access, or pass a torchvision "
+               f"VGG16 state dict with --weights")
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder, not a checkpoint file. Pass the file itself "
+                           f"(e.g. {path / CHECKPOINT_NAME}) with --weights")
     if not path.is_file():
         raise WeightsError(f"{path}: no such file. Pass the path of a torchvision VGG16 "
                            f"checkpoint ({CHECKPOINT_NAME}) with --weights")
@@ -256,7 +268,7 @@ def build_trained(weights: WeightsSource | Path | None = None, device: torch.dev
     """VGG16 with ImageNet weights from ``weights`` (a file) or torchvision's cache/download."""
     if not isinstance(weights, WeightsSource):
         weights = WeightsSource(Path(weights) if weights else None, explicit=weights is not None)
-    state = load_state_dict(weights.resolve())
+    state = load_state_dict(weights.resolve(), explicit=weights.explicit)
     with torch.device("meta"):
         net = vgg16(weights=None, init_weights=False)
     net.load_state_dict(state, assign=True)

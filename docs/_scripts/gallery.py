@@ -307,6 +307,11 @@ def image_page(
 
 
 def main() -> None:
+    incomplete = docs_dir() / GENERATED / ".incomplete"
+    if incomplete.is_file():
+        # An error, so that a strict build (nox -s build / site) refuses a half-updated folder.
+        log.error("%s: the last generator run into this folder did not finish, so its figures may be a "
+                  "mix of two builds. Rerun `nox -s build`.", incomplete)
     manifest = load_manifest()
     if manifest is None:
         write(f"{GALLERY}/index.md", NO_MANIFEST)

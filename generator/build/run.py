@@ -32,15 +32,22 @@ from typing import Any
 
 import numpy as np
 
+from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
 from generator.build.keys import UnitKeys, unit_seed
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.report import BuildReport, Failure, TechniqueStats
 from generator.build.state import StateStore
 from generator.config import Profile
+from generator.errors import ImageError
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique, records_json, registry, run_order
 
 log = logging.getLogger("generator")
+
+INCOMPLETE = ".incomplete"
+"""Present in an output folder while a build is writing it (and after one that was stopped)."""
+INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupted, or the disk was full), "
+                   "so its figures and fragments may be a mix of two builds. Rerun `nox -s build`.\n")
 
 
 class SkipUnit(Exception):
@@ -83,9 +90,11 @@ class Build:
                     unit="unit", file=sys.stderr, dynamic_ncols=True)
 
     def _fail(self, where: str, exc: BaseException | str) -> None:
+        if isinstance(exc, DiskFull):
+            raise exc  # nothing more can be written: stop the whole build (run() reports it once)
         if isinstance(exc, BaseException):
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if (not isinstance(exc, (ValueError, OSError, ModelStateError))
+            if (not isinstance(exc, (ValueError, OSError, ModelStateError, ImageError))
                     and type(exc).__module__ != "generator.models"):
                 msg = f"{type(exc).__name__}: {msg}"
                 log.debug("%s\n%s", where, "".join(traceback.format_exception(exc)))
@@ -108,7 +117,7 @@ class Build:
             except imgmod.ImageError as exc:
                 self._fail(f"image {src.path.name}", str(exc))
                 continue
-            title = src.credit.title if src.credit and src.credit.title else src.id
+            title = src.credit.title if src.credit and src.credit.title else src.path.stem
             self.images.append(ImageInput(src.id, title, src.sha256, prep.seen, prep.tensor, src.credit))
         self.report.images = len(self.images)
 
@@ -269,28 +278,38 @@ class Build:
         return [t for t in order if not self.opts.only or t.name in self.opts.only]
 
     def run(self) -> BuildReport:
+        """Build everything selected.  Until it finishes, ``<out>/.incomplete`` says the folder is
+        half-updated (the site build refuses such a folder); a full disk stops the build in one line."""
+        t0 = time.perf_counter()
+        selected = self.selected()
+        try:
+            self._run(selected)
+        except DiskFull as exc:
+            self.report.failures.append(Failure("build stopped", str(exc)))
+            log.error("%s", exc)
+        self.report.seconds = time.perf_counter() - t0
+        return self.report
+
+    def _run(self, selected: list[Technique]) -> None:
         from generator.site.fragments import write_manifest, write_site_fragments
 
-        t0 = time.perf_counter()
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)
-        selected = self.selected()
         try:
             self.load_images()
         except Exception as exc:
             self._fail("images", exc)
-            self.report.seconds = time.perf_counter() - t0
-            return self.report
+            return
         if not self.images:
             self._fail("images", f"{self.opts.images_dir}: no usable images. Add photos (JPEG or PNG) there")
-            self.report.seconds = time.perf_counter() - t0
-            return self.report
+            return
+        marker = self.opts.out_dir / INCOMPLETE
+        atomic_write_text(marker, INCOMPLETE_TEXT)
         site = self.site_context()
         write_site_fragments(site, self.images)
         for tech in selected:
             self.run_technique(tech)
         write_manifest(site, self.techniques.values(), self.state)
-        self.report.seconds = time.perf_counter() - t0
-        return self.report
+        marker.unlink(missing_ok=True)
 
 
 def _is_weights_error(exc: BaseException) -> bool:

@@ -5,7 +5,7 @@ with a fresh cache (so every unit is really recomputed), then compares the
 sha256 of every file with ``OLD_DIR``.  ``OLD_DIR`` is a copy of an earlier
 ``docs/generated`` (or any ``--out``), or a ``sums.json`` written with
 ``--record``.  The ``.state/`` folder is bookkeeping (it holds cache keys,
-which change whenever code moves) and is left out.
+which change whenever code moves) and is left out, as is the ``.lock`` file.
 
     python -m generator.build.same OLD_DIR [--weights PATH] [--allow GLOB ...]
     python -m generator.build.same OLD_DIR --new NEW_DIR      # compare two folders, build nothing
@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-IGNORED = (".state/*",)
+IGNORED = (".state/*", ".lock")
 
 
 def sums(root: Path) -> dict[str, str]:
@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow", nargs="*", default=[], metavar="GLOB",
                    help="paths expected to differ (a named bug fix); listed but not an error")
     p.add_argument("--record", type=Path, metavar="SUMS_JSON", help="write OLD_DIR's sums there and stop")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="build into DIR (out/ and cache/) and keep it, to look at the differences")
     args = p.parse_args(argv)
     if not args.old.exists():
         print(f"error: {args.old}: no such folder or file. Pass an earlier output folder (a copy of "
@@ -100,12 +102,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {args.old}: no manifest.json names its profile; pass --profile", file=sys.stderr)
             return 2
         with tempfile.TemporaryDirectory(prefix="cnn-sees-same-") as tmp:
+            where = Path(args.keep) if args.keep else Path(tmp)
+            if args.keep and (where / "out").exists():
+                print(f"error: --keep {where}: it already holds a build; pass an empty or new folder",
+                      file=sys.stderr)
+                return 2
             try:
-                build(profile, Path(tmp), args.weights)
+                build(profile, where, args.weights)
             except subprocess.CalledProcessError as exc:
                 print(f"error: the build failed (exit {exc.returncode}); see its messages above", file=sys.stderr)
                 return 1
-            new = sums(Path(tmp) / "out")
+            new = sums(where / "out")
     bad, allowed = compare(old, new, args.allow)
     for line in allowed:
         print(f"allowed {line}")
