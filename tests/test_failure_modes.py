@@ -249,3 +249,44 @@ def test_two_builds_into_one_folder_take_turns(tmp_path, standin_weights):
     proc = result["proc"]
     assert proc.returncode == 0, proc.stderr
     assert f"waiting for another build that is writing {out}" in proc.stderr
+
+
+def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_missing(tmp_path, monkeypatch):
+    import torch
+
+    from generator import models
+    from generator.build import Build, BuildOptions
+    from generator.config import get_profile
+    from generator.techniques import registry
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # nothing cached there
+
+    def offline(progress: bool = True):
+        raise models.WeightsError(f"{models.default_checkpoint_path()}: ImageNet weights are not cached and could "
+                                  f"not be downloaded (no network). Fix: put torchvision's vgg16-397923af.pth at "
+                                  f"exactly that path, or pass --weights PATH")
+
+    monkeypatch.setattr(models, "fetch_checkpoint", offline)
+    wanted = ["architecture", "feature_maps", "filters", "predictions", "saliency"]
+    techniques = {n: t for n, t in registry().items() if n in wanted}
+    opts = BuildOptions(profile=get_profile("quick"), images_dir=one_photo(tmp_path / "photo"),
+                        out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
+                        weights=models.WeightsSource(None, explicit=False), device=torch.device("cpu"),
+                        progress=False)
+    report = Build(opts, techniques).run()
+    assert not report.ok
+    (failure,) = report.failures  # one line, once, naming the fix
+    assert failure.where == "trained VGG16" and "pass --weights PATH" in failure.message
+    out = tmp_path / "out"
+    assert (out / "manifest.json").is_file() and not (out / ".incomplete").exists()
+    assert (out / "fragments" / "architecture.table.md").is_file()  # untrained only: fully built
+    for name in ("feature_maps", "filters", "predictions", "saliency"):
+        fragments = sorted((out / "fragments").glob(f"{name}.*md"))
+        assert fragments, name
+        for f in fragments:
+            assert f.read_text().startswith('!!! warning "Not built: this part needs the trained VGG16"'), f
+    # what the untrained model needs was computed and cached, so a rerun with weights only adds the rest
+    cached = {p.parent.name for p in (tmp_path / "cache").rglob("*.npz")}
+    assert {"feature_maps", "filters", "predictions", "architecture"} <= cached
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [t["name"] for t in manifest["techniques"]] == ["architecture"]

@@ -81,6 +81,7 @@ class Build:
         self.keys = UnitKeys(self.techniques, self.images, opts.profile, self.models.identity)
         self._in_progress: set[tuple] = set()
         self._weights_failed = False
+        self._weights_reason = ""
 
     # -- small helpers ------------------------------------------------------------------
     def _bar(self, iterable, desc: str, total: int | None = None):
@@ -193,23 +194,28 @@ class Build:
     def run_technique(self, tech: Technique) -> None:
         stats = self.report.stats.setdefault(tech.name, TechniqueStats())
         units = self.units(tech)
-        try:
-            keys = {u: self.unit_key(tech, *u) for u in units}
-        except Exception as exc:  # e.g. weights file missing when hashing
-            if not (_is_weights_error(exc) and self._weights_failed):
-                self._fail(tech.name, exc)
-            self._weights_failed = self._weights_failed or _is_weights_error(exc)
-            return
-        render_key = self.keys.render(tech, keys)
-        state = self.state.read(tech.name)
-        if (state and state.get("render_key") == render_key
-                and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
-            stats.cached += len(units)
-            self._write_fragments(tech, state)
-            return
+        keys: dict[Unit, str] = {}
+        missing = False  # a unit needs the trained model, whose weights are unavailable
+        for unit in units:
+            try:
+                keys[unit] = self.unit_key(tech, *unit)
+            except Exception as exc:  # e.g. the weights file vanished while hashing
+                if not _is_weights_error(exc):
+                    self._fail(tech.name, exc)
+                    return
+                self._weights_unavailable(exc)
+                missing = True
+        if not missing:
+            render_key = self.keys.render(tech, keys)
+            state = self.state.read(tech.name)
+            if (state and state.get("render_key") == render_key
+                    and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
+                stats.cached += len(units)
+                self._write_fragments(tech, state)
+                return
 
         results: dict[Unit, Result] = {}
-        for image_id, model in self._bar(units, f"{tech.name:>22}"):
+        for image_id, model in self._bar(list(keys), f"{tech.name:>22}"):
             try:
                 cached = self.cache.get(tech.name, keys[(image_id, model)])
                 if cached is not None:
@@ -218,12 +224,16 @@ class Build:
                 else:
                     results[(image_id, model)] = self._compute(tech, image_id, model, keys[(image_id, model)])
             except SkipUnit:
-                return
+                missing = True
             except Exception as exc:
-                self._fail("/".join(p for p in (tech.name, image_id, model) if p), exc)
-                if _is_weights_error(exc):
-                    self._weights_failed = True
-                    return
+                if not _is_weights_error(exc):
+                    self._fail("/".join(p for p in (tech.name, image_id, model) if p), exc)
+                else:
+                    self._weights_unavailable(exc)
+                    missing = True
+        if missing:  # what could be computed is cached; the chapter says what is missing
+            self._write_missing(tech)
+            return
         if len(results) < len(units):
             return
 
@@ -256,6 +266,22 @@ class Build:
                  "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
         self.state.write(tech.name, state)
         return state
+
+    def _weights_unavailable(self, exc: BaseException) -> None:
+        """Report the trained weights once; from then on every unit that needs them is skipped."""
+        if not self._weights_failed:
+            self._weights_failed = True
+            self._weights_reason = " ".join(str(exc).split())
+            self._fail("trained VGG16", f"{self._weights_reason} (building what the untrained VGG16 needs; "
+                                        f"the chapters say what is missing)")
+
+    def _write_missing(self, tech: Technique) -> None:
+        from generator.site.fragments import write_missing
+
+        # figures from an earlier build with weights would contradict the notice: drop them
+        shutil.rmtree(self.opts.out_dir / "figures" / tech.name, ignore_errors=True)
+        self.state.path(tech.name).unlink(missing_ok=True)
+        write_missing(self.site_context(), tech, self._weights_reason)
 
     # -- site output ---------------------------------------------------------------------------
     def site_context(self):

@@ -27,7 +27,7 @@ import jinja2
 
 from generator.atomic import atomic_write_bytes, atomic_write_text
 from generator.models import MODELS
-from generator.site.markup import manifest_figure
+from generator.site.markup import manifest_figure, text
 
 if TYPE_CHECKING:  # pragma: no cover
     from generator.build.state import StateStore
@@ -102,12 +102,17 @@ def _finder(figures: list[dict]):
     return fig
 
 
-def write_technique(site: SiteContext, tech: "Technique", state: dict) -> None:
-    env = environment()
+def _template_names(tech: "Technique") -> list[str]:
     names = sorted(p.name for p in TEMPLATES.glob(f"{tech.name}*.md.j2")
                    if p.name == f"{tech.name}.md.j2" or p.name.startswith(f"{tech.name}."))
     if not names:
         raise FileNotFoundError(f"generator/site/templates/{tech.name}.md.j2 is missing; every technique needs one")
+    return names
+
+
+def write_technique(site: SiteContext, tech: "Technique", state: dict) -> None:
+    env = environment()
+    names = _template_names(tech)
     context = {
         "records": state["records"], "figures": state["figures"], "fig": _finder(state["figures"]),
         "settings": tech.settings_for(site.profile.name), "profile": site.profile.as_dict(),
@@ -116,6 +121,21 @@ def write_technique(site: SiteContext, tech: "Technique", state: dict) -> None:
     for name in names:
         text = env.get_template(name).render(**context)
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
+
+
+MISSING = """!!! warning "Not built: this part needs the trained VGG16"
+
+    The trained VGG16's weights were not available when this site was built, so the figures and
+    numbers that belong here are missing. {reason}
+
+"""
+
+
+def write_missing(site: SiteContext, tech: "Technique", reason: str) -> None:
+    """In place of each of a technique's fragments, a notice that says what is missing and why."""
+    for name in _template_names(tech):
+        atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"),
+                          MISSING.format(reason=text(reason)))
 
 
 def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
