@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
-import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from torchvision.transforms import functional as TF
 
 from generator.credits import CREDITS_FILE, Credit, load_credits  # noqa: F401  (part of this module's API)
 from generator.errors import ImageError, one_line as _one_line
+from generator.photo_ids import MAX_ID, slug, unique_ids  # noqa: F401  (part of this module's API)
 
 MIN_SIDE = 32
 """Shorter side, in pixels, below which an image is refused."""
@@ -127,52 +126,12 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
             "Remove the entry or restore the file."
         )
 
-    ids = _unique_ids(files)
+    ids = unique_ids(files)
     images = [
         SourceImage(id=ids[p], path=p, sha256=_sha256(p), credit=credits.get(p.name))
         for p in files
     ]
     return images, problems
-
-
-# Letters that Unicode does not decompose into an ASCII letter plus accents.
-_TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
-                                "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d",
-                                "Ð": "D", "ı": "i", "ħ": "h", "Ħ": "H"})
-MAX_ID = 80
-"""Longest photo id: ids name folders and files (with a temporary prefix and suffix around them),
-and a file name must stay well inside the usual 255-byte limit."""
-
-
-def _slug(text: str) -> str:
-    """A lower-case ASCII id: accents dropped, other letters transliterated (ø -> o), the rest '-'.
-
-    An id longer than :data:`MAX_ID` is cut and given a stable hash of the full text.
-    """
-    ascii_text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "image"
-    if len(slug) > MAX_ID:
-        slug = slug[: MAX_ID - 9].rstrip("-") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
-    return slug
-
-
-def _unique_ids(files: list[Path]) -> dict[Path, str]:
-    """Slug of the stem; when stems clash, every clashing file gets its suffix appended."""
-    by_stem: dict[str, list[Path]] = {}
-    for p in files:
-        by_stem.setdefault(_slug(p.stem), []).append(p)
-    ids: dict[Path, str] = {}
-    for stem, group in by_stem.items():
-        for p in group:
-            ids[p] = stem if len(group) == 1 else f"{stem}-{_slug(p.suffix)}"
-    # Last resort (e.g. "a b.png" and "a-b.png", or "x.JPG" and "x.jpg"): add a hash of the name.
-    counts: dict[str, int] = {}
-    for i in ids.values():
-        counts[i] = counts.get(i, 0) + 1
-    for p, i in ids.items():
-        if counts[i] > 1:
-            ids[p] = f"{i}-{hashlib.sha256(p.name.encode()).hexdigest()[:8]}"
-    return ids
 
 
 def _sha256(path: Path) -> str:

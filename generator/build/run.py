@@ -20,7 +20,6 @@ nothing changed never touches one.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import sys
@@ -34,21 +33,17 @@ import numpy as np
 
 from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
+from generator.build.inputs import load_inputs
+from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, render_technique
 from generator.build.keys import UnitKeys, unit_seed
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.report import BuildReport, Failure, TechniqueStats
 from generator.build.state import StateStore
 from generator.config import Profile
 from generator.errors import ImageError
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique, records_json, registry, run_order
+from generator.techniques import Context, ImageInput, Result, Technique, registry, run_order
 
 log = logging.getLogger("generator")
-
-INCOMPLETE = ".incomplete"
-"""Present in an output folder while a build is writing it (and after one that was stopped)."""
-INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupted, or the disk was full), "
-                   "so its figures and fragments may be a mix of two builds. Rerun `nox -s build`.\n")
-
 
 class SkipUnit(Exception):
     """A unit not attempted because something it needs already failed (reported once)."""
@@ -106,20 +101,8 @@ class Build:
 
     # -- images ---------------------------------------------------------------------------
     def load_images(self) -> None:
-        from generator import images as imgmod
-
-        found, problems = imgmod.discover(self.opts.images_dir)
-        for p in problems:
-            log.warning("%s", p)
-        for src in self._bar(found, "images"):
-            try:
-                pil = imgmod.load_rgb(src.path)
-                prep = imgmod.prepare(pil, self.opts.profile.input_size)
-            except imgmod.ImageError as exc:
-                self._fail(f"image {src.path.name}", str(exc))
-                continue
-            title = src.credit.title if src.credit and src.credit.title else src.path.stem
-            self.images.append(ImageInput(src.id, title, src.sha256, prep.seen, prep.tensor, src.credit))
+        for where, message in load_inputs(self.opts.images_dir, self.opts.profile.input_size, self.images, self._bar):
+            self._fail(where, message)
         self.report.images = len(self.images)
 
     # -- keys -------------------------------------------------------------------------------
@@ -249,23 +232,8 @@ class Build:
         self._write_fragments(tech, state)
 
     def _render(self, tech: Technique, results, render_key: str) -> dict:
-        from generator.render import RenderContext
-
-        renderer = importlib.import_module(f"generator.render.{tech.name}")
-        rc = RenderContext(technique=tech.name, out_dir=self.opts.out_dir, profile=self.opts.profile,
-                           settings=tech.settings_for(self.opts.profile.name), images=self.images)
-        records = renderer.render(rc, results) or {}
-        # Drop figures this render no longer produces.
-        keep = {f.path for f in rc.figures}
-        fig_root = self.opts.out_dir / "figures" / tech.name
-        if fig_root.is_dir():
-            for p in sorted(fig_root.rglob("*")):
-                if p.is_file() and p.relative_to(self.opts.out_dir).as_posix() not in keep:
-                    p.unlink()
-        state = {"technique": tech.name, "render_key": render_key,
-                 "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
-        self.state.write(tech.name, state)
-        return state
+        return render_technique(tech, results, render_key, self.opts.out_dir, self.opts.profile, self.images,
+                                self.state)
 
     def _weights_unavailable(self, exc: BaseException) -> None:
         """Report the trained weights once; from then on every unit that needs them is skipped."""
@@ -278,9 +246,7 @@ class Build:
     def _write_missing(self, tech: Technique) -> None:
         from generator.site.fragments import write_missing
 
-        # figures from an earlier build with weights would contradict the notice: drop them
-        shutil.rmtree(self.opts.out_dir / "figures" / tech.name, ignore_errors=True)
-        self.state.path(tech.name).unlink(missing_ok=True)
+        drop_output(tech, self.opts.out_dir, self.state)  # an earlier build's figures would contradict the notice
         write_missing(self.site_context(), tech, self._weights_reason)
 
     # -- site output ---------------------------------------------------------------------------

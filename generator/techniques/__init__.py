@@ -2,13 +2,15 @@
 
 A technique module defines a module-level ``TECHNIQUE = Technique(...)``.  Its
 ``compute(ctx, model, image)`` runs the network and returns a ``Result``:
-numpy arrays plus JSON-able records.  It never draws.  The pipeline discovers
-every module in this package, so adding a technique means adding
+numpy arrays plus JSON-able records.  It never draws, and the science itself
+lives in :mod:`generator.lib`.  The build discovers every module in this
+package and runs them in the order of their ``needs``, so adding a technique
+means adding
 
-* ``generator/techniques/<name>.py``   -- ``TECHNIQUE`` and ``compute``;
-* ``generator/render/<name>.py``       -- ``render(rc, results)``, figures from arrays;
-* ``generator/templates/<name>.md.j2`` -- the markdown fragment;
-* ``docs/<chapter>.md``                -- the hand-written chapter that includes it.
+* ``generator/techniques/<name>.py``        -- ``TECHNIQUE`` and ``compute``;
+* ``generator/render/<name>.py``            -- ``render(rc, results)``, figures from arrays;
+* ``generator/site/templates/<name>.md.j2`` -- the markdown fragment;
+* ``docs/<chapter>.md``                     -- the hand-written chapter that includes it.
 
 ``scope="image"`` techniques run once per (image, model); ``scope="model"``
 ones once per model.  ``models`` lists which of the two VGG16s they run on.

@@ -1,0 +1,42 @@
+"""What a technique leaves in the output folder: its figures and its state (render key, figure list, records)."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+
+from generator.build.state import StateStore
+from generator.techniques import Technique, records_json
+
+INCOMPLETE = ".incomplete"
+"""Present in an output folder while a build is writing it (and after one that was stopped)."""
+INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupted, or the disk was full), "
+                   "so its figures and fragments may be a mix of two builds. Rerun `nox -s build`.\n")
+
+
+def render_technique(tech: Technique, results: dict, render_key: str, out_dir: Path, profile, images,
+                     states: StateStore) -> dict:
+    """Run the technique's renderer, drop figures it no longer makes, record its state; return the state."""
+    from generator.render import RenderContext
+
+    renderer = importlib.import_module(f"generator.render.{tech.name}")
+    rc = RenderContext(technique=tech.name, out_dir=out_dir, profile=profile,
+                       settings=tech.settings_for(profile.name), images=images)
+    records = renderer.render(rc, results) or {}
+    keep = {f.path for f in rc.figures}
+    fig_root = Path(out_dir) / "figures" / tech.name
+    if fig_root.is_dir():
+        for p in sorted(fig_root.rglob("*")):
+            if p.is_file() and p.relative_to(out_dir).as_posix() not in keep:
+                p.unlink()
+    state = {"technique": tech.name, "render_key": render_key,
+             "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
+    states.write(tech.name, state)
+    return state
+
+
+def drop_output(tech: Technique, out_dir: Path, states: StateStore) -> None:
+    """Remove a technique's figures and state (so the manifest no longer lists it)."""
+    shutil.rmtree(Path(out_dir) / "figures" / tech.name, ignore_errors=True)
+    states.path(tech.name).unlink(missing_ok=True)
