@@ -7,11 +7,12 @@ the technique: the source of every ``generator`` module it can reach through
 imports, lazy imports inside functions included.  If in doubt, this hashes
 more, never less.
 
-The code hash reads sources with :mod:`ast`, so comments and formatting do not
-count, and it leaves out the ``compute_settings``/``render_settings`` values of
-a ``TECHNIQUE = Technique(...)`` declaration: those are hashed by value into
-the unit key and the render key respectively, so that changing a render-only
-setting re-renders without recomputing.
+The code hash finds imports with :mod:`ast` and hashes each module's bytes,
+except in a module that declares ``TECHNIQUE = Technique(...)``: there it
+hashes the syntax tree without the ``compute_settings``/``render_settings``
+values, which are hashed by value into the unit key and the render key
+respectively, so that changing a render-only setting re-renders without
+recomputing (and comments in such a module do not count).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def imports_of(name: str) -> set[str]:
+@lru_cache(maxsize=None)
+def imports_of(name: str) -> frozenset[str]:
     """``generator`` modules that module ``name`` imports anywhere (functions included), and their packages."""
     found: set[str] = set()
     is_package = module_file(name) is not None and module_file(name).name == "__init__.py"
@@ -86,7 +88,7 @@ def imports_of(name: str) -> set[str]:
                 found.add(target)
                 found.update(p for p in _parents(target) if module_file(p) is not None)
     found.discard(name)
-    return found
+    return frozenset(found)
 
 
 def reachable(*names: str) -> list[str]:
@@ -104,23 +106,40 @@ def reachable(*names: str) -> list[str]:
     return sorted(seen)
 
 
-def _without_settings(tree: ast.Module) -> ast.Module:
-    """A copy of ``tree`` whose ``Technique(...)`` calls lack their settings keywords."""
-    tree = ast.parse(ast.unparse(tree))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Technique":
-            node.keywords = [k for k in node.keywords if k.arg not in SETTINGS_FIELDS]
-    return tree
+def _settings_free_dump(tree: ast.Module) -> str:
+    """``ast.dump`` of ``tree`` with the settings keywords of its ``Technique(...)`` calls left out."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Technique"]
+    saved = [(call, call.keywords) for call in calls]
+    try:
+        for call in calls:
+            call.keywords = [k for k in call.keywords if k.arg not in SETTINGS_FIELDS]
+        return ast.dump(tree)
+    finally:
+        for call, keywords in saved:
+            call.keywords = keywords
 
 
 _SOURCE_MEMO: dict[str, str] = {}
 
 
 def source_hash(name: str) -> str:
-    """Hash of one module's code (its AST, without technique settings values)."""
+    """Hash of one module's code: its bytes, or for a technique module its AST without settings values."""
     if name not in _SOURCE_MEMO:
-        _SOURCE_MEMO[name] = hashlib.sha256(ast.dump(_without_settings(_tree(name))).encode()).hexdigest()
+        path = module_file(name)
+        source = path.read_bytes() if path else b""
+        if b"Technique(" in source:
+            _SOURCE_MEMO[name] = hashlib.sha256(_settings_free_dump(_tree(name)).encode()).hexdigest()
+        else:
+            _SOURCE_MEMO[name] = hashlib.sha256(source).hexdigest()
     return _SOURCE_MEMO[name]
+
+
+def forget() -> None:
+    """Drop every memo (parsed trees, imports, hashes): for tests that edit sources on disk."""
+    _tree.cache_clear()
+    imports_of.cache_clear()
+    _SOURCE_MEMO.clear()
 
 
 def code_hash(*names: str) -> str:
