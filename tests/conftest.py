@@ -72,3 +72,16 @@ def images_copy(tmp_path) -> Path:
     dst = tmp_path / "images"
     shutil.copytree(IMAGES, dst)
     return dst
+
+
+@pytest.fixture(autouse=True)
+def _restore_generator_logger():
+    """``generator.cli.main`` configures the "generator" logger (its own handler, no propagation).
+    Put it back after each test, so that tests calling the CLI in-process cannot hide log records
+    from later tests' ``caplog``."""
+    import logging
+
+    logger = logging.getLogger("generator")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
