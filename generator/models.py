@@ -17,7 +17,7 @@ import json
 import os
 import pickle
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -64,6 +64,40 @@ MODELS: dict[str, ModelSpec] = {
                            "untrained (random init)", "#d1495b"),
 }
 MODEL_NAMES = tuple(MODELS)
+
+OFFICIAL_PREFIX = CHECKPOINT_NAME.split("-")[1].split(".")[0]
+"""torchvision names a checkpoint after the first hex digits of its sha256: vgg16-397923af.pth."""
+
+
+@dataclass(frozen=True)
+class WeightsIdentity:
+    """Which trained weights a build used: the checkpoint's sha256 (None before a download) and whether
+    it is torchvision's official ImageNet file (its sha256 starts with :data:`OFFICIAL_PREFIX`)."""
+
+    sha256: str | None
+    official: bool
+
+    @classmethod
+    def of(cls, identity: str) -> "WeightsIdentity":
+        """From ``WeightsSource.identity()``: a sha256, or ``torchvision:URL`` when the official file
+        will be downloaded (torch.hub checks its hash)."""
+        if identity.startswith("torchvision:"):
+            return cls(None, True)
+        return cls(identity, identity.startswith(OFFICIAL_PREFIX))
+
+    def as_dict(self) -> dict:
+        return {"sha256": self.sha256, "official": self.official, "expected_prefix": OFFICIAL_PREFIX}
+
+
+def model_table(weights: WeightsIdentity) -> dict[str, ModelSpec]:
+    """:data:`MODELS`, with the trained model's label and description saying so when the weights are a stand-in."""
+    if weights.official:
+        return MODELS
+    short = (weights.sha256 or "")[:12]
+    trained = replace(MODELS["trained"], label="trained (stand-in weights)",
+                      description=f"VGG16 with stand-in weights (sha256 {short}…), not torchvision's "
+                                  f"ImageNet-1k file ({CHECKPOINT_NAME}).")
+    return {**MODELS, "trained": trained}
 
 
 def build_model(name: str, weights: "WeightsSource", device) -> VGG:

@@ -198,8 +198,9 @@ class UnitKeys:
             )
         return self._memo[memo]
 
-    def render(self, tech, keys: dict) -> str:
-        """The render key: every unit key, the render settings, the profile and the renderer's code."""
-        return digest("render", sorted((str(u), k) for u, k in keys.items()),
+    def render(self, tech, keys: dict, labels: dict | None = None) -> str:
+        """The render key: every unit key, the render settings, the profile, the model labels the
+        captions use, and the renderer's code."""
+        return digest("render", sorted((str(u), k) for u, k in keys.items()), labels or {},
                       tech.render_settings_for(self.profile.name), self.profile.as_dict(),
                       code_hash(f"generator.render.{tech.name}"))

@@ -16,13 +16,13 @@ INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupt
 
 
 def render_technique(tech: Technique, results: dict, render_key: str, out_dir: Path, profile, images,
-                     states: StateStore) -> dict:
+                     states: StateStore, labels: dict | None = None) -> dict:
     """Run the technique's renderer, drop figures it no longer makes, record its state; return the state."""
     from generator.render import RenderContext
 
     renderer = importlib.import_module(f"generator.render.{tech.name}")
     rc = RenderContext(technique=tech.name, out_dir=out_dir, profile=profile,
-                       settings=tech.settings_for(profile.name), images=images)
+                       settings=tech.settings_for(profile.name), images=images, labels=labels)
     records = renderer.render(rc, results) or {}
     keep = {f.path for f in rc.figures}
     fig_root = Path(out_dir) / "figures" / tech.name

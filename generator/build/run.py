@@ -189,7 +189,7 @@ class Build:
                 self._weights_unavailable(exc)
                 missing = True
         if not missing:
-            render_key = self.keys.render(tech, keys)
+            render_key = self.keys.render(tech, keys, {m.name: m.label for m in self.model_table().values()})
             state = self.state.read(tech.name)
             if (state and state.get("render_key") == render_key
                     and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
@@ -233,7 +233,7 @@ class Build:
 
     def _render(self, tech: Technique, results, render_key: str) -> dict:
         return render_technique(tech, results, render_key, self.opts.out_dir, self.opts.profile, self.images,
-                                self.state)
+                                self.state, labels={m.name: m.label for m in self.model_table().values()})
 
     def _weights_unavailable(self, exc: BaseException) -> None:
         """Report the trained weights once; from then on every unit that needs them is skipped."""
@@ -250,10 +250,25 @@ class Build:
         write_missing(self.site_context(), tech, self._weights_reason)
 
     # -- site output ---------------------------------------------------------------------------
+    def weights_identity(self):
+        """Which trained weights this build uses (official or stand-in), from the checkpoint's sha256."""
+        from generator.models import WeightsError, WeightsIdentity
+
+        try:
+            return WeightsIdentity.of(self.models.weights.identity())
+        except WeightsError:
+            return WeightsIdentity(None, True)  # unavailable: nothing trained is shown, so nothing to label
+
+    def model_table(self):
+        from generator.models import model_table
+
+        return model_table(self.weights_identity())
+
     def site_context(self):
         from generator.site.fragments import SiteContext
 
-        return SiteContext.from_build(self.opts.out_dir, self.opts.profile, self.images)
+        return SiteContext.from_build(self.opts.out_dir, self.opts.profile, self.images, self.model_table(),
+                                      self.weights_identity())
 
     def _write_fragments(self, tech: Technique, state: dict) -> None:
         from generator.site.fragments import write_technique

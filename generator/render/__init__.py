@@ -48,13 +48,15 @@ class Figure:
 class RenderContext:
     """Where a renderer writes, and what it may read (never a model)."""
 
-    def __init__(self, *, technique, out_dir: Path, profile, settings, images):
+    def __init__(self, *, technique, out_dir: Path, profile, settings, images, labels: dict | None = None):
         self.technique: str = technique
         self.out_dir = Path(out_dir)
         self.profile = profile
         self.settings: dict = settings
         self.images = images  # list[ImageInput]; use .id, .title, .seen, .credit
         self.figures: list[Figure] = []
+        # model name -> label for captions and legends ("trained (stand-in weights)" unless official)
+        self.labels: dict[str, str] = dict(labels or {m.name: m.label for m in MODELS.values()})
 
     def image(self, image_id: str):
         return next(i for i in self.images if i.id == image_id)
@@ -200,7 +202,6 @@ def overlay(seen: np.ndarray, heat: np.ndarray, *, alpha: float = 0.5, cmap: str
 
 
 MODEL_COLOURS = {m.name: m.colour for m in MODELS.values()}
-MODEL_LABELS = {m.name: m.label for m in MODELS.values()}
 
 
 def models_in(results) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, MODEL_LABELS, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
 
 
 def settings_text(s: dict) -> str:
@@ -43,7 +43,7 @@ def render(rc: RenderContext, results) -> dict:
             ch = info["channels"]
             rc.mpl(_strip(results[(None, m)].arrays[f"{layer}.images"], [f"filter {c}" for c in ch]),
                    model=m, layer=layer, kind="filters",
-                   caption=f"`{layer}`, {MODEL_LABELS[m]}: the {len(ch)} of {info['out_channels']} filters with the "
+                   caption=f"`{layer}`, {rc.labels[m]}: the {len(ch)} of {info['out_channels']} filters with the "
                            f"largest mean activation over the photos (filters {', '.join(map(str, ch))}). {text}.")
             row[f"channels_{m}"] = ch
             row[f"final_{m}"] = float(np.mean(info["final"]))
@@ -80,7 +80,7 @@ def _overview(rc, res, model, layers, text):
             if c == 0:
                 ax.set_ylabel(layer, fontsize=8)
     rc.mpl(fig, model=model, kind="overview",
-           caption=f"{MODEL_LABELS[model]}: one row per block (its last conv layer), the filters the photos "
+           caption=f"{rc.labels[model]}: one row per block (its last conv layer), the filters the photos "
                    f"excite most, left to right by mean activation. {text}.")
 
 
@@ -100,7 +100,7 @@ def _naive(rc, res, model, layers, s):
                 if j == 0 and q == 0:
                     ax.set_ylabel(layer, fontsize=8)
     rc.mpl(fig, model=model, kind="naive-vs-fourier",
-           caption=f"{MODEL_LABELS[model]}, the same filters optimised two ways. *Naive*: {naive_text(s)}. "
+           caption=f"{rc.labels[model]}, the same filters optimised two ways. *Naive*: {naive_text(s)}. "
                    f"*Ours*: {settings_text(s)}.")
 
 
@@ -113,7 +113,7 @@ def _curves(rc, results, models, layers, s):
             h = res.arrays[f"{layer}.history"].mean(1)
             ax.plot(np.arange(len(h)), h, label=layer, color=f"C{i}")
         ax.axvline(s["relu_warmup"], color="0.5", lw=0.8, ls="--")
-        ax.set_title(MODEL_LABELS[m], fontsize=10, color=MODEL_COLOURS[m])
+        ax.set_title(rc.labels[m], fontsize=10, color=MODEL_COLOURS[m])
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean channel activation")

@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, MODEL_LABELS, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
 
 
 def settings_text(s: dict) -> str:
@@ -35,7 +35,7 @@ def render(rc: RenderContext, results) -> dict:
             label = textwrap.shorten(row["label"], 22, placeholder="…")
             ax.set_title(f"{label}\nscore {row['final']:.3g}", fontsize=8)
         rc.mpl(fig, model=m, kind="classes",
-               caption=f"{MODEL_LABELS[m]}: one image per class, each maximising that class's pre-softmax score. "
+               caption=f"{rc.labels[m]}: one image per class, each maximising that class's pre-softmax score. "
                        f"{text}.")
     fig = new_figure(8, 3.0)
     axes = np.atleast_1d(fig.subplots(1, len(models), sharey=False))
@@ -43,7 +43,7 @@ def render(rc: RenderContext, results) -> dict:
         h = results[(None, m)].arrays["history"]
         for i in range(h.shape[1]):
             ax.plot(h[:, i], color=MODEL_COLOURS[m], alpha=0.5, lw=1)
-        ax.set_title(MODEL_LABELS[m], fontsize=10, color=MODEL_COLOURS[m])
+        ax.set_title(rc.labels[m], fontsize=10, color=MODEL_COLOURS[m])
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("target class score (logit)")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS
-from generator.render import (MODEL_COLOURS, MODEL_LABELS, colormap, models_in, new_figure, normalise, palette_for,
+from generator.render import (MODEL_COLOURS, colormap, models_in, new_figure, normalise, palette_for,
                               RenderContext, resize, to_indices, to_uint8)
 
 CHAPTER_LAYERS = ["block1_conv1", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
@@ -56,7 +56,7 @@ def render(rc: RenderContext, results) -> dict:
                     what = (f"the {len(chosen)} of {c} maps with the largest total activation"
                             if which == "top" else f"the first {len(chosen)} of {c} maps")
                     rc.png(grid, image=img.id, model=model, layer=layer, kind=label, palette=palette,
-                           caption=f"`{layer}`, {MODEL_LABELS[model]}: {what} ({h}×{w} each; "
+                           caption=f"`{layer}`, {rc.labels[model]}: {what} ({h}×{w} each; "
                                    f"channels {_channel_list(chosen)}). Each map is scaled to its own peak.")
             _aggregate_strip(rc, img, model, res)
     return _summaries(rc, results, models)
@@ -96,7 +96,7 @@ def _aggregate_strip(rc, img, model, res) -> None:
             w = draw.textlength(text, font=font)
             draw.text((x + (panel - w) / 2, 2 + line * (font_px + font_px // 4)), text, fill=(40, 40, 40), font=font)
     rc.png(np.asarray(canvas), image=img.id, model=model, layer=None, kind="aggregates",
-           caption=f"{img.title}, {MODEL_LABELS[model]}: the sum of all maps of each block output, "
+           caption=f"{img.title}, {rc.labels[model]}: the sum of all maps of each block output, "
                    f"scaled to [0, 1] (viridis: dark low, yellow high).")
 
 
@@ -114,7 +114,7 @@ def _summaries(rc, results, models) -> dict:
     x = np.arange(len(FEATURE_LAYERS))
     for m in models:
         mean = sparsity[m].mean(0)
-        ax.plot(x, 100 * mean, marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+        ax.plot(x, 100 * mean, marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
         ax.fill_between(x, 100 * sparsity[m].min(0), 100 * sparsity[m].max(0), color=MODEL_COLOURS[m], alpha=0.15)
     ax.set_xticks(x, FEATURE_LAYERS, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("zero activations (%)")
@@ -131,7 +131,7 @@ def _summaries(rc, results, models) -> dict:
     for ax, key, title in zip(axes, ("corr_edges", "corr_luminance"), ("with the input's edges", "with the input's brightness")):
         for m in models:
             vals = corr[m][key]
-            ax.plot(xb, vals.mean(0), marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+            ax.plot(xb, vals.mean(0), marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
             ax.fill_between(xb, vals.min(0), vals.max(0), color=MODEL_COLOURS[m], alpha=0.15)
         ax.set_xticks(xb, [f"{b}_pool" for b in BLOCKS], rotation=30, ha="right", fontsize=8)
         ax.set_title(f"correlation {title}", fontsize=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import (MODEL_COLOURS, MODEL_LABELS, models_in, mosaic, new_figure, normalise, RenderContext,
+from generator.render import (MODEL_COLOURS, models_in, mosaic, new_figure, normalise, RenderContext,
                               resize, to_uint8)
 
 FIRST = CONV_LAYERS[0]
@@ -49,7 +49,7 @@ def render(rc: RenderContext, results) -> dict:
         w1 = res.arrays[f"{FIRST}.weights"]
         figs[m][FIRST] = rc.png(
             rgb_grid(w1, s["px_rgb"]), model=m, layer=FIRST, kind="rgb",
-            caption=f"`{FIRST}`, {MODEL_LABELS[m]}: all {w1.shape[0]} filters, each a {w1.shape[2]}×{w1.shape[3]} "
+            caption=f"`{FIRST}`, {rc.labels[m]}: all {w1.shape[0]} filters, each a {w1.shape[2]}×{w1.shape[3]} "
                     f"kernel over red, green and blue shown as a tiny colour image (filter 0 top left, row by row). "
                     f"Each filter is min-max scaled to its own range; one weight is one {s['px_rgb']}×{s['px_rgb']} "
                     f"pixel square.")
@@ -58,7 +58,7 @@ def render(rc: RenderContext, results) -> dict:
             c_out, c_in = res.records["layers"][name]["shape"][:2]
             figs[m][name] = rc.png(
                 grey_grid(w, s["px_grey"]), model=m, layer=name, kind="kernels",
-                caption=f"`{name}`, {MODEL_LABELS[m]}: the first {w.shape[0]} of {c_out} filters (rows) × their "
+                caption=f"`{name}`, {rc.labels[m]}: the first {w.shape[0]} of {c_out} filters (rows) × their "
                         f"first {w.shape[1]} of {c_in} input channels (columns), one 3×3 kernel each. Mid-grey is "
                         f"zero, white positive, black negative; each row is scaled by its own largest |weight|.")
 
@@ -96,7 +96,7 @@ def _stats_plot(rc, results, models):
     for ax, (key, ylabel, title, ref) in zip(axes, panels):
         for m in models:
             vals = [results[(None, m)].records["layers"][n][key] for n in CONV_LAYERS]
-            ax.plot(x, vals, marker="o", ms=4, color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+            ax.plot(x, vals, marker="o", ms=4, color=MODEL_COLOURS[m], label=rc.labels[m])
         if ref is not None:
             ax.axhline(ref, color="0.3", ls="--", lw=1)
         ax.set_xticks(x, [_short(n) for n in CONV_LAYERS], fontsize=8, rotation=90)
@@ -121,7 +121,7 @@ def _colour_plot(rc, results, models, threshold):
     for m in models:
         share = np.sort(results[(None, m)].arrays[f"{FIRST}.colour_share"])
         ax.plot(np.arange(1, len(share) + 1), share, marker="o", ms=3, lw=1, color=MODEL_COLOURS[m],
-                label=MODEL_LABELS[m])
+                label=rc.labels[m])
     ax.axhline(threshold, color="0.3", ls="--", lw=1)
     ax.text(1, threshold + 0.01, f"greyscale below {threshold:g}", fontsize=8, va="bottom")
     ax.axhline(2 / 3, color="0.6", ls=":", lw=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, MODEL_LABELS, layer_axis, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, layer_axis, models_in, new_figure, RenderContext
 from generator.render.saliency import clip_scale, expected_note, overlay_grid
 from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
 
@@ -20,8 +20,8 @@ def render(rc: RenderContext, results) -> dict:
         rows, rows5 = [], []
         for model in models:
             res = results[(img.id, model)]
-            rows.append((MODEL_LABELS[model], [res.arrays[f"cam.{l}"] for l in CAM_LAYERS]))
-            rows5.append((MODEL_LABELS[model], [res.arrays[f"cam.{PRIMARY_CAM_LAYER}"],
+            rows.append((rc.labels[model], [res.arrays[f"cam.{l}"] for l in CAM_LAYERS]))
+            rows5.append((rc.labels[model], [res.arrays[f"cam.{PRIMARY_CAM_LAYER}"],
                                                 clip_scale(res.arrays["guided_grad_cam"], 99.0)]))
         sizes = [results[(img.id, models[0])].records["layers"][l]["shape"] for l in CAM_LAYERS]
         titles = [f"{l}\n({h}×{w})" for l, (h, w) in zip(CAM_LAYERS, sizes)]
@@ -57,7 +57,7 @@ def render(rc: RenderContext, results) -> dict:
     x = np.arange(len(CAM_LAYERS))
     for ax, data, title in ((axes[0], cov, "area at ≥ half the peak"), (axes[1], zero, "positions where the map is 0")):
         for m in models:
-            ax.plot(x, 100 * data[m].mean(0), marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+            ax.plot(x, 100 * data[m].mean(0), marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
             ax.fill_between(x, 100 * data[m].min(0), 100 * data[m].max(0), color=MODEL_COLOURS[m], alpha=0.15)
         layer_axis(ax, x, CAM_LAYERS, title)
         ax.set_ylabel("% of the map", fontsize=9)

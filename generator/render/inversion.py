@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import MODEL_COLOURS, MODEL_LABELS, layer_axis, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, layer_axis, models_in, new_figure, RenderContext
 
 
 def settings_text(s: dict) -> str:
@@ -39,7 +39,7 @@ def render(rc: RenderContext, results) -> dict:
                 ax.imshow(res.arrays[f"{pid}.{layer}"], interpolation="nearest")
                 ax.set_title(f"{layer}\nSSIM {rows[layer]['ssim']:.2f}", fontsize=7)
             rc.mpl(fig, image=pid, model=m, kind="reconstructions",
-                   caption=f"{titles[pid]}, {MODEL_LABELS[m]}: the photo and its reconstructions from each layer's "
+                   caption=f"{titles[pid]}, {rc.labels[m]}: the photo and its reconstructions from each layer's "
                            f"features, with SSIM to the photo. {text}.")
     # quality per layer
     fig = new_figure(9, 3.2)
@@ -56,7 +56,7 @@ def render(rc: RenderContext, results) -> dict:
     for ax, key, label in zip(axes, ("relative_error", "ssim", "psnr"),
                               ("feature-space relative error", "SSIM to the photo", "PSNR to the photo (dB)")):
         for m in models:
-            ax.plot(x, [r[f"{key}_{m}"] for r in table], marker="o", color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+            ax.plot(x, [r[f"{key}_{m}"] for r in table], marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
         layer_axis(ax, x, layers, label, rotation=60, tick_size=7, title_size=9)
     axes[0].legend(frameon=False, fontsize=7)
     plot = rc.mpl(fig, model="both", kind="quality",

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from generator.models import CATEGORIES
-from generator.render import MODEL_COLOURS, MODEL_LABELS, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
 
 N_CLASSES = len(CATEGORIES)
 UNIFORM_ENTROPY = math.log(N_CLASSES)
@@ -46,12 +46,12 @@ def _bars(rc: RenderContext, img, model: str, rec: dict):
         inside = p > 0.75
         ax.text(p - 0.01 if inside else p + 0.01, yi, text, va="center", ha="right" if inside else "left",
                 fontsize=8, color="white" if inside else "0.2")
-    ax.set_title(f"{MODEL_LABELS[model]}: entropy {rec['entropy']:.2f} of {UNIFORM_ENTROPY:.2f} nats",
+    ax.set_title(f"{rc.labels[model]}: entropy {rec['entropy']:.2f} of {UNIFORM_ENTROPY:.2f} nats",
                  fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     top1 = top[0]
-    caption = (f"{img.title}, {MODEL_LABELS[model]}: the five most probable of the {N_CLASSES} ImageNet classes. "
+    caption = (f"{img.title}, {rc.labels[model]}: the five most probable of the {N_CLASSES} ImageNet classes. "
                f"Top-1 *{top1['label']}* with p = {_p(top1['prob'])}; entropy {rec['entropy']:.2f} nats "
                f"(uniform guess: {UNIFORM_ENTROPY:.2f}).")
     if expected is not None:
@@ -69,8 +69,8 @@ def _confidence_plot(rc: RenderContext, ids, titles, recs, models):
         ent = [recs[(i, m)]["entropy"] for i in ids]
         mp = [recs[(i, m)]["max_prob"] for i in ids]
         off = (j - (len(models) - 1) / 2) * width
-        axes[0].bar(x + off, ent, width, color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
-        axes[1].bar(x + off, mp, width, color=MODEL_COLOURS[m], label=MODEL_LABELS[m])
+        axes[0].bar(x + off, ent, width, color=MODEL_COLOURS[m], label=rc.labels[m])
+        axes[1].bar(x + off, mp, width, color=MODEL_COLOURS[m], label=rc.labels[m])
     axes[0].axhline(UNIFORM_ENTROPY, color="0.2", ls="--", lw=1)
     axes[0].text(len(ids) - 0.5, UNIFORM_ENTROPY * 1.01, f"uniform: ln {N_CLASSES} = {UNIFORM_ENTROPY:.2f}",
                  ha="right", va="bottom", fontsize=8)

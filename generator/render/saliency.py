@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.render import MODEL_LABELS, models_in, new_figure, overlay, RenderContext
+from generator.render import models_in, new_figure, overlay, RenderContext
 
 CMAP = "inferno"  # perceptually uniform, dark = no evidence, bright = strong evidence
 SALIENCY_METHODS = [("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"), ("guided", "Guided backprop")]
@@ -103,7 +103,7 @@ def render(rc: RenderContext, results) -> dict:
             for key, _ in SALIENCY_METHODS:
                 stats[model]["concentration"][key].append(concentration(maps[key]))
                 stats[model]["roughness"][key].append(roughness(maps[key]))
-            rows.append((MODEL_LABELS[model], [clip_scale(maps[k], pct) for k, _ in SALIENCY_METHODS]))
+            rows.append((rc.labels[model], [clip_scale(maps[k], pct) for k, _ in SALIENCY_METHODS]))
         rec = res0.records
         fig = overlay_grid(rows, img.seen, [t for _, t in SALIENCY_METHODS], alpha=alpha,
                            bar_label=f"|gradient| / its {pct:g}th percentile")

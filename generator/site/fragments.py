@@ -17,6 +17,7 @@ template imports.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -36,7 +37,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-MODEL_INFO = [{"name": m.name, "title": m.title, "description": m.description} for m in MODELS.values()]
+def model_info(table=None) -> list[dict]:
+    """The models as templates and the manifest see them (from ``generator.models.model_table``)."""
+    return [{"name": m.name, "title": m.title, "label": m.label, "description": m.description}
+            for m in (table or MODELS).values()]
+
+
+MODEL_INFO = model_info()
 
 
 @dataclass(frozen=True)
@@ -46,10 +53,14 @@ class SiteContext:
     out_dir: Path
     profile: "Profile"
     images: list[dict]  # image_info() rows
+    models: list[dict] = dataclasses.field(default_factory=lambda: list(MODEL_INFO))  # model_info() rows
+    weights: dict = dataclasses.field(default_factory=dict)  # WeightsIdentity.as_dict()
 
     @classmethod
-    def from_build(cls, out_dir: Path, profile: "Profile", images: "list[ImageInput]") -> "SiteContext":
-        return cls(Path(out_dir), profile, image_info(images))
+    def from_build(cls, out_dir: Path, profile: "Profile", images: "list[ImageInput]", table=None,
+                   weights=None) -> "SiteContext":
+        return cls(Path(out_dir), profile, image_info(images), model_info(table),
+                   weights.as_dict() if weights is not None else {})
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -116,7 +127,7 @@ def write_technique(site: SiteContext, tech: "Technique", state: dict) -> None:
     context = {
         "records": state["records"], "figures": state["figures"], "fig": _finder(state["figures"]),
         "settings": tech.settings_for(site.profile.name), "profile": site.profile.as_dict(),
-        "images": site.images, "models": MODEL_INFO, "base": "generated/", "technique": tech,
+        "images": site.images, "models": site.models, "base": "generated/", "technique": tech,
     }
     for name in names:
         text = env.get_template(name).render(**context)
@@ -149,7 +160,7 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
         Image.fromarray(to_uint8(img.seen)).save(buf, format="PNG", compress_level=6)
         atomic_write_bytes(site.out_dir / "figures" / "seen" / f"{img.id}.png", buf.getvalue())
     env = environment()
-    context = {"images": site.images, "profile": site.profile.as_dict(), "models": MODEL_INFO,
+    context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models,
                "base": "generated/"}
     for name in ("images.md.j2", "credits.md.j2"):
         text = env.get_template(name).render(**context)
@@ -170,7 +181,8 @@ def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states:
         "version": 1,
         "profile": site.profile.name,
         "images": site.images,
-        "models": MODEL_INFO,
+        "models": site.models,
+        "weights": site.weights,
         "techniques": listed,
         "figures": figures,
     }
