@@ -8,6 +8,7 @@
     nox -s serve               live-reloading preview on http://127.0.0.1:8000
     nox -s bench               time the generator (`python -m generator.bench`)
     nox -s same -- OLD_DIR     rebuild OLD_DIR's profile and check every file is byte-identical
+    nox -s publish             deploy site/ to the gh-pages branch (see README, "Publishing the site")
 
 Installing torch costs several GB and minutes, so every session shares one
 virtualenv, `.nox/shared-env`, made with the interpreter that runs nox. It is
@@ -137,3 +138,16 @@ def same(session: nox.Session) -> None:
         session.error("usage: nox -s same -- OLD_DIR [--weights PATH] [--allow GLOB ...] "
                       "(OLD_DIR: a copy of docs/generated made before your change)")
     session.run(python, "-m", "generator.build.same", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def publish(session: nox.Session) -> None:
+    """Deploy site/ to the gh-pages branch of origin (`-- --allow-dirty`, `-- --allow-stand-in`).
+
+    Builds the site first when site/ is missing or older than the figures; refuses uncommitted
+    changes in docs/ or generator/, stand-in weights and a missing remote, one line each.
+    See `python -m generator.build.publish --help`.
+    """
+    python = shared_env(session)
+    require_generated(session)
+    session.run(python, "-m", "generator.build.publish", *session.posargs, external=True)
