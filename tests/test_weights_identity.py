@@ -91,3 +91,16 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
     (tmp_path / "docs" / "generated").mkdir(parents=True)
     shutil.copy(tmp_path / "out" / "manifest.json", tmp_path / "docs" / "generated" / "manifest.json")
     assert "weights_banner" not in hooks.on_config(config)["extra"]
+
+
+def test_the_build_page_states_provenance(quick_build, stand_in_site):
+    text = (quick_build / "fragments" / "build.md").read_text()
+    manifest = json.loads((quick_build / "manifest.json").read_text())
+    assert "| Profile | `quick` |" in text and "| Device | `cpu` |" in text
+    assert f"sha256 `{manifest['weights']['sha256'][:16]}" in text and "**stand-in weights**" in text
+    for name in ("Python", "torch", "torchvision", "numpy", "matplotlib", "properdocs", "mkdocs-material"):
+        assert f"| {name} | " in text
+    assert "| Source commit | `" in text or "unknown (not built from a git checkout)" in text
+    rows = [line for line in text.splitlines() if line.startswith("| [")]
+    assert len(rows) == len(manifest["techniques"])
+    assert "How this site was built" in (stand_in_site / "site" / "build" / "index.html").read_text()

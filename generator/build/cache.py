@@ -23,7 +23,7 @@ from generator.techniques import Result, records_json
 
 log = logging.getLogger("generator")
 
-RECORDS, CHECKSUM = "__records__", "__sha256__"
+RECORDS, CHECKSUM, SECONDS = "__records__", "__sha256__", "__seconds__"
 
 
 def _checksum(arrays: dict[str, np.ndarray], records_text: str) -> str:
@@ -69,11 +69,12 @@ class ResultCache:
             raise CorruptEntry(f"unreadable ({reason[:120]})") from None
         if _checksum(arrays, records_text) != stored:
             raise CorruptEntry("its content does not match its checksum")
+        seconds = float(arrays.pop(SECONDS)) if SECONDS in arrays else None
         try:
             records = json.loads(records_text)
         except ValueError:
             raise CorruptEntry("its records are not valid JSON") from None
-        return Result(arrays=arrays, records=records)
+        return Result(arrays=arrays, records=records, seconds=seconds)
 
     def get(self, technique: str, key: str) -> Result | None:
         """The stored result, or None on a miss.  A corrupt entry is reported, deleted and treated as a miss."""
@@ -93,8 +94,9 @@ class ResultCache:
     def save(self, technique: str, key: str, result: Result) -> None:
         buf = io.BytesIO()
         payload = {k: np.asarray(v) for k, v in result.arrays.items()}
-        if RECORDS in payload or CHECKSUM in payload:
-            raise ValueError(f"{technique}: array names {RECORDS} and {CHECKSUM} are reserved")
+        if {RECORDS, CHECKSUM, SECONDS} & payload.keys():
+            raise ValueError(f"{technique}: array names {RECORDS}, {CHECKSUM} and {SECONDS} are reserved")
+        payload[SECONDS] = np.asarray(float(result.seconds or 0.0))
         records_text = json.dumps(records_json(result.records), sort_keys=True)
         payload[RECORDS] = np.asarray(records_text)
         payload[CHECKSUM] = np.asarray(_checksum({k: v for k, v in payload.items() if k != RECORDS}, records_text))

@@ -18,8 +18,11 @@ INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupt
 def render_technique(tech: Technique, results: dict, render_key: str, out_dir: Path, profile, images,
                      states: StateStore, labels: dict | None = None) -> dict:
     """Run the technique's renderer, drop figures it no longer makes, record its state; return the state."""
+    import time
+
     from generator.render import RenderContext
 
+    t0 = time.perf_counter()
     renderer = importlib.import_module(f"generator.render.{tech.name}")
     rc = RenderContext(technique=tech.name, out_dir=out_dir, profile=profile,
                        settings=tech.settings_for(profile.name), images=images, labels=labels)
@@ -30,7 +33,10 @@ def render_technique(tech: Technique, results: dict, render_key: str, out_dir: P
         for p in sorted(fig_root.rglob("*")):
             if p.is_file() and p.relative_to(out_dir).as_posix() not in keep:
                 p.unlink()
-    state = {"technique": tech.name, "render_key": render_key,
+    # Timings of the run that computed each unit and made these figures, so a rerun repeats them.
+    timing = {"units": len(results), "render_seconds": round(time.perf_counter() - t0, 1),
+              "compute_seconds": round(sum(r.seconds or 0.0 for r in results.values()), 1)}
+    state = {"technique": tech.name, "render_key": render_key, "timing": timing,
              "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
     states.write(tech.name, state)
     return state

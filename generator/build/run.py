@@ -165,8 +165,9 @@ class Build:
             t0 = time.perf_counter()
             result = tech.compute(ctx, net, image)
             self.models.check_pristine(f"after {where},")
+            result.seconds = time.perf_counter() - t0
             stats = self.report.stats.setdefault(tech.name, TechniqueStats())
-            stats.compute_s += time.perf_counter() - t0
+            stats.compute_s += result.seconds
             stats.computed += 1
             self.cache.save(tech.name, key, result)
             return result
@@ -235,6 +236,12 @@ class Build:
         return render_technique(tech, results, render_key, self.opts.out_dir, self.opts.profile, self.images,
                                 self.state, labels={m.name: m.label for m in self.model_table().values()})
 
+    def build_info(self) -> dict:
+        """What the "How this site was built" page states about this build (stable across reruns)."""
+        from generator.build.provenance import build_info
+
+        return build_info(self.opts.profile.name, str(self.opts.device), self.weights_identity().as_dict())
+
     def _weights_unavailable(self, exc: BaseException) -> None:
         """Report the trained weights once; from then on every unit that needs them is skipped."""
         if not self._weights_failed:
@@ -298,7 +305,7 @@ class Build:
         return self.report
 
     def _run(self, selected: list[Technique]) -> None:
-        from generator.site.fragments import write_manifest, write_site_fragments
+        from generator.site.fragments import write_build_page, write_manifest, write_site_fragments
 
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -316,6 +323,7 @@ class Build:
         for tech in selected:
             self.run_technique(tech)
         write_manifest(site, self.techniques.values(), self.state)
+        write_build_page(site, self.techniques.values(), self.state, self.build_info())
         marker.unlink(missing_ok=True)
 
 

@@ -5,7 +5,9 @@ with a fresh cache (so every unit is really recomputed), then compares the
 sha256 of every file with ``OLD_DIR``.  ``OLD_DIR`` is a copy of an earlier
 ``docs/generated`` (or any ``--out``), or a ``sums.json`` written with
 ``--record``.  The ``.state/`` folder is bookkeeping (it holds cache keys,
-which change whenever code moves) and is left out, as is the ``.lock`` file.
+which change whenever code moves) and is left out, as are the ``.lock`` file
+and ``fragments/build.md`` (the build page, which states the source commit and
+how long the units took to compute).
 
     python -m generator.build.same OLD_DIR [--weights PATH] [--allow GLOB ...]
     python -m generator.build.same OLD_DIR --new NEW_DIR      # compare two folders, build nothing
@@ -26,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-IGNORED = (".state/*", ".lock")
+IGNORED = (".state/*", ".lock", "fragments/build.md")
 
 
 def sums(root: Path) -> dict[str, str]:

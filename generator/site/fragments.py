@@ -167,6 +167,26 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
 
 
+def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore", info: dict) -> None:
+    """``fragments/build.md``: provenance and, per technique, units, figures and timings.
+
+    The timings are those stored with each unit and each technique's figures by the run
+    that made them, so a rerun from the cache writes the same page, byte for byte.
+    """
+    rows = []
+    for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
+        state = states.read(tech.name)
+        if state is None:
+            continue
+        timing = state.get("timing") or {}
+        rows.append({"title": tech.title, "chapter": tech.chapter, "units": timing.get("units", 0),
+                     "figures": len(state["figures"]), "compute_seconds": timing.get("compute_seconds", 0.0),
+                     "render_seconds": timing.get("render_seconds", 0.0)})
+    totals = {k: sum(r[k] for r in rows) for k in ("units", "figures", "compute_seconds", "render_seconds")}
+    text = environment().get_template("_build.md.j2").render(info=info, techniques=rows, totals=totals)
+    atomic_write_text(site.out_dir / "fragments" / "build.md", text)
+
+
 def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore") -> None:
     """``manifest.json``: every figure with its technique, image, model, layer and path, in site order."""
     figures: list[dict] = []

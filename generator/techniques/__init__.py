@@ -60,6 +60,7 @@ class Result:
 
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     records: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None  # compute time, measured by the run that computed it (kept in the cache)
 
 
 def records_json(obj):
