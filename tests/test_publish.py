@@ -102,3 +102,29 @@ def test_the_pages_workflow_tests_builds_and_deploys():
     assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     for s in [s for s in steps + deploy["steps"] if "uses" in s]:
         assert s["uses"].rsplit("@", 1)[1].startswith("v"), s  # every action pinned to a release
+
+
+@pytest.mark.slow
+def test_site_and_repo_addresses_come_from_the_environment(tmp_path, quick_build):
+    """With the Pages workflow's variables, chapters get an edit link, canonical URLs and a 404 page whose
+    assets resolve under the project's sub-path; without them the strict build still passes, with no edit link."""
+    work = tmp_path / "w"
+    work.mkdir()
+    shutil.copy2(ROOT / "mkdocs.yml", work / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns("generated", "__pycache__"))
+    shutil.copytree(quick_build, work / "docs" / "generated")
+    env = {"SITE_URL": "https://example.github.io/cnn-sees/", "REPO_URL": "https://github.com/example/cnn-sees",
+           "EDIT_URI": "edit/main/docs/"}
+    import os
+
+    for name, extra in (("with", env), ("without", {})):
+        clean = {k: v for k, v in os.environ.items() if k not in env}
+        proc = subprocess.run([sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(work / "mkdocs.yml"),
+                               "-d", str(work / name)], cwd=work, capture_output=True, text=True, timeout=600,
+                              env={**clean, **extra})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (work / "with" / "filters" / "index.html").read_text()
+    assert 'href="https://github.com/example/cnn-sees/edit/main/docs/filters.md"' in page
+    assert '<link rel="canonical" href="https://example.github.io/cnn-sees/filters/"' in page
+    assert 'href="/cnn-sees/assets/stylesheets/' in (work / "with" / "404.html").read_text()
+    assert 'title="Edit this page"' not in (work / "without" / "filters" / "index.html").read_text()
