@@ -118,11 +118,15 @@ def serve(session: nox.Session) -> None:
     )
 
 
+def run_module(session: nox.Session, module: str) -> None:
+    """`python -m MODULE` in the shared venv, with the session's arguments."""
+    session.run(shared_env(session), "-m", module, *session.posargs, external=True)
+
+
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
     """Time the generator; arguments go to `python -m generator.bench`."""
-    python = shared_env(session)
-    session.run(python, "-m", "generator.bench", *session.posargs, external=True)
+    run_module(session, "generator.bench")
 
 
 @nox.session(python=False)
@@ -133,11 +137,10 @@ def same(session: nox.Session) -> None:
     it was built with is rebuilt from an empty cache and every file's sha256 compared.
     See `python -m generator.build.same --help`.
     """
-    python = shared_env(session)
     if not session.posargs:
         session.error("usage: nox -s same -- OLD_DIR [--weights PATH] [--allow GLOB ...] "
                       "(OLD_DIR: a copy of docs/generated made before your change)")
-    session.run(python, "-m", "generator.build.same", *session.posargs, external=True)
+    run_module(session, "generator.build.same")
 
 
 @nox.session(python=False)
@@ -148,6 +151,5 @@ def publish(session: nox.Session) -> None:
     changes in docs/ or generator/, stand-in weights and a missing remote, one line each.
     See `python -m generator.build.publish --help`.
     """
-    python = shared_env(session)
     require_generated(session)
-    session.run(python, "-m", "generator.build.publish", *session.posargs, external=True)
+    run_module(session, "generator.build.publish")

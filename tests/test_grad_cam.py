@@ -74,18 +74,24 @@ def test_guided_grad_cam_matches_captum(vgg64, photo64, target):
     assert rel_err(guided_grad_cam(vgg64, photo64, target, "features.29"), ref.abs().amax(0)) <= RTOL
 
 
-def test_matches_pytorch_grad_cam(vgg64, photo64, target, shared):
-    from pytorch_grad_cam import GradCAM
+def pytorch_grad_cam_maps(method, net, x, target, module):
+    """pytorch-grad-cam's final map (input size, scaled) and its raw map at the layer (weighted sum, then ReLU)."""
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
+    with method(model=net, target_layers=[module]) as cam:
+        # frozen parameters: the input must carry the graph
+        ref = cam(input_tensor=x.clone().requires_grad_(True), targets=[ClassifierOutputTarget(target)])[0]
+        acts = cam.activations_and_grads.activations[0].cpu().numpy()
+        grads = cam.activations_and_grads.gradients[0].cpu().numpy()
+        raw = np.maximum(cam.get_cam_image(x, module, None, acts, grads), 0)[0]
+    return ref, raw
+
+
+def test_matches_pytorch_grad_cam(vgg64, photo64, target, shared):
+    from pytorch_grad_cam import GradCAM
+
     for layer, idx in (("block5_conv3", 29), ("block3_conv3", 15)):
-        with GradCAM(model=vgg64, target_layers=[vgg64.features[idx]]) as cam:
-            # frozen parameters: the input must carry the graph
-            ref = cam(input_tensor=photo64.clone().requires_grad_(True), targets=[ClassifierOutputTarget(target)])[0]
-            # their raw map at the layer's resolution (weighted sum, then ReLU)
-            acts = cam.activations_and_grads.activations[0].cpu().numpy()
-            grads = cam.activations_and_grads.gradients[0].cpu().numpy()
-            raw = np.maximum(cam.get_cam_image(photo64, vgg64.features[idx], None, acts, grads), 0)[0]
+        ref, raw = pytorch_grad_cam_maps(GradCAM, vgg64, photo64, target, vgg64.features[idx])
         assert rel_err(shared.cams[layer], torch.from_numpy(raw)) <= RTOL, layer
         mine = upsample(shared.cams[layer], (SIZE, SIZE)).numpy()
         assert ref.shape == mine.shape == (SIZE, SIZE)
@@ -151,16 +157,11 @@ def test_any_torchvision_cnn():
 def test_grad_cam_plus_plus_matches_pytorch_grad_cam(vgg64, photo64, target):
     """A CAM variant is one weight rule: Grad-CAM++ agrees with pytorch-grad-cam's GradCAMPlusPlus within 1e-5."""
     from pytorch_grad_cam import GradCAMPlusPlus
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from generator.lib import grad_cam_plus_plus
 
     for layer, idx in (("block5_conv3", 29), ("block4_conv3", 22)):
-        with GradCAMPlusPlus(model=vgg64, target_layers=[vgg64.features[idx]]) as cam:
-            ref = cam(input_tensor=photo64.clone().requires_grad_(True), targets=[ClassifierOutputTarget(target)])[0]
-            acts = cam.activations_and_grads.activations[0].cpu().numpy()
-            grads = cam.activations_and_grads.gradients[0].cpu().numpy()
-            raw = np.maximum(cam.get_cam_image(photo64, vgg64.features[idx], None, acts, grads), 0)[0]
+        ref, raw = pytorch_grad_cam_maps(GradCAMPlusPlus, vgg64, photo64, target, vgg64.features[idx])
         assert float(raw.max()) > 0, layer
         mine_raw = grad_cam_plus_plus(vgg64, photo64, target, layer, upsample_to_input=False)
         assert rel_err(mine_raw, torch.from_numpy(raw)) <= RTOL, layer
