@@ -219,7 +219,9 @@ def test_build_reruns_are_byte_identical(tmp_path, standin_weights):
                    "--only", "predictions", "saliency", "grad_cam", "cascading_randomisation"])
         assert rc == 0
         outs.append(out)
-    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file() and ".state" not in p.parts)
+    # the build page states how long each unit took, which differs between two cold builds by design
+    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*")
+                   if p.is_file() and ".state" not in p.parts and p.name != "build.md")
     mine = [f for f in files if any(t in str(f) for t in ("saliency", "grad_cam", "cascading_randomisation"))]
     assert len(mine) >= 8
     for f in files:
