@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from tests.conftest import IMAGES, ROOT
 
@@ -155,6 +154,7 @@ def test_a_very_long_photo_name_gets_a_short_stable_id(tmp_path, standin_weights
     assert image["title"] == Path(name).stem
     assert (tmp_path / "out" / image["seen"]).is_file()
     again = quick(images, tmp_path / "out2", tmp_path / "cache", standin_weights)
+    assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "out2" / "manifest.json").read_text())["images"][0]["id"] == image["id"]
 
 

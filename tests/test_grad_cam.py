@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from torch import nn
 
 from generator import images as imgmod
 from generator.lib.attr import grad_cam, guided_grad_cam, upsample

@@ -35,7 +35,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from generator.lib.layers import device_of, prepared, resolve_layer

@@ -31,7 +31,6 @@ Use it from plain Python on any torchvision CNN::
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from generator.lib.layers import conv_layer
