@@ -20,6 +20,7 @@ stamp file inside the venv remembers the hash it was installed for. Delete
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -94,10 +95,29 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def build(session: nox.Session) -> None:
-    """Regenerate every figure and fragment, then build the site strictly into site/."""
+    """Regenerate every figure and fragment, then build the site strictly into site/.
+
+    When the generator finishes but reports problems (a broken photo, weights it could not get),
+    the site is still built, so that it shows what is missing, and the session then fails.
+    """
     python = shared_env(session)
-    session.run(python, "-m", "generator", "build", *session.posargs, external=True)
-    build_site(session, python)
+    args = list(session.posargs)
+    report = ROOT / ".cache" / "last-build-report.json"
+    if "--report" in args[:-1]:
+        report = Path(args[args.index("--report") + 1])
+    else:
+        args = ["--report", str(report)] + args
+    report.unlink(missing_ok=True)
+    # exit 1: finished, with problems listed; anything else (2: bad arguments) stops here
+    session.run(python, "-m", "generator", "build", *args, external=True, success_codes=[0, 1])
+    if not report.is_file():
+        session.error("the generator wrote no report (see its messages above)")
+    ok = json.loads(report.read_text()).get("ok", False)
+    generated = ROOT / "docs" / "generated"
+    if (generated / "manifest.json").is_file() and not (generated / ".incomplete").exists():
+        build_site(session, python)
+    if not ok:
+        session.error("the generator reported problems (listed above); the site shows what it could build")
 
 
 @nox.session(python=False)

@@ -77,6 +77,7 @@ class Build:
         self._in_progress: set[tuple] = set()
         self._weights_failed = False
         self._weights_reason = ""
+        self._weights_identity = None
 
     # -- small helpers ------------------------------------------------------------------
     def _bar(self, iterable, desc: str, total: int | None = None):
@@ -258,13 +259,18 @@ class Build:
 
     # -- site output ---------------------------------------------------------------------------
     def weights_identity(self):
-        """Which trained weights this build uses (official or stand-in), from the checkpoint's sha256."""
+        """Which trained weights this build uses (official or stand-in), from the checkpoint's sha256.
+
+        Asked for by every render key and fragment, so it is worked out once per build.
+        """
         from generator.models import WeightsError, WeightsIdentity
 
-        try:
-            return WeightsIdentity.of(self.models.weights.identity())
-        except WeightsError:
-            return WeightsIdentity(None, True)  # unavailable: nothing trained is shown, so nothing to label
+        if self._weights_identity is None:
+            try:
+                self._weights_identity = WeightsIdentity.of(self.models.weights.identity())
+            except WeightsError:  # unavailable: nothing trained is shown, so nothing to label
+                self._weights_identity = WeightsIdentity(None, True)
+        return self._weights_identity
 
     def model_table(self):
         from generator.models import model_table
