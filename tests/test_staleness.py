@@ -191,3 +191,39 @@ def test_run_order_follows_needs_and_refuses_cycles_and_unknown_names():
         run_order(_with("filters", needs=("nope",)))
     with pytest.raises(ValueError, match="unknown technique.*nope"):
         run_order(techniques, ["nope"])
+
+
+def test_editing_a_photos_credit_recomputes_what_uses_it(tmp_path, standin_weights):
+    """The expected class in CREDITS.toml goes into the predictions' records, and titles into captions:
+    changing the entry recomputes the predictions and redraws their figures (the photo's bytes are the same).
+    Found in review: the keys used to hash only the photo's bytes, so an old expected class stayed cached."""
+    import json
+
+    from generator.build import Build, BuildOptions
+    from generator.models import WeightsSource
+
+    images = tmp_path / "photo"
+    images.mkdir()
+    shutil.copy(IMAGES / "chelsea.png", images / "chelsea.png")
+    entry = ('[[image]]\nfile = "chelsea.png"\ntitle = "{title}"\nsource = "s"\nauthor = "a"\nlicence = "l"\n'
+             'link = "https://example.org"\nlabel = "{label}"\nlabel_index = {index}\n')
+    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=tmp_path / "out",
+                        cache_dir=tmp_path / "cache", weights=WeightsSource(standin_weights, explicit=True),
+                        device=torch.device("cpu"), only=["predictions"], progress=False)
+
+    def run(title, label, index):
+        (images / "CREDITS.toml").write_text(entry.format(title=title, label=label, index=index))
+        report = Build(opts).run()
+        assert report.ok, report.failures
+        state = json.loads((tmp_path / "out" / ".state" / "predictions.json").read_text())
+        return report.stats["predictions"].computed, state
+
+    computed, state = run("Chelsea", "tabby", 281)
+    assert computed == 2
+    assert run("Chelsea", "tabby", 281)[0] == 0  # nothing changed
+    computed, state = run("Chelsea", "tiger cat", 282)
+    assert computed == 2
+    captions = " ".join(f["caption"] for f in state["figures"])
+    assert "tiger cat" in captions
+    computed, state = run("Chelsea, renamed", "tiger cat", 282)  # the captions follow a new title
+    assert "Chelsea, renamed" in " ".join(f["caption"] for f in state["figures"])

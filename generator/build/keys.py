@@ -18,6 +18,7 @@ recomputing (and comments in such a module do not count).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 from functools import lru_cache
@@ -153,6 +154,13 @@ def unit_seed(technique: str, image_id: str | None, model: str) -> int:
     return int.from_bytes(value[:4], "little") & 0x7FFFFFFF
 
 
+def _photo(image) -> list:
+    """What a result may depend on of a photo: its id, its bytes, and its CREDITS.toml entry
+    (the expected ImageNet class goes into the predictions; titles go into captions)."""
+    credit = dataclasses.asdict(image.credit) if image.credit is not None else None
+    return [image.id, image.sha256, image.title, credit]
+
+
 class UnitKeys:
     """The cache key of every unit of a build, and the render key of every technique.
 
@@ -187,9 +195,9 @@ class UnitKeys:
         memo = (tech.name, image_id, model)
         if memo not in self._memo:
             if tech.scope == "image":
-                image_part: Any = next(i.sha256 for i in self.images if i.id == image_id)
+                image_part: Any = next(_photo(i) for i in self.images if i.id == image_id)
             else:
-                image_part = sorted((i.id, i.sha256) for i in self.images)
+                image_part = sorted(_photo(i) for i in self.images)
             upstream = [(n, i, m, self.unit(self.techniques[n], i, m)) for n, i, m in self.upstream(tech, image_id)]
             self._memo[memo] = digest(
                 "unit", __version__, tech.name, tech.compute_settings_for(self.profile.name),
@@ -199,8 +207,9 @@ class UnitKeys:
         return self._memo[memo]
 
     def render(self, tech, keys: dict, labels: dict | None = None) -> str:
-        """The render key: every unit key, the render settings, the profile, the model labels the
-        captions use, and the renderer's code."""
+        """The render key: every unit key, the render settings, the profile, the model labels and the
+        photos' titles and credits that the captions use, and the renderer's code."""
         return digest("render", sorted((str(u), k) for u, k in keys.items()), labels or {},
+                      sorted(_photo(i) for i in self.images),
                       tech.render_settings_for(self.profile.name), self.profile.as_dict(),
                       code_hash(f"generator.render.{tech.name}"))
