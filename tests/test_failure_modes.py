@@ -290,3 +290,7 @@ def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_miss
     assert {"feature_maps", "filters", "predictions", "architecture"} <= cached
     manifest = json.loads((out / "manifest.json").read_text())
     assert [t["name"] for t in manifest["techniques"]] == ["architecture"]
+    assert manifest["weights"]["available"] is False
+    page = (out / "fragments" / "build.md").read_text()  # the build page does not claim ImageNet weights
+    assert "**not available** when this site was built" in page and "torchvision's ImageNet file |" not in page
+    assert "| [Saliency maps](saliency.md) | not built |" in page

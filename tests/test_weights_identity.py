@@ -82,7 +82,7 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
     assert Build(opts).run().ok
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["weights"] == {"sha256": OFFICIAL_PREFIX + "0" * 56, "official": True,
-                                   "expected_prefix": OFFICIAL_PREFIX}
+                                   "expected_prefix": OFFICIAL_PREFIX, "available": True}
     assert manifest["models"][0]["label"] == "trained (ImageNet)"
     assert any("trained (ImageNet)" in f["caption"] for f in manifest["figures"])
     hooks = _hooks()

@@ -55,6 +55,9 @@ def check(root: Path, remote: str, allow_dirty: bool, allow_stand_in: bool) -> d
     if (root / "docs" / "generated" / ".incomplete").exists():
         raise PublishError("docs/generated/ is incomplete (the last build did not finish). Rerun `nox -s build`")
     weights = manifest.get("weights") or {}
+    if weights.get("available") is False and not allow_stand_in:
+        raise PublishError("the trained VGG16's weights were not available when the site was built, so parts of "
+                           "it are missing. Rebuild with them, or pass --allow-stand-in")
     if not weights.get("official", False) and not allow_stand_in:
         raise PublishError(f"the 'trained' figures were built with stand-in weights (sha256 "
                            f"{(weights.get('sha256') or 'unknown')[:12]}…), not torchvision's ImageNet file. "

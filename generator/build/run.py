@@ -241,7 +241,7 @@ class Build:
         """What the "How this site was built" page states about this build (stable across reruns)."""
         from generator.build.provenance import build_info
 
-        return build_info(self.opts.profile.name, str(self.opts.device), self.weights_identity().as_dict())
+        return build_info(self.opts.profile.name, str(self.opts.device), self.weights_record())
 
     def _weights_unavailable(self, exc: BaseException) -> None:
         """Report the trained weights once; from then on every unit that needs them is skipped."""
@@ -281,7 +281,11 @@ class Build:
         from generator.site.fragments import SiteContext
 
         return SiteContext.from_build(self.opts.out_dir, self.opts.profile, self.images, self.model_table(),
-                                      self.weights_identity())
+                                      self.weights_record())
+
+    def weights_record(self) -> dict:
+        """The weights as the manifest and the build page state them, including whether they could be loaded."""
+        return self.weights_identity().as_dict() | {"available": not self._weights_failed}
 
     def _write_fragments(self, tech: Technique, state: dict) -> None:
         from generator.site.fragments import write_technique
@@ -328,6 +332,7 @@ class Build:
         write_site_fragments(site, self.images)
         for tech in selected:
             self.run_technique(tech)
+        site = self.site_context()  # again: whether the trained weights could be loaded is known now
         write_manifest(site, self.techniques.values(), self.state)
         write_build_page(site, self.techniques.values(), self.state, self.build_info())
         marker.unlink(missing_ok=True)

@@ -59,8 +59,7 @@ class SiteContext:
     @classmethod
     def from_build(cls, out_dir: Path, profile: "Profile", images: "list[ImageInput]", table=None,
                    weights=None) -> "SiteContext":
-        return cls(Path(out_dir), profile, image_info(images), model_info(table),
-                   weights.as_dict() if weights is not None else {})
+        return cls(Path(out_dir), profile, image_info(images), model_info(table), dict(weights or {}))
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -177,11 +176,13 @@ def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", state
     for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
         state = states.read(tech.name)
         if state is None:
+            rows.append({"title": tech.title, "chapter": tech.chapter, "units": 0, "figures": 0,
+                         "compute_seconds": 0.0, "render_seconds": 0.0, "missing": True})
             continue
         timing = state.get("timing") or {}
         rows.append({"title": tech.title, "chapter": tech.chapter, "units": timing.get("units", 0),
                      "figures": len(state["figures"]), "compute_seconds": timing.get("compute_seconds", 0.0),
-                     "render_seconds": timing.get("render_seconds", 0.0)})
+                     "render_seconds": timing.get("render_seconds", 0.0), "missing": False})
     totals = {k: sum(r[k] for r in rows) for k in ("units", "figures", "compute_seconds", "render_seconds")}
     text = environment().get_template("_build.md.j2").render(info=info, techniques=rows, totals=totals)
     atomic_write_text(site.out_dir / "fragments" / "build.md", text)
