@@ -85,3 +85,18 @@ def _restore_generator_logger():
     saved = (list(logger.handlers), logger.propagate, logger.level)
     yield
     logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+def figure_files(build: Path, technique: str, *, image: str | None = None, model: str | None = None,
+                 kind: str | None = None) -> list[Path]:
+    """The files of a build's figures that match, from its manifest (a figure is a .png or a .webp)."""
+    import json
+
+    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    return sorted(
+        build / f["path"] for f in manifest["figures"]
+        if f["technique"] == technique
+        and (image is None or f["image"] == image)
+        and (model is None or f["model"] == model)
+        and (kind is None or f["kind"] == kind)
+    )

@@ -16,7 +16,7 @@ from generator.lib.layers import activations as feature_outputs
 from generator.models import BLOCKS, FEATURE_LAYERS, LAYERS, build_untrained, conv_module
 from generator.techniques import Context, ImageInput, ModelInput
 from generator.techniques import feature_maps as fm
-from tests.conftest import IMAGES
+from tests.conftest import IMAGES, figure_files
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +164,7 @@ def test_select_channels_breaks_ties_by_index():
 def test_quick_build_fragments_state_the_numbers(quick_build):
     text = (quick_build / "fragments" / "feature_maps.numbers.md").read_text()
     assert "block5_conv3" in text and "%" in text
-    grids = sorted((quick_build / "figures" / "feature_maps" / "chelsea").glob("*.png"))
+    grids = figure_files(quick_build, "feature_maps", image="chelsea")
+    assert all(g.is_file() for g in grids)
     # 18 layers x 2 kinds x 2 models + 2 aggregate strips
     assert len(grids) == 18 * 2 * 2 + 2

@@ -18,7 +18,7 @@ from generator.models import CATEGORIES, CONV_LAYERS, build_untrained
 from generator.render.filters import grey_grid, rgb_grid
 from generator.techniques import Context, ImageInput, ModelInput
 from generator.techniques import architecture, filters, predictions
-from tests.conftest import IMAGES
+from tests.conftest import IMAGES, figure_files
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_layer1_filter_figure_has_64_tiles(quick_build):
     """Read the saved PNG back: 8 columns and 8 rows of tiles separated by white gaps."""
     px = filters.TECHNIQUE.settings_for("quick")["px_rgb"]
     for model in ("trained", "untrained"):
-        path = quick_build / "figures" / "filters" / "_all" / f"{model}-block1_conv1-rgb.png"
+        (path,) = figure_files(quick_build, "filters", model=model, kind="rgb")
         arr = np.asarray(Image.open(path).convert("RGB"))
         white = (arr == 255).all(axis=2)
         gap_cols, gap_rows = white.all(axis=0), white.all(axis=1)
@@ -186,7 +186,8 @@ def test_quick_build_predictions_fragments(quick_build):
     assert "6.908" in confidence and "uniform" in confidence
     expected = (quick_build / "fragments" / "predictions.expected.md").read_text()
     assert "of 7" in expected
-    bars = sorted((quick_build / "figures" / "predictions").rglob("*-top5.png"))
+    bars = figure_files(quick_build, "predictions", kind="top5")
+    assert all(b.is_file() for b in bars)
     assert len(bars) == 7 * 2
 
 

@@ -184,8 +184,12 @@ def test_manifest_lists_every_figure(quick_build):
         assert (quick_build / fig["path"]).is_file(), fig["path"]
         assert fig["path"] not in listed, f"listed twice: {fig['path']}"
         listed.add(fig["path"])
-    on_disk = {p.relative_to(quick_build).as_posix() for p in (quick_build / "figures").rglob("*.png")
-               if not p.relative_to(quick_build).as_posix().startswith("figures/seen/")}
+        if fig.get("thumb"):  # a photo's wide figure, and its gallery thumbnail
+            assert fig["image"] and fig["width"] > fig["thumb"]["width"], fig
+            assert (quick_build / fig["thumb"]["path"]).is_file(), fig["thumb"]
+            listed.add(fig["thumb"]["path"])
+    on_disk = {p.relative_to(quick_build).as_posix() for p in (quick_build / "figures").rglob("*")
+               if p.is_file() and not p.relative_to(quick_build).as_posix().startswith("figures/seen/")}
     assert on_disk == listed
     ids = {i["id"] for i in manifest["images"]}
     assert len(ids) == 7

@@ -100,7 +100,7 @@ def _build(root: Path, weights: Path, techniques=None, only=None):
 def _figures(out: Path, technique: str) -> dict[str, str]:
     root = out / "figures" / technique
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*.png"))}
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _with(name: str, **changes) -> dict:

@@ -27,7 +27,7 @@ def render_technique(tech: Technique, results: dict, render_key: str, out_dir: P
     rc = RenderContext(technique=tech.name, out_dir=out_dir, profile=profile,
                        settings=tech.settings_for(profile.name), images=images, labels=labels)
     records = renderer.render(rc, results) or {}
-    keep = {f.path for f in rc.figures}
+    keep = {path for f in rc.figures for path in f.files()}
     fig_root = Path(out_dir) / "figures" / tech.name
     if fig_root.is_dir():
         for p in sorted(fig_root.rglob("*")):
@@ -40,6 +40,11 @@ def render_technique(tech: Technique, results: dict, render_key: str, out_dir: P
              "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
     states.write(tech.name, state)
     return state
+
+
+def figure_files(figures: list[dict]) -> list[str]:
+    """Every file a state's figures name: each figure, and its thumbnail when it has one."""
+    return [path for f in figures for path in [f["path"]] + ([f["thumb"]["path"]] if f.get("thumb") else [])]
 
 
 def drop_output(tech: Technique, out_dir: Path, states: StateStore) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
 from generator.build.inputs import load_inputs
-from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, render_technique
+from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, figure_files, render_technique
 from generator.build.keys import UnitKeys, unit_seed
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.report import BuildReport, Failure, TechniqueStats
@@ -194,7 +194,7 @@ class Build:
             render_key = self.keys.render(tech, keys, {m.name: m.label for m in self.model_table().values()})
             state = self.state.read(tech.name)
             if (state and state.get("render_key") == render_key
-                    and all((self.opts.out_dir / f["path"]).is_file() for f in state["figures"])):
+                    and all((self.opts.out_dir / path).is_file() for path in figure_files(state["figures"]))):
                 stats.cached += len(units)
                 self._write_fragments(tech, state)
                 return

@@ -21,11 +21,16 @@ import numpy as np
 from PIL import Image
 
 from generator.atomic import atomic_write_bytes
+from generator.render import encode
 from generator.config import FEATURED_IMAGE
 from generator.lib.arrays import scale01, to_uint8  # noqa: F401  (to_uint8: part of the render kit)
 from generator.models import MODELS
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# A photo's figures wider than this get a thumbnail THUMB_WIDTH pixels wide for the gallery
+# pages (shown at its own width there), so that a gallery page does not carry the full figures.
+THUMB_OVER = 600
+THUMB_WIDTH = 480
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,15 @@ class Figure:
     caption: str
     width: int
     height: int
+    # A smaller copy for the gallery, which opens the full figure in the lightbox:
+    # {"path", "width", "height"}, for a photo's figures wider than THUMB_OVER pixels.
+    thumb: dict | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def files(self) -> list[str]:
+        return [self.path] + ([self.thumb["path"]] if self.thumb else [])
 
 
 class RenderContext:
@@ -71,27 +82,39 @@ class RenderContext:
         return {"featured": featured, "featured_title": self.image(featured).title if featured else None}
 
     # -- saving ---------------------------------------------------------------------------
-    def _path(self, image, model, layer, kind, suffix=".png") -> str:
+    def _stem(self, image, model, layer, kind) -> str:
         parts = [p for p in (model, layer, kind) if p]
-        name = _SAFE.sub("_", "-".join(parts)) + suffix
-        return f"figures/{self.technique}/{_SAFE.sub('_', image or '_all')}/{name}"
+        return f"figures/{self.technique}/{_SAFE.sub('_', image or '_all')}/{_SAFE.sub('_', '-'.join(parts))}"
 
-    def _register(self, data: bytes, size, *, image, model, layer, kind, caption) -> Figure:
-        rel = self._path(image, model, layer, kind)
-        if any(f.path == rel for f in self.figures):
-            raise ValueError(f"{self.technique}: two figures would share {rel}; give them different kinds")
+    def _register(self, im: Image.Image, *, image, model, layer, kind, caption) -> Figure:
+        """Save ``im`` in its smallest lossless file (``encode.smallest``: PNG or WebP) and list it."""
+        stem = self._stem(image, model, layer, kind)
+        if any(f.path.rsplit(".", 1)[0] == stem for f in self.figures):
+            raise ValueError(f"{self.technique}: two figures would share {stem}; give them different kinds")
+        data, suffix = encode.smallest(im)
+        rel = stem + suffix
         atomic_write_bytes(self.out_dir / rel, data)
-        fig = Figure(self.technique, image, model, layer, kind, rel, caption, int(size[0]), int(size[1]))
+        thumb = None
+        if image is not None and im.size[0] > THUMB_OVER:
+            small = encode.opaque(im).convert("RGB") if im.mode not in ("RGB", "RGBA") else encode.opaque(im)
+            size = (THUMB_WIDTH, max(1, round(im.size[1] * THUMB_WIDTH / im.size[0])))
+            small = small.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            thumb_data, thumb_suffix = encode.smallest(small)
+            thumb = {"path": f"{stem}.thumb{thumb_suffix}", "width": size[0], "height": size[1]}
+            atomic_write_bytes(self.out_dir / thumb["path"], thumb_data)
+        fig = Figure(self.technique, image, model, layer, kind, rel, caption, int(im.size[0]), int(im.size[1]),
+                     thumb)
         self.figures.append(fig)
         return fig
 
     def png(self, array: np.ndarray, *, image=None, model=None, layer=None, kind: str, caption: str = "",
             palette: np.ndarray | None = None) -> Figure:
-        """Save an HxW or HxWx3 uint8 array as a PNG (byte-identical for equal input).
+        """Save an HxW or HxWx3 uint8 array as a lossless figure (byte-identical for equal input).
 
         With ``palette`` (a 256x3 uint8 colour table, see ``palette_for``) the HxW array
-        holds indices into it and is saved as a palette PNG: a third of the bytes to
+        holds indices into it and is saved as a palette image: a third of the bytes to
         encode, so several times faster for colour-mapped figures, and lossless.
+        The file is a PNG or a lossless WebP, whichever is smaller (``encode.smallest``).
         """
         arr = np.ascontiguousarray(array)
         if arr.dtype != np.uint8:
@@ -103,23 +126,18 @@ class RenderContext:
             im.putpalette(np.asarray(palette, np.uint8).reshape(-1).tolist(), rawmode="RGB")
         else:
             im = Image.fromarray(arr)
-        buf = io.BytesIO()
-        im.save(buf, format="PNG", optimize=False, compress_level=6)
-        return self._register(buf.getvalue(), im.size, image=image, model=model, layer=layer,
-                              kind=kind, caption=caption)
+        return self._register(im, image=image, model=model, layer=layer, kind=kind, caption=caption)
 
     def mpl(self, fig, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
-        """Save a matplotlib figure as a PNG without metadata (so reruns are byte-identical)."""
+        """Save a matplotlib figure, without metadata (so reruns are byte-identical), as a lossless figure."""
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=self.profile.dpi, metadata={"Software": None},
                     bbox_inches="tight", pad_inches=0.05)
         if "matplotlib.pyplot" in sys.modules:  # a pyplot-managed figure must be released
             sys.modules["matplotlib.pyplot"].close(fig)
-        data = buf.getvalue()
-        with Image.open(io.BytesIO(data)) as im:
-            size = im.size
-        return self._register(data, size, image=image, model=model, layer=layer, kind=kind,
-                              caption=caption)
+        with Image.open(io.BytesIO(buf.getvalue())) as im:
+            im.load()
+            return self._register(im, image=image, model=model, layer=layer, kind=kind, caption=caption)
 
 
 # --------------------------------------------------------------------------- pixel helpers
