@@ -272,12 +272,72 @@ def test_gallery_has_a_page_per_image(crawl: Crawl) -> None:
         figures = [
             f for f in crawl.manifest.get("figures", []) if f.get("image") == image["id"]
         ]
-        html = page.read_text(encoding="utf-8")
+        # The photo's page, and its layer-by-layer pages (gallery/<id>/<technique>/).
+        html = page.read_text(encoding="utf-8") + "".join(
+            p.read_text(encoding="utf-8") for p in sorted((page.parent).glob("*/index.html")))
         for fig in figures:
-            assert fig["path"] in html, f"{fig['path']} missing from the gallery page of {image['id']}"
+            assert fig["path"] in html, f"{fig['path']} missing from the gallery pages of {image['id']}"
 
 
 def test_screenshots_taken(crawl: Crawl) -> None:
     assert len(crawl.screenshots) == 2, crawl.screenshots
     for shot in crawl.screenshots:
         assert shot.stat().st_size > 10_000, f"{shot} looks empty"
+
+
+# --------------------------------------------------------------------------- page weight
+
+
+@pytest.fixture(scope="session")
+def weights(built_site: Path):
+    """Every page weighed in a fresh browser (generator.site.weigh): first screen and full scroll."""
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    from generator.site import weigh
+
+    return weigh.weigh_site(built_site / "site")
+
+
+def test_every_page_is_within_its_weight_budget(weights) -> None:
+    """Each page <= 5 MB after a full scroll, and <= 1.5 MB on its first screen (text gzip-compressed)."""
+    from generator.site import weigh
+
+    assert len(weights) >= 10
+    assert weigh.over_budget(weights) == [], "\n" + weigh.table(weights)
+
+
+def test_no_figure_carries_more_than_twice_the_pixels_it_is_shown_at(weights) -> None:
+    oversized = sorted({line for w in weights for line in w.oversized()})
+    assert oversized == []
+
+
+def test_lazy_figures_wait_below_the_fold(weights) -> None:
+    """A long page fetches less on its first screen than after a full scroll (images reserve their space)."""
+    longest = max(weights, key=lambda w: w.requests)
+    assert longest.first_screen < longest.full, longest
+
+
+def test_the_gallery_shows_thumbnails_that_open_the_full_figure(crawl: Crawl) -> None:
+    thumbs = [f for f in crawl.manifest["figures"] if f.get("thumb")]
+    assert thumbs, "no figure has a thumbnail"
+    for fig in thumbs:
+        html = (crawl.site / "gallery" / fig["image"] / "index.html").read_text(encoding="utf-8")
+        assert f'src="../../generated/{fig["thumb"]["path"]}"' in html, fig["thumb"]["path"]
+        assert f'href="../../generated/{fig["path"]}"' in html, fig["path"]
+
+
+def test_no_figure_is_stored_twice(built_site: Path) -> None:
+    import hashlib
+
+    seen: dict[str, str] = {}
+    for path in sorted((built_site / "site" / "generated" / "figures").rglob("*")):
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            assert digest not in seen, f"{path} repeats {seen[digest]}"
+            seen[digest] = str(path)
+
+
+def test_pages_without_formulas_do_not_load_mathjax(built_site: Path) -> None:
+    site = built_site / "site"
+    credits, vgg = (site / "credits" / "index.html").read_text(), (site / "vgg16" / "index.html").read_text()
+    assert "javascripts/vendor/mathjax/" not in credits and "mathjax-config.js" not in credits
+    assert 'class="arithmatex"' in vgg and "tex-mml-chtml.js" in vgg

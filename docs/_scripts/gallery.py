@@ -10,6 +10,9 @@ Pages written (virtual, never on disk under docs/):
   linking to the photo's page. Without a manifest it only says how to make one.
 * ``gallery/<image id>.md``: the photo as the model saw it, its credit, and a
   section per technique (manifest order) with the figures made for that photo.
+* ``gallery/<image id>/<technique>.md``: when a technique has more than
+  ``LAYER_PAGE_OVER`` per-layer figures for the photo (the feature maps), they get
+  this page of their own, linked from the photo's section, so that no page is heavy.
   Within a section, figures are grouped by kind (a sub-heading each when there
   is more than one kind) and then by layer; the trained and the untrained
   figure of the same layer and kind stand side by side. Figures that belong to
@@ -40,6 +43,11 @@ GALLERY = "gallery"
 GENERATED = "generated"
 # From a page in gallery/ back to docs/.
 UP = "../"
+# A pair column is about 450 CSS px at its widest (a 1200 px window); a figure wider than
+# twice that would carry more pixels than a 2x screen shows there, so it gets the full width.
+PAIR_MAX_WIDTH = 900
+# More per-layer figures than this for one photo and technique go on a page of their own.
+LAYER_PAGE_OVER = 24
 SEEN_CAPTION = "The photo as the network sees it, after the same resizing and cropping as its input."
 
 NO_MANIFEST = """\
@@ -120,14 +128,24 @@ def img(rel_path: str, alt: str, **options: Any) -> str:
 
 
 def figure(rel_path: str, alt: str, *, heading: str = "", caption: str = "", group: str = "",
-           width: Any = None, height: Any = None, cls: str = "cnn-figure") -> str:
-    """A captioned figure (md_in_html), in the same markup as the chapters' fragments."""
+           width: Any = None, height: Any = None, cls: str = "cnn-figure", up: str = UP,
+           thumb: dict[str, Any] | None = None) -> str:
+    """A captioned figure (md_in_html), in the same markup as the chapters' fragments.
+
+    With ``thumb`` (the manifest's {path, width, height}) the page shows the thumbnail,
+    and a click opens the full figure in the lightbox.
+    """
     if heading and caption:
         caption_md, description = f"**{text(heading)}.** {caption}", f"{heading}. {caption}"
     else:
         caption_md, description = text(heading) if heading else caption, heading or caption
-    return markup.figure(UP + posixpath.join(GENERATED, rel_path), alt, caption_md, cls=cls, width=width,
-                         height=height, description=description, group=group)
+    full = up + posixpath.join(GENERATED, rel_path)
+    if thumb and thumb.get("path") and exists(thumb["path"]):
+        return markup.thumbnail(up + posixpath.join(GENERATED, thumb["path"]), full, alt, caption_md, cls=cls,
+                                width=thumb.get("width"), height=thumb.get("height"), description=description,
+                                group=group)
+    return markup.figure(full, alt, caption_md, cls=cls, width=width, height=height, description=description,
+                         group=group)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -214,7 +232,7 @@ def first_seen_order(figures: list[Figure], key) -> list[list[Figure]]:
     return list(groups.values())
 
 
-def figure_markup(fig: Figure, models: Models, technique: str) -> str:
+def figure_markup(fig: Figure, models: Models, technique: str, up: str = UP) -> str:
     heading = models.label(fig.get("model"))
     alt_bits = [b for b in (heading, fig.get("layer"), fig.get("kind")) if b]
     return figure(
@@ -225,37 +243,83 @@ def figure_markup(fig: Figure, models: Models, technique: str) -> str:
         group=technique,
         width=fig.get("width"),
         height=fig.get("height"),
+        up=up,
+        thumb=fig.get("thumb"),
     )
 
 
-def layer_block(group: list[Figure], models: Models, technique: str) -> str:
-    """One layer and kind: per-model figures side by side, anything else full width."""
+def layer_block(group: list[Figure], models: Models, technique: str, up: str = UP) -> str:
+    """One layer and kind: per-model figures side by side, anything else (or anything wide) full width."""
     per_model = sorted((f for f in group if f.get("model") in models.order), key=lambda f: models.order[f["model"]])
-    others = [f for f in group if f.get("model") not in models.order]
+    if any(int(f.get("width") or 0) > PAIR_MAX_WIDTH for f in per_model):
+        per_model = []
+    others = [f for f in group if f not in per_model]
     blocks = []
     if per_model:
         # A lone trained (or untrained) figure keeps its column's width.
-        inner = "\n\n".join(figure_markup(f, models, technique) for f in per_model)
+        inner = "\n\n".join(figure_markup(f, models, technique, up) for f in per_model)
         blocks.append(f'<div class="cnn-pair" markdown>\n\n{inner}\n\n</div>')
     for fig in others:
-        blocks.append(f'<div class="cnn-single" markdown>\n\n{figure_markup(fig, models, technique)}\n\n</div>')
+        blocks.append(f'<div class="cnn-single" markdown>\n\n{figure_markup(fig, models, technique, up)}\n\n</div>')
     return "\n\n".join(blocks)
 
 
-def technique_section(technique: dict[str, Any], figures: list[Figure], models: Models) -> list[str]:
+def technique_section(technique: dict[str, Any], figures: list[Figure], models: Models, *, up: str = UP,
+                      heading: str = "##", more: str = "") -> list[str]:
+    """A technique's figures for one photo; ``more`` (a markdown line) goes under the chapter link."""
     name = technique.get("name")
-    lines = [f"## {text(technique.get('title') or name)}", ""]
+    lines = [f"{heading} {text(technique.get('title') or name)}", ""]
     chapter = technique.get("chapter")
     if chapter and (docs_dir() / chapter).is_file():
-        lines += [f"What these figures show, and how they are made: [{text(technique.get('title') or name)}]({url(UP + chapter)}).", ""]
+        lines += [f"What these figures show, and how they are made: [{text(technique.get('title') or name)}]({url(up + chapter)}).", ""]
+    if more:
+        lines += [more, ""]
     by_kind = first_seen_order(figures, lambda f: f.get("kind"))
     for kind_figures in by_kind:
         kind = kind_figures[0].get("kind")
         if len(by_kind) > 1 and kind:
-            lines += [f"### {text(humanise(kind))}", ""]
+            lines += [f"{heading}# {text(humanise(kind))}", ""]
         for group in first_seen_order(kind_figures, lambda f: f.get("layer")):
-            lines += [layer_block(group, models, str(name)), ""]
+            lines += [layer_block(group, models, str(name), up), ""]
     return lines
+
+
+def split_layers(figures: list[Figure]) -> tuple[list[Figure], list[Figure]]:
+    """(figures that stay on the photo's page, figures for its layer-by-layer page).
+
+    A technique with more than LAYER_PAGE_OVER per-layer figures for one photo (the
+    feature maps: 18 layers x 2 kinds x 2 models) gives them a page of their own, so
+    that no page makes a reader download everything at once.
+    """
+    per_layer = [f for f in figures if f.get("layer")]
+    if len(per_layer) <= LAYER_PAGE_OVER:
+        return figures, []
+    return [f for f in figures if not f.get("layer")], per_layer
+
+
+def layers_slug(technique: dict[str, Any]) -> str:
+    return str(technique.get("name") or "technique").replace("_", "-")
+
+
+def pager(image_id: str, previous: dict[str, Any] | None, following: dict[str, Any] | None, *,
+          prefix: str = "", suffix: str = ".md", extra: str = "") -> str:
+    """'← previous · All photos · next →' (``prefix`` leads from a sub-page back to gallery/)."""
+    links = []
+    if previous:
+        links.append(f"[← {text(previous.get('title') or previous['id'])}]({url(prefix + previous['id'] + suffix)})")
+    links.append(f"[All photos]({url(prefix + 'index.md')})")
+    if extra:
+        links.append(extra)
+    if following:
+        links.append(f"[{text(following.get('title') or following['id'])} →]({url(prefix + following['id'] + suffix)})")
+    return '<p class="cnn-pager" markdown="span">' + " · ".join(links) + "</p>"
+
+
+def by_technique(figures: list[Figure]) -> dict[str, list[Figure]]:
+    groups: dict[str, list[Figure]] = {}
+    for fig in figures:
+        groups.setdefault(fig.get("technique"), []).append(fig)
+    return groups
 
 
 def image_page(
@@ -268,14 +332,7 @@ def image_page(
     title = image.get("title") or image["id"]
     credit = image.get("credit") or {}
     lines = [f"# {text(title)}", ""]
-
-    pager = []
-    if previous:
-        pager.append(f"[← {text(previous.get('title') or previous['id'])}]({url(previous['id'] + '.md')})")
-    pager.append("[All photos](index.md)")
-    if following:
-        pager.append(f"[{text(following.get('title') or following['id'])} →]({url(following['id'] + '.md')})")
-    pager_line = '<p class="cnn-pager" markdown="span">' + " · ".join(pager) + "</p>"
+    pager_line = pager(image["id"], previous, following)
     lines += [pager_line, ""]
 
     seen = image.get("seen")
@@ -290,18 +347,46 @@ def image_page(
     if credit.get("note"):
         lines += ['!!! note "About this photo"', "", f"    {' '.join(str(credit['note']).split())}", ""]
 
-    by_technique: dict[str, list[Figure]] = {}
-    for fig in figures:
-        by_technique.setdefault(fig.get("technique"), []).append(fig)
+    groups = by_technique(figures)
     models = Models(manifest)
     shown = 0
     for technique in manifest.get("techniques", []):
-        figs = by_technique.get(technique.get("name"), [])
-        if figs:
-            shown += 1
-            lines += technique_section(technique, figs, models)
+        figs = groups.get(technique.get("name"), [])
+        if not figs:
+            continue
+        shown += 1
+        here, elsewhere = split_layers(figs)
+        more = ""
+        if elsewhere:
+            layers = len({f.get("layer") for f in elsewhere})
+            page = url(f"{image['id']}/{layers_slug(technique)}.md")
+            more = (f"**[Every layer, on a page of its own →]({page})** "
+                    f"({len(elsewhere)} figures from {layers} layers)")
+        lines += technique_section(technique, here, models, more=more)
     if not shown:
         lines += ["No figures were made for this photo.", ""]
+    lines += [pager_line, ""]
+    return "\n".join(lines)
+
+
+def layers_page(
+    manifest: dict[str, Any],
+    image: dict[str, Any],
+    technique: dict[str, Any],
+    figures: list[Figure],
+    previous: dict[str, Any] | None,
+    following: dict[str, Any] | None,
+) -> str:
+    """``gallery/<id>/<technique>.md``: one technique's per-layer figures for one photo."""
+    title = image.get("title") or image["id"]
+    name = text(technique.get("title") or technique.get("name"))
+    slug = layers_slug(technique)
+    back = f"[{text(title)}]({url('../' + image['id'] + '.md')})"
+    pager_line = pager(image["id"], previous, following, prefix="../", suffix=f"/{slug}.md", extra=back)
+    lines = [f"# {name}, layer by layer: {text(title)}", "", pager_line, ""]
+    lines += [f"Every layer's figures for this photo. The rest of its figures are on its page, {back}.", ""]
+    # Without the section's own "# title" line: the page title says it. Kinds become "##" headings.
+    lines += technique_section(technique, figures, Models(manifest), up=UP + UP, heading="#")[2:]
     lines += [pager_line, ""]
     return "\n".join(lines)
 
@@ -334,10 +419,24 @@ def main() -> None:
             per_image[image_id].append(fig)
 
     write(f"{GALLERY}/index.md", index_page(manifest, images))
+    techniques_by_name = {t.get("name"): t for t in manifest.get("techniques", [])}
+    layer_pages: dict[str, list[tuple[dict[str, Any], list[Figure]]]] = {}  # technique -> [(image, figures)]
     for n, image in enumerate(images):
         previous = images[n - 1] if n > 0 else None
         following = images[n + 1] if n + 1 < len(images) else None
-        write(f"{GALLERY}/{image['id']}.md", image_page(manifest, image, previous, following, per_image[image["id"]]))
-
+        figures = per_image[image["id"]]
+        write(f"{GALLERY}/{image['id']}.md", image_page(manifest, image, previous, following, figures))
+        for name, figs in by_technique(figures).items():
+            per_layer = split_layers(figs)[1]
+            if per_layer:
+                layer_pages.setdefault(name, []).append((image, per_layer))
+    # A layer-by-layer page's pager goes to the neighbouring photos' pages of the same kind.
+    for name, pages in layer_pages.items():
+        technique = techniques_by_name[name]
+        for n, (image, per_layer) in enumerate(pages):
+            previous = pages[n - 1][0] if n > 0 else None
+            following = pages[n + 1][0] if n + 1 < len(pages) else None
+            write(f"{GALLERY}/{image['id']}/{layers_slug(technique)}.md",
+                  layers_page(manifest, image, technique, per_layer, previous, following))
 
 main()

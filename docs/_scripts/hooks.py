@@ -1,14 +1,21 @@
-"""ProperDocs hook: say on every page when the "trained" figures do not come from ImageNet weights.
+"""ProperDocs hooks: the stand-in weights banner, and MathJax only on pages with formulas.
+
+**Weights banner.** Say on every page when the "trained" figures do not come from ImageNet weights.
 
 The generator records the trained checkpoint's identity in ``docs/generated/manifest.json``
 (``weights``: its sha256 and whether it is torchvision's official ``vgg16-397923af.pth``).
 For a stand-in, this sets ``config.extra.weights_banner``, which the theme override
 ``docs/_overrides/main.html`` shows in Material's announcement bar on every page.
+
+**MathJax where it is needed.** ``extra_javascript`` puts MathJax (1.2 MB, 270 kB
+compressed) on every page. A page without an ``arithmatex`` formula (the gallery,
+credits, the build page) does not load it, so its first screen stays light.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 
@@ -33,3 +40,18 @@ def on_config(config):
     else:
         config["extra"].pop("weights_banner", None)
     return config
+
+
+# The two <script> tags extra_javascript adds for MathJax (its configuration and the library).
+_MATHJAX_SCRIPT = re.compile(r'<script src="[^"]*javascripts/(?:mathjax-config\.js|vendor/mathjax/[^"]*)"></script>\n?')
+
+
+def without_unused_mathjax(html: str) -> str:
+    """The page's HTML, without the MathJax scripts when it has no formula for them."""
+    if 'class="arithmatex"' in html:
+        return html
+    return _MATHJAX_SCRIPT.sub("", html)
+
+
+def on_post_page(output, page, config):
+    return without_unused_mathjax(output)

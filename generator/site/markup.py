@@ -82,7 +82,34 @@ def figure(src: str, alt: Any, caption: str = "", *, cls: str = "", **image: Any
     return "\n".join(lines)
 
 
+def thumbnail(src: str, full: str, alt: Any, caption: str = "", *, width: Any, height: Any,
+              description: Any = "", group: Any = "", cls: str = "") -> str:
+    """A captioned thumbnail that opens the full figure ``full`` in the lightbox (glightbox).
+
+    The image sits inside our own ``a.glightbox`` link, so the glightbox plugin leaves
+    it alone and the lightbox loads the full figure only when the reader clicks.
+    """
+    image = img(src, alt, width=width, height=height)
+    link_attrs = ['.glightbox', 'data-type="image"']
+    if description:
+        link_attrs.append(f'data-description="{attr(description)}"')
+    if group:
+        link_attrs.append(f'data-gallery="{attr(group)}"')
+    opening = f'<figure class="{cls}" markdown>' if cls else "<figure markdown>"
+    lines = [opening, f"[{image}]({url(full)}){{ {' '.join(link_attrs)} }}"]
+    if caption:
+        lines.append(f'<figcaption markdown="span">{caption}</figcaption>')
+    lines.append("</figure>")
+    return "\n".join(lines)
+
+
 def manifest_figure(f: dict, base: str = "generated/", caption: str | None = None) -> str:
-    """A manifest figure (path, caption, width) as the fragments place it: alt text from its caption."""
+    """A manifest figure (path, caption, width, height) as the fragments place it: alt text from its caption.
+
+    Width and height both go on the image, so that the browser reserves its box before it
+    loads: without a height, every lazy image below the fold is 0 px tall, counts as on
+    screen, and is fetched with the first screen.
+    """
     text_caption = f["caption"] if caption is None else caption
-    return figure(base + f["path"], shorten(f["caption"]), text_caption, width=f.get("width"))
+    return figure(base + f["path"], shorten(f["caption"]), text_caption, width=f.get("width"),
+                  height=f.get("height"))
