@@ -121,6 +121,7 @@ def test_filters_compute_on_the_untrained_model(untrained):
     for name in CONV_LAYERS[1:]:
         c_out, c_in = layers[name]["shape"][:2]
         assert layers[name]["std_x_sqrt_fan_in"] == pytest.approx(math.sqrt(2 * c_in / c_out), rel=0.05), name
+        assert layers[name]["std_x_sqrt_fan_out"] == pytest.approx(math.sqrt(2), rel=0.05), name
         assert abs(layers[name]["smoothness"]) < 0.05, name
     assert layers["block1_conv1"]["params"] == 64 * 27 + 64
 
@@ -174,11 +175,28 @@ def test_probabilities_sum_to_one_and_untrained_is_near_uniform(untrained, photo
 
 
 def test_top_k_uses_torchvision_class_names():
-    probs = torch.zeros(1000, dtype=torch.float64)
-    probs[281], probs[285], probs[0] = 0.7, 0.2, 0.1
-    top = predictions.top_k(probs, 3)
+    logits = torch.full((1000,), -50.0, dtype=torch.float64)
+    logits[281], logits[285], logits[0] = 3.0, 2.0, 1.0
+    top = predictions.top_k(logits, 3)
     assert [r["label"] for r in top] == ["tabby", "Egyptian cat", "tench"]
     assert [r["index"] for r in top] == [281, 285, 0]
+    assert top[0]["prob"] == pytest.approx(float(torch.softmax(logits, 0)[281]))
+
+
+def test_ranks_come_from_logits_even_when_probabilities_underflow():
+    """A confident network: every class but the top-1 has probability 0.0 in float64.
+
+    Ranked by probability they would all share rank 2 and be listed in arbitrary
+    order; ranked by logit each has its own place.
+    """
+    logits = torch.full((1000,), -2000.0, dtype=torch.float64)
+    logits[7] = 0.0                      # the top-1
+    logits[1], logits[281] = -900.0, -1000.0   # goldfish above tabby, both underflow
+    probs = torch.softmax(logits, 0)
+    assert probs[1] == 0.0 and probs[281] == 0.0
+    assert predictions.rank_of(logits, 281) == 3
+    assert predictions.rank_of(logits, 1) == 2
+    assert [r["index"] for r in predictions.top_k(logits, 3)] == [7, 1, 281]
 
 
 def test_quick_build_predictions_fragments(quick_build):
@@ -192,6 +210,23 @@ def test_quick_build_predictions_fragments(quick_build):
 
 
 # --------------------------------------------------------------------------- architecture
+
+
+def test_receptive_fields_quoted_in_the_chapters_match_the_architecture():
+    """Sentences such as "a unit of `block4_conv3` sees a 92 × 92 pixel patch" state the computed field."""
+    import re
+
+    from generator.models import feature_index
+    from tests.conftest import ROOT
+
+    rf = architecture.receptive_fields(torchvision.models.vgg16(weights=None).features)
+    quoted = []
+    for chapter in sorted((ROOT / "docs").glob("*.md")):
+        text = " ".join(chapter.read_text(encoding="utf-8").split())
+        for layer, a, b in re.findall(r"`(block\d_(?:conv\d|pool))`[^.`]*? sees an? (\d+) × (\d+)", text):
+            quoted.append((chapter.name, layer, int(a)))
+            assert int(a) == int(b) == rf[feature_index(layer)][0], (chapter.name, layer, a)
+    assert {q[1] for q in quoted} >= {"block4_conv3", "block5_conv3"}, quoted
 
 
 def test_receptive_fields_of_vgg16_and_alexnet():

@@ -198,3 +198,12 @@ def test_manifest_lists_every_figure(quick_build):
     assert {"feature_maps", "predictions", "filters", "architecture"} <= set(techniques)
     layer_figs = [f for f in manifest["figures"] if f["technique"] == "feature_maps" and f["layer"]]
     assert all(f["layer"] in f["path"] and f["model"] in f["path"] for f in layer_figs)
+
+
+@pytest.mark.parametrize("value,digits,want", [(-0.001, 2, "0.00"), (-0.004999, 2, "0.00"), (-0.006, 2, "-0.01"),
+                                                (0.0, 3, "0.000"), (-0.0, 1, "0.0"), (1.23456, 3, "1.235")])
+def test_numbers_never_read_minus_zero(value, digits, want):
+    from generator.site.fragments import _fmt, _pct
+
+    assert _fmt(value, digits) == want
+    assert _pct(value / 100, digits) == want + " %"

@@ -25,7 +25,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     max_side = math.log2(input_size / 7)
     label_y = -0.08
     ax.add_patch(Rectangle((x, -0.5), 0.12, 1.0, color="#f2a541"))
-    ax.text(x + 0.06, label_y - 0.5, f"input {input_size}×{input_size}×3", rotation=60, ha="right", va="top",
+    ax.text(x + 0.06, label_y - 0.5, f"input 3×{input_size}×{input_size}", rotation=60, ha="right", va="top",
             fontsize=7)
     x += 0.12 + 2 * gap
     block_start = None
@@ -44,7 +44,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
         ax.text(x + width / 2, -0.55, name, rotation=60, ha="right", va="top", fontsize=7)
         if kind == "pool":
             c, h, w = row["shape"]
-            ax.text((block_start + x + width) / 2, 0.56, f"{name.split('_')[0]}\n→ {h}×{w}×{c}", ha="center",
+            ax.text((block_start + x + width) / 2, 0.56, f"{name.split('_')[0]}\n→ {c}×{h}×{w}", ha="center",
                     va="bottom", fontsize=7.5)
             block_start = None
             x += width + 3 * gap

@@ -92,7 +92,7 @@ def _stats_plot(rc, results, models):
     x = np.arange(len(CONV_LAYERS))
     panels = [("smoothness", "neighbour correlation r", "Spatial smoothness", 0.0),
               ("mean_share", "energy share of the kernel mean", "Low-frequency share", 1 / 9),
-              ("std_x_sqrt_fan_in", "weight std × √fan-in", "Weight scale", float(np.sqrt(2)))]
+              ("std_x_sqrt_fan_out", "weight std × √fan-out", "Weight scale", float(np.sqrt(2)))]
     for ax, (key, ylabel, title, ref) in zip(axes, panels):
         for m in models:
             vals = [results[(None, m)].records["layers"][n][key] for n in CONV_LAYERS]
@@ -111,8 +111,8 @@ def _stats_plot(rc, results, models):
                           "between horizontally and vertically neighbouring weights inside each 3×3 kernel "
                           "(dashed: 0, what independent random weights give). Middle: share of each kernel's energy "
                           "in its mean (dashed: 1/9 for white noise). Right: standard deviation of the weights times "
-                          "√(input channels × 9), the scale that keeps activations from growing or shrinking layer "
-                          "to layer (dashed: √2, He initialisation's value for a layer followed by a ReLU).")
+                          "√(output channels × 9), the fan-out (dashed: √2, where torchvision's Kaiming "
+                          "initialisation, mode fan-out, puts every layer).")
 
 
 def _colour_plot(rc, results, models, threshold):

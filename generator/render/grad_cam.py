@@ -33,8 +33,9 @@ def render(rc: RenderContext, results) -> dict:
                             caption=(f"{img.title}: Grad-CAM for *{label}* at the last conv layer of every block "
                                      + (f"(the credits expect *{note}*) " if note else "")
                                      + f"— top row trained, bottom row untrained. Each map (its h×w in the title) "
-                                     f"is ReLU(Σₖ αₖ Aᵏ), scaled to [0, 1] by its own maximum, upsampled bilinearly "
-                                     f"and blended over the photo at {alpha:g} opacity.{flat_note}"))
+                                     f"is ReLU(Σₖ αₖ Aᵏ), upsampled bilinearly to the photo's size, then scaled to [0, 1] "
+                                     f"by its own minimum and maximum, and blended over the photo at {alpha:g} "
+                                     f"opacity.{flat_note}"))
         fig = overlay_grid(rows5, img.seen, [f"Grad-CAM ({PRIMARY_CAM_LAYER})", "guided Grad-CAM"], alpha=alpha,
                            bar_label="scaled map (guided: by its 99th percentile)", panel=2.2)
         main_fig = rc.mpl(fig, image=img.id, model="both", kind="grad-cam",

@@ -6,6 +6,7 @@ import numpy as np
 
 from generator.models import CONV_LAYERS
 from generator.render import MODEL_COLOURS, layer_axis, models_in, new_figure, RenderContext
+from generator.site.markup import number
 
 
 def settings_text(s: dict) -> str:
@@ -37,7 +38,7 @@ def render(rc: RenderContext, results) -> dict:
             rows = {r["layer"]: r for r in res.records["rows"] if r["photo"] == pid}
             for ax, layer in zip(axes[1:], layers):
                 ax.imshow(res.arrays[f"{pid}.{layer}"], interpolation="nearest")
-                ax.set_title(f"{layer}\nSSIM {rows[layer]['ssim']:.2f}", fontsize=7)
+                ax.set_title(f"{layer}\nSSIM {number(rows[layer]['ssim'], 2)}", fontsize=7)
             rc.mpl(fig, image=pid, model=m, kind="reconstructions",
                    caption=f"{titles[pid]}, {rc.labels[m]}: the photo and its reconstructions from each layer's "
                            f"features, with SSIM to the photo. {text}.")

@@ -112,9 +112,12 @@ def render(rc: RenderContext, results) -> dict:
                    caption=(f"{img.title}: why class *{target_label}* (index {rec['target']}, the trained model's top-1; "
                             + (f"the credits expect *{note}*; " if note else "")
                             + f"the untrained model explains the same class). Top row trained, bottom row untrained. "
-                            f"Each map is max over colour of |∂S/∂x|, scaled by its own {pct:g}th percentile and blended "
-                            f"over the photo at {alpha:g} opacity. SmoothGrad: n = {rec['n']}, σ = {rec['sigma']:g} × the "
-                            f"input's range ({rec['sigma_abs']:.3f})."))
+                            f"Gradient: max over colour of |∂S/∂x|. SmoothGrad: max over colour of |∂S/∂x| averaged "
+                            f"over n = {rec['n']} noisy copies of the photo (noise σ = {rec['sigma_abs']:.3f}, that is "
+                            f"{rec['sigma']:g} × the normalised input's range of {rec['sigma_abs'] / rec['sigma']:.2f}). "
+                            f"Guided backprop: max over colour of |guided-backprop signal|, which is not ∂S/∂x: "
+                            f"negative gradients are zeroed at every ReLU on the way back. Each map is scaled by its "
+                            f"own {pct:g}th percentile and blended over the photo at {alpha:g} opacity."))
         per_image.append({"id": img.id, "title": img.title, "target": rec["target"], "target_label": target_label,
                           "expected": note, "figure": f,
                           "score": {m: results[(img.id, m)].records["score"] for m in models}})

@@ -28,7 +28,7 @@ import jinja2
 
 from generator.atomic import atomic_write_bytes, atomic_write_text
 from generator.models import MODELS
-from generator.site.markup import manifest_figure, text
+from generator.site.markup import manifest_figure, number, text
 
 if TYPE_CHECKING:  # pragma: no cover
     from generator.build.state import StateStore
@@ -64,14 +64,14 @@ class SiteContext:
 
 def _fmt(x, digits: int = 3) -> str:
     try:
-        return f"{float(x):.{digits}f}"
+        return number(x, digits)
     except (TypeError, ValueError):
         return str(x)
 
 
 def _pct(x, digits: int = 1) -> str:
     try:
-        return f"{100 * float(x):.{digits}f} %"
+        return number(100 * float(x), digits) + " %"
     except (TypeError, ValueError):
         return str(x)
 

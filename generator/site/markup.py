@@ -23,6 +23,12 @@ from typing import Any
 from urllib.parse import quote
 
 
+def number(x: Any, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals, never "-0.00": a value that rounds to zero has no sign."""
+    text = f"{float(x):.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def url(path: str) -> str:
     """Percent-encode a relative path for use in a markdown link."""
     return quote(path, safe="/._-~")

@@ -79,11 +79,14 @@ def kernel_stats(w: np.ndarray, bias: np.ndarray | None = None) -> dict:
     w = np.asarray(w, dtype=np.float64)
     norms = np.sqrt((w ** 2).sum(axis=(1, 2, 3)))
     fan_in = w.shape[1] * w.shape[2] * w.shape[3]
+    fan_out = w.shape[0] * w.shape[2] * w.shape[3]
     out = {
         "shape": list(w.shape), "params": int(w.size + (bias.size if bias is not None else 0)),
         "mean": float(w.mean()), "std": float(w.std()), "abs_max": float(np.abs(w).max()),
         "filter_norm_mean": float(norms.mean()), "filter_norm_cv": float(norms.std() / max(norms.mean(), 1e-300)),
         "std_x_sqrt_fan_in": float(w.std() * np.sqrt(fan_in)),
+        # torchvision initialises VGG with kaiming_normal_(mode="fan_out"): this is sqrt(2) at init.
+        "std_x_sqrt_fan_out": float(w.std() * np.sqrt(fan_out)),
         "smoothness": smoothness(w), "mean_share": mean_share(w),
     }
     if bias is not None:

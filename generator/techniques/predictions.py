@@ -9,8 +9,8 @@ model's top-1 class; they read it from here.
 
 The scores come from VGG16's dense head applied to the ``block5_pool`` output that
 the feature-maps technique keeps, so each (photo, model) goes through the conv
-layers once per build.  On any ImageNet classifier, ``top_k(softmax(net(x)))``
-gives the same list.
+layers once per build.  On any ImageNet classifier, ``top_k(net(x)[0])`` gives
+the same list.
 """
 
 from __future__ import annotations
@@ -26,9 +26,22 @@ from generator.techniques import Context, ImageInput, ModelInput, Result, Techni
 UNIFORM_ENTROPY = math.log(len(CATEGORIES))
 
 
-def top_k(probs: torch.Tensor, k: int = 5) -> list[dict]:
-    values, indices = torch.topk(probs, k)
-    return [{"index": int(i), "label": CATEGORIES[int(i)], "prob": float(v)} for v, i in zip(values, indices)]
+def top_k(logits: torch.Tensor, k: int = 5) -> list[dict]:
+    """The ``k`` most probable classes, ordered by logit.
+
+    Never by probability: classes whose softmax underflows to 0 would tie, and
+    their order (and any rank read from it) would be arbitrary.
+    """
+    logits = logits.double()
+    probs = torch.softmax(logits, dim=0)
+    _, indices = torch.topk(logits, k)
+    return [{"index": int(i), "label": CATEGORIES[int(i)], "prob": float(probs[i]), "logit": float(logits[i])}
+            for i in indices]
+
+
+def rank_of(logits: torch.Tensor, index: int) -> int:
+    """1 + the number of classes with a strictly larger logit (ties share the better rank)."""
+    return int((logits > logits[index]).sum()) + 1
 
 
 def classify(net: torch.nn.Module, pooled: torch.Tensor) -> torch.Tensor:
@@ -44,11 +57,9 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         logits = classify(model.net, torch.from_numpy(pooled)[None].to(ctx.device))[0].double().cpu()
     probs = torch.softmax(logits, dim=0)
     entropy = float(-(probs * probs.clamp_min(1e-300).log()).sum())
-    top = top_k(probs, ctx.settings["k"])
-    for row, idx in zip(top, [r["index"] for r in top]):
-        row["logit"] = float(logits[idx])
+    top = top_k(logits, ctx.settings["k"])
     expected = image.credit.label_index if image.credit else None
-    rank = int((probs > probs[expected]).sum()) + 1 if expected is not None else None
+    rank = rank_of(logits, expected) if expected is not None else None
     return Result(
         arrays={"logits": logits.numpy().astype(np.float32), "probs": probs.numpy().astype(np.float64)},
         records={"top": top, "entropy": entropy, "max_prob": top[0]["prob"], "sum": float(probs.sum()),

@@ -34,7 +34,8 @@ def activation_maximisation(model: nn.Module, layer, channels: Sequence[int], *,
 
     For VGG conv names (``"block4_conv3"``) the objective is the rectified
     channel mean, but for the first ``relu_warmup`` steps the ReLU is skipped
-    so that a unit that starts dead still gets a gradient (as Lucid does).
+    so that a unit that starts dead still gets a gradient (Lucid's redirected
+    ReLU serves the same end by another route).
     ``truncate=False`` runs the whole network (for benchmarks).
     ``channels_last``/``bf16`` change memory layout and precision (autocast).
     """
