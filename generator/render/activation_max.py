@@ -58,10 +58,12 @@ def render(rc: RenderContext, results) -> dict:
         if f"{layers[0]}.naive" in results[(None, m)].arrays:
             _naive(rc, results[(None, m)], m, layers, s)
     curves = _curves(rc, results, models, layers, s)
+    shape = {m: {layer: curve_shape(results[(None, m)].arrays[f"{layer}.history"].mean(1), s["relu_warmup"])
+                 for layer in layers} for m in models}
     naive_wins = {m: sum(1 for r in table if r[f"naive_{m}"] is not None and r[f"naive_{m}"] > r[f"ours_same_{m}"])
                   for m in models}
     return {"layers": layers, "models": models, "table": table, "settings_text": text,
-            "naive_text": naive_text(s), "curves": curves, "settings": s, "naive_wins": naive_wins,
+            "naive_text": naive_text(s), "curves": curves, "curve_shape": shape, "settings": s, "naive_wins": naive_wins,
             "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models)}
 
 
@@ -102,6 +104,26 @@ def _naive(rc, res, model, layers, s):
     rc.mpl(fig, model=model, kind="naive-vs-fourier",
            caption=f"{rc.labels[model]}, the same filters optimised two ways. *Naive*: {naive_text(s)}. "
                    f"*Ours*: {settings_text(s)}.")
+
+
+def curve_shape(history, warmup: int) -> dict:
+    """How an objective curve rose after the ReLU warm-up, in shares of its whole rise.
+
+    ``early``: the share of the rise (from the end of the warm-up to the last step)
+    made in the first quarter of the remaining steps; ``late``: the share made in the
+    last quarter. ``rise``: the whole rise (negative if the objective fell);
+    ``steps``: the steps after the warm-up. Fewer than 8 are too few to judge
+    (``early`` and ``late`` are then None), and so is a curve that did not rise.
+    """
+    h = np.asarray(history, dtype=np.float64)
+    start = min(max(int(warmup), 0), len(h) - 1)
+    rest = len(h) - 1 - start
+    quarter = max(rest // 4, 1)
+    rise = float(h[-1] - h[start])
+    if rest < 8 or rise <= 0:
+        return {"rise": rise, "steps": rest, "early": None, "late": None}
+    return {"rise": rise, "steps": rest, "early": float(h[start + quarter] - h[start]) / rise,
+            "late": float(h[-1] - h[-1 - quarter]) / rise}
 
 
 def _curves(rc, results, models, layers, s):

@@ -1,0 +1,165 @@
+"""Every observation a chapter makes about this build's results is chosen by its numbers.
+
+Each template below picks its sentence by thresholds named at its top. These
+tests render it with synthetic records on each side of each threshold, so that
+no rendered sentence can contradict the numbers printed beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator.render.activation_max import curve_shape
+from generator.site.fragments import environment
+
+LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
+
+
+def render(template: str, records: dict) -> str:
+    figure = {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10}
+    env = environment()
+    return " ".join(env.get_template(template).render(records=records, fig=lambda **kw: figure).split())
+
+
+# --------------------------------------------------------------------------- feature maps
+
+
+def layer_rows(**block3):
+    row = {"layer": "block3_conv1", "sparsity_trained": 0.3, "sparsity_untrained": 0.3,
+           "dead_trained": 0.05, "dead_untrained": 0.05}
+    row.update(block3)
+    return {"layers": [{"layer": "block1_conv1"} | {k: 0.1 for k in row if k != "layer"}, row]}
+
+
+@pytest.mark.parametrize("trained,untrained,want", [
+    (0.40, 0.30, "the trained maps are the sparser"),
+    (0.305, 0.524, "the untrained maps are the sparser"),
+    (0.30, 0.31, "about equally sparse (within 2 %)"),
+    (0.32, 0.30, "about equally sparse"),  # exactly the margin: not "sparser"
+])
+def test_block3_sparsity_claim(trained, untrained, want):
+    text = render("feature_maps.block3.md.j2", layer_rows(sparsity_trained=trained, sparsity_untrained=untrained))
+    assert want in text
+    assert f"{100 * trained:.1f} %" in text and f"{100 * untrained:.1f} %" in text
+    assert "With ImageNet weights, Zeiler and Fergus (2014)" in text  # literature, kept apart from this build
+
+
+@pytest.mark.parametrize("trained,untrained,want", [
+    (0.20, 0.05, "training leaves more channels silent"),
+    (0.05, 0.20, "the untrained network has more silent channels"),
+    (0.05, 0.06, "about the same"),
+])
+def test_silent_channels_claim(trained, untrained, want):
+    assert want in render("feature_maps.silent.md.j2", layer_rows(dead_trained=trained, dead_untrained=untrained))
+
+
+def blocks(edges_t, edges_u):
+    return {"blocks": [{"block": f"block{i + 1}", "edges_trained": t, "edges_untrained": u,
+                        "luminance_trained": 0.5, "luminance_untrained": 0.4}
+                       for i, (t, u) in enumerate(zip(edges_t, edges_u))] + [
+        {"block": "block5", "edges_trained": 0.0, "edges_untrained": 0.0, "luminance_trained": 0.0,
+         "luminance_untrained": 0.0}]}
+
+
+@pytest.mark.parametrize("edges_t,edges_u,want,not_want", [
+    ((0.45, 0.31), (0.40, 0.30), "the sum still follows the photo's edges", "None reaches"),
+    ((0.08, 0.16), (0.10, 0.12), "None reaches the |r| ≥ 0.3", "still follows"),
+    ((0.35, 0.36), (0.26, 0.23), "2 of these 4 edge correlations reach", "still follows"),
+    ((-0.5, -0.4), (-0.3, -0.6), "the sum still follows the photo's edges", "None reaches"),  # |r| counts
+])
+def test_aggregates_follow_the_edges_claim(edges_t, edges_u, want, not_want):
+    text = render("feature_maps.follows.md.j2", blocks(edges_t, edges_u))
+    assert want in text and not_want not in text
+
+
+# --------------------------------------------------------------------------- activation maximisation
+
+
+def test_curve_shape_measures_shares_of_the_rise():
+    steps = np.arange(81, dtype=np.float64)
+    saturating = 1 - np.exp(-np.maximum(steps - 16, 0) / 6)  # steep after the warm-up, then flat
+    linear = np.maximum(steps - 16, 0)
+    s, l = curve_shape(saturating, 16), curve_shape(linear, 16)
+    assert s["early"] > 0.9 and s["late"] < 0.01
+    assert l["early"] == pytest.approx(0.25) and l["late"] == pytest.approx(0.25)
+    assert curve_shape(-linear, 16)["early"] is None  # fell: no shares
+    assert curve_shape(linear[:20], 16) == {"rise": 3.0, "steps": 3, "early": None, "late": None}
+
+
+def curves(**per_layer):
+    default = {"rise": 1.0, "steps": 48, "early": 0.5, "late": 0.05}
+    shape = {layer: default | per_layer.get(layer, {}) for layer in LAYERS}
+    return {"models": ["trained"], "layers": LAYERS, "curve_shape": {"trained": shape}}
+
+
+def test_curve_claim_flattened_and_steep():
+    text = render("activation_max.curve.md.j2", curves())
+    assert "every rising curve had flattened by the end" in text
+    assert "a steep start" in text
+
+
+def test_curve_claim_still_rising_and_no_steep_start():
+    rising = {layer: {"early": 0.2, "late": 0.3} for layer in LAYERS}
+    text = render("activation_max.curve.md.j2", curves(**rising))
+    assert "every rising curve was still rising at the end" in text
+    assert "No curve made 40 % of its rise in the first quarter" in text
+    assert "flattened" not in text
+
+
+def test_curve_claim_mixed_with_a_fall():
+    text = render("activation_max.curve.md.j2", curves(
+        block1_conv2={"late": 0.1},  # exactly the threshold: flattened
+        block2_conv2={"late": 0.11, "early": 0.39},
+        block5_conv3={"rise": -0.2, "early": None, "late": None}))
+    assert "had flattened (last quarter ≤ 10 % of the rise) for `block1_conv2`, `block3_conv3`, `block4_conv3`" in text
+    assert "still rising for `block2_conv2`" in text
+    assert "the objective of `block5_conv3` did not rise after the warm-up" in text
+    assert "3 of 4 rising curves made at least 40 %" in text
+
+
+def test_curve_claim_too_short_to_judge():
+    short = {layer: {"steps": 2, "early": None, "late": None} for layer in LAYERS}
+    text = render("activation_max.curve.md.j2", curves(**short))
+    assert "too few (under 8) to judge" in text
+    assert "flattened" not in text and "rising" not in text
+
+
+# --------------------------------------------------------------------------- sanity checks
+
+
+def edges_records(trained, untrained):
+    return {"methods": ["guided"], "titles": {"guided": "Guided backprop"}, "n_images": 7,
+            "edges": {"guided": {"trained": trained, "untrained": untrained}}}
+
+
+@pytest.mark.parametrize("trained,untrained,want", [
+    (0.20, 0.17, "nearly the same (within 0.05), whatever the weights"),
+    (0.11, 0.19, "a difference of 0.08, so the weights matter to it"),
+    (0.30, 0.24, "a difference of 0.06"),  # just over the threshold
+])
+def test_edges_claim(trained, untrained, want):
+    assert want in render("cascading_randomisation.edges.md.j2", edges_records(trained, untrained))
+
+
+# --------------------------------------------------------------------------- class models
+
+
+def class_records(changes):
+    rows = [{"label": f"class {i}", "index": i, "source": None,
+             "trained": {"start": 1.0, "final": 1.0 + d, "rank": 1, "prob": 0.5},
+             "untrained": {"start": 0.0, "final": 0.01, "rank": 3}} for i, d in enumerate(changes)]
+    summary = {"mean_gain": 0.1, "top1": 1, "mean_margin": 0.1, "mean_prob": 0.5}
+    return {"table": rows, "n": len(rows), "summary": {"trained": summary, "untrained": summary},
+            "curves": {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10}}
+
+
+@pytest.mark.parametrize("changes,want", [
+    ([0.5, 0.2, 0.1], "**Trained:** every class's score rose from the grey start."),
+    ([-0.5, -0.2, -0.1], "**Trained:** every class's score fell from the grey start"),
+    ([0.5, -0.2, 0.1], "**Trained:** 2 of 3 scores rose from the grey start and 1 fell."),
+])
+def test_class_model_scores_claim(changes, want):
+    text = render("class_model.numbers.md.j2", class_records(changes))
+    assert want in text
+    assert "**Untrained:** every class's score rose" in text
