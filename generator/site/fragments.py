@@ -161,7 +161,21 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
     env = environment()
     context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models,
                "base": "generated/"}
-    for name in ("images.md.j2", "credits.md.j2"):
+    from generator.techniques import registry
+
+    optimisations = []
+    for name, what in (("activation_max", "activation maximisation"), ("class_model", "class models"),
+                       ("inversion", "inversion")):
+        tech = registry().get(name)
+        settings = tech.settings_for(site.profile.name) if tech else {}
+        if "size" in settings and "steps" in settings:
+            optimisations.append({"what": what, "size": settings["size"], "steps": settings["steps"]})
+    context["optimisations"] = optimisations
+    from generator.config import FEATURED_IMAGE
+
+    context["featured"] = next((i for i in site.images if i["id"] == FEATURED_IMAGE),
+                               site.images[0] if site.images else None)
+    for name in ("images.md.j2", "credits.md.j2", "scope.md.j2", "featured.md.j2"):
         text = env.get_template(name).render(**context)
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
 
