@@ -27,6 +27,7 @@ import torchvision
 from generator.config import get_profile
 from generator.techniques import Result, registry
 from tests.conftest import IMAGES
+from generator.site.fragments import TIMED_FRAGMENTS
 
 PHOTO = "chelsea.png"
 
@@ -105,7 +106,7 @@ def _files(out: Path) -> dict[str, str]:
     # Left out: the build page and .state/ record how long each unit took, which differs between two
     # cold builds by design (a rerun from the cache repeats them).
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.relative_to(out).as_posix() != "fragments/build.md"
+            for p in sorted(out.rglob("*")) if p.is_file() and p.relative_to(out).as_posix() not in TIMED_FRAGMENTS
             and ".state" not in p.relative_to(out).parts}
 
 

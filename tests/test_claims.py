@@ -163,3 +163,28 @@ def test_class_model_scores_claim(changes, want):
     text = render("class_model.numbers.md.j2", class_records(changes))
     assert want in text
     assert "**Untrained:** every class's score rose" in text
+
+
+# --------------------------------------------------------------------------- the methods table
+
+
+def methods_records(gradient_rho, guided_half):
+    return {"titles": {"gradient": "Gradient", "smoothgrad": "SmoothGrad", "guided": "Guided backprop",
+                       "grad_cam": "Grad-CAM", "guided_grad_cam": "Guided Grad-CAM"},
+            "means": {"gradient": {"spearman": gradient_rho}, "smoothgrad": {"spearman": 0.2},
+                      "guided": {"spearman": 0.9}, "grad_cam": {"spearman": None}, "guided_grad_cam": {"spearman": 0.1}},
+            "half": {"gradient": "classifier", "guided": guided_half, "grad_cam": "block5", "guided_grad_cam": "block4"},
+            "step_labels": {"classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4"}}
+
+
+@pytest.mark.parametrize("rho,verdict", [(0.49, "**passes**"), (0.5, "**fails**"), (0.8, "**fails**")])
+def test_methods_table_verdicts(rho, verdict):
+    rows = [{"name": "saliency", "chapter": "saliency.md", "scope": "image", "missing": False, "per_unit": 2.25},
+            {"name": "inversion", "chapter": "inversion.md", "scope": "model", "missing": False, "per_unit": 0.01}]
+    text = environment().get_template("_methods.md.j2").render(
+        rows=rows, checks=methods_records(rho, None), device="cpu")
+    gradient = next(line for line in text.splitlines() if line.startswith("| [Gradient]"))
+    assert f"ρ = {rho:.2f}: {verdict}" in gradient and "2.2 s per photo and network" in gradient
+    guided = next(line for line in text.splitlines() if line.startswith("| [Guided backprop]"))
+    assert "**fails**; cascade: **never** below 0.5" in guided
+    assert "< 0.1 s per network" in text and "not an attribution: no check" in text

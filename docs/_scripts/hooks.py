@@ -1,4 +1,4 @@
-"""ProperDocs hooks: the stand-in weights banner, and MathJax only on pages with formulas.
+"""ProperDocs hooks: the stand-in weights banner, numbered figures, and MathJax only on pages with formulas.
 
 **Weights banner.** Say on every page when the "trained" figures do not come from ImageNet weights.
 
@@ -6,6 +6,10 @@ The generator records the trained checkpoint's identity in ``docs/generated/mani
 (``weights``: its sha256 and whether it is torchvision's official ``vgg16-397923af.pth``).
 For a stand-in, this sets ``config.extra.weights_banner``, which the theme override
 ``docs/_overrides/main.html`` shows in Material's announcement bar on every page.
+
+**Numbered figures.** Every captioned figure of a page is numbered in order
+("Figure 3.") and gets the anchor ``#figure-3``, so text and readers can point
+at it.
 
 **MathJax where it is needed.** ``extra_javascript`` puts MathJax (1.2 MB, 270 kB
 compressed) on every page. A page without an ``arithmatex`` formula (the gallery,
@@ -55,3 +59,29 @@ def without_unused_mathjax(html: str) -> str:
 
 def on_post_page(output, page, config):
     return without_unused_mathjax(output)
+
+
+_FIGURE = re.compile(r"<figure\b(?P<attrs>[^>]*)>(?P<body>.*?)</figure>", re.DOTALL)
+_CAPTION = re.compile(r"<figcaption\b[^>]*>")
+
+
+def number_figures(html: str) -> str:
+    """'Figure n.' before each figure caption, in page order, and id="figure-n" on the figure."""
+    count = 0
+
+    def one(match: re.Match) -> str:
+        nonlocal count
+        attrs, body = match["attrs"], match["body"]
+        caption = _CAPTION.search(body)
+        if not caption or " id=" in attrs:
+            return match.group(0)
+        count += 1
+        label = f'<span class="cnn-fignum">Figure {count}.</span> '
+        body = body[:caption.end()] + label + body[caption.end():]
+        return f'<figure id="figure-{count}"{attrs}>{body}</figure>'
+
+    return _FIGURE.sub(one, html)
+
+
+def on_page_content(html, page, config, files):
+    return number_figures(html)

@@ -315,7 +315,8 @@ class Build:
         return self.report
 
     def _run(self, selected: list[Technique]) -> None:
-        from generator.site.fragments import write_build_page, write_manifest, write_site_fragments
+        from generator.site.fragments import (write_build_page, write_manifest, write_methods_table,
+                                              write_site_fragments)
 
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -335,6 +336,7 @@ class Build:
         site = self.site_context()  # again: whether the trained weights could be loaded is known now
         write_manifest(site, self.techniques.values(), self.state)
         write_build_page(site, self.techniques.values(), self.state, self.build_info())
+        write_methods_table(site, self.techniques.values(), self.state, str(self.opts.device))
         marker.unlink(missing_ok=True)
 
 

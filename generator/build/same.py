@@ -6,8 +6,9 @@ sha256 of every file with ``OLD_DIR``.  ``OLD_DIR`` is a copy of an earlier
 ``docs/generated`` (or any ``--out``), or a ``sums.json`` written with
 ``--record``.  The ``.state/`` folder is bookkeeping (it holds cache keys,
 which change whenever code moves) and is left out, as are the ``.lock`` file
-and ``fragments/build.md`` (the build page, which states the source commit and
-how long the units took to compute).
+the timed fragments (``fragments/build.md``, the build page, which states the source
+commit and how long the units took to compute, and ``fragments/methods.md``, which
+states compute times).
 
     python -m generator.build.same OLD_DIR [--weights PATH] [--allow GLOB ...]
     python -m generator.build.same OLD_DIR --new NEW_DIR      # compare two folders, build nothing
@@ -27,8 +28,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from generator.site.fragments import TIMED_FRAGMENTS
 
-IGNORED = (".state/*", ".lock", "fragments/build.md")
+IGNORED = (".state/*", ".lock", *TIMED_FRAGMENTS)
 
 
 def sums(root: Path) -> dict[str, str]:

@@ -202,6 +202,27 @@ def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", state
     atomic_write_text(site.out_dir / "fragments" / "build.md", text)
 
 
+# Fragments that state compute times: the same on a rerun from the cache, but not between two
+# cold builds (or a `nox -s same` comparison), which compute, and time, everything again.
+TIMED_FRAGMENTS = ("fragments/build.md", "fragments/methods.md")
+
+
+def write_methods_table(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore",
+                        device: str) -> None:
+    """``fragments/methods.md``: each method's question, its compute time in this build, its sanity checks."""
+    rows = []
+    for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
+        state = states.read(tech.name)
+        timing = (state or {}).get("timing") or {}
+        units = timing.get("units", 0)
+        rows.append({"name": tech.name, "chapter": tech.chapter, "scope": tech.scope, "missing": state is None,
+                     "per_unit": timing.get("compute_seconds", 0.0) / units if units else 0.0})
+    cascade = states.read("cascading_randomisation")
+    text = environment().get_template("_methods.md.j2").render(
+        rows=rows, checks=cascade["records"] if cascade else None, device=device)
+    atomic_write_text(site.out_dir / "fragments" / "methods.md", text)
+
+
 def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore") -> None:
     """``manifest.json``: every figure with its technique, image, model, layer and path, in site order."""
     figures: list[dict] = []
