@@ -188,3 +188,23 @@ def test_methods_table_verdicts(rho, verdict):
     guided = next(line for line in text.splitlines() if line.startswith("| [Guided backprop]"))
     assert "**fails**; cascade: **never** below 0.5" in guided
     assert "< 0.1 s per network" in text and "not an attribution: no check" in text
+
+
+def cascade_records(grad_cam_rho, flat):
+    steps = ["none", "classifier", "block5", "block4"]
+    return {"cascade_plot": {"path": "f.webp", "caption": "c", "width": 1, "height": 1},
+            "strips": {"a": {"path": "s.webp", "caption": "c", "width": 1, "height": 1}}, "featured": "a",
+            "steps": steps, "step_labels": {s: ("trained" if s == "none" else "+ " + s) for s in steps},
+            "cascade_methods": ["grad_cam"], "titles": {"grad_cam": "Grad-CAM"},
+            "cascade": {"grad_cam": {"spearman": grad_cam_rho}}, "n_images": 7, "smoothgrad_in_cascade": True,
+            "smoothgrad_n": 4, "cam_flat_counts": flat, "half": {"grad_cam": "classifier"}}
+
+
+def test_cascade_grad_cam_monotone_and_flat_branches():
+    rising = render("cascading_randomisation.cascade.md.j2", cascade_records([1.0, 0.11, 0.04, 0.47], [0, 3, 5, 2]))
+    assert "trained 0, + classifier 3, + block5 5, + block4 2" in rising
+    assert "not monotone in this build: it rises by more than 0.05 when block4 is also re-initialised" in rising
+    assert "each step's mean is taken over a different set of photos" in rising
+    falling = render("cascading_randomisation.cascade.md.j2", cascade_records([1.0, 0.5, 0.3, 0.33], [0, 0, 0, 0]))
+    assert "falls, or stays within 0.05, at every step" in falling
+    assert "drops out" not in falling

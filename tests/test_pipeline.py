@@ -208,3 +208,11 @@ def test_numbers_never_read_minus_zero(value, digits, want):
 
     assert _fmt(value, digits) == want
     assert _pct(value / 100, digits) == want + " %"
+
+
+@pytest.mark.parametrize("value,want", [(0.00612, "6.1 × 10⁻³"), (-0.000123, "-1.2 × 10⁻⁴"), (0.5, "0.500"),
+                                        (12.345, "12.35"), (123456.0, "1.2 × 10⁵"), (0.0, "0.000")])
+def test_scientific_notation_for_small_and_large_numbers(value, want):
+    from generator.site.markup import scientific
+
+    assert scientific(value) == want

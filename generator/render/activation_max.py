@@ -133,14 +133,19 @@ def _curves(rc, results, models, layers, s):
         res = results[(None, m)]
         for i, layer in enumerate(layers):
             h = res.arrays[f"{layer}.history"].mean(1)
+            # Each layer's curve over its own largest value: layers differ in scale by orders of
+            # magnitude, and the shape (steep start, flattening) is what the plot is for.
+            h = h / max(float(np.abs(h).max()), 1e-12)
             ax.plot(np.arange(len(h)), h, label=layer, color=f"C{i}")
         ax.axvline(s["relu_warmup"], color="0.5", lw=0.8, ls="--")
         ax.set_title(rc.labels[m], fontsize=10, color=MODEL_COLOURS[m])
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("mean channel activation")
+    axes[0].set_ylabel("objective / its largest value")
     axes[0].legend(frameon=False, fontsize=7)
     return rc.mpl(fig, model="both", kind="objective",
                   caption=f"The objective (mean activation of the target channel, averaged over a layer's filters, "
-                          f"measured on the transformed image) at every step. Dashed: end of the ReLU warm-up "
+                          f"measured on the transformed image) at every step, each layer's curve divided by its "
+                          f"largest value so that their shapes compare (the table gives the values). Dashed: end of "
+                          f"the ReLU warm-up "
                           f"(step {s['relu_warmup']}). {settings_text(s)}.")

@@ -133,6 +133,8 @@ def render(rc: RenderContext, results) -> dict:
     # the first step at which the mean Spearman falls below one half, per method
     half = {m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
             for m in cascade_methods}
+    # per step, how many photos' Grad-CAM maps are flat (all zero after the ReLU)
+    flat_counts = [sum(bool(results[(i, "trained")].records["cam_flat"][s]) for i in ids) for s in range(len(steps))]
     # how many photos got the class their credits expect: zero for a stand-in "trained" model
     expected = [img for img in rc.images if img.credit and img.credit.label_index is not None]
     hits = sum(int(results[(img.id, "trained")].records["target"]) == img.credit.label_index for img in expected)
@@ -143,4 +145,5 @@ def render(rc: RenderContext, results) -> dict:
         "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": cascade, "steps": steps,
         "step_labels": STEP_LABELS, "half": half, "n_images": len(ids),
         "smoothgrad_in_cascade": "smoothgrad" in cascade_methods, "smoothgrad_n": first["smoothgrad_n"],
+        "cam_flat_counts": flat_counts,
     }

@@ -28,7 +28,7 @@ import jinja2
 
 from generator.atomic import atomic_write_bytes, atomic_write_text
 from generator.models import MODELS
-from generator.site.markup import manifest_figure, number, text
+from generator.site.markup import manifest_figure, number, scientific, text
 
 if TYPE_CHECKING:  # pragma: no cover
     from generator.build.state import StateStore
@@ -82,6 +82,7 @@ def environment() -> jinja2.Environment:
                              autoescape=False)
     env.filters["fmt"] = _fmt
     env.filters["pct"] = _pct
+    env.filters["sci"] = scientific
     env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
     env.globals["figure_md"] = manifest_figure
     return env

@@ -29,6 +29,18 @@ def number(x: Any, digits: int = 2) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def scientific(x: Any, digits: int = 2) -> str:
+    """``x`` for a reader: plain between 0.01 and 10 000 (three decimals at most), else "6.1 × 10⁻³"."""
+    x = float(x)
+    if x == 0 or 0.01 <= abs(x) < 10_000:
+        return number(x, 3 if abs(x) < 10 else 2)
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
 def url(path: str) -> str:
     """Percent-encode a relative path for use in a markdown link."""
     return quote(path, safe="/._-~")

@@ -123,6 +123,8 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
                 for m in METHODS}
 
     arrays: dict[str, np.ndarray] = {f"step0.{m}": _store(original[m]) for m in methods}
+    # Is each step's raw Grad-CAM flat (ReLU of a weighted sum that is negative everywhere)?
+    cam_flat = [bool(base.arrays[f"cam.{PRIMARY_CAM_LAYER}"].max() <= 0)]
     similarity = {m: {"spearman": [1.0], "ssim": [1.0]} for m in methods}
     x = image.tensor.to(ctx.device)
     for k in range(1, len(STEPS) + 1):
@@ -131,6 +133,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             # saliency technique has already computed with the same class and noise (bit for bit
             # what explain() would return here; tests/test_sanity.py checks that)
             maps = random_maps
+            cam_flat.append(bool(other.arrays[f"cam.{PRIMARY_CAM_LAYER}"].max() <= 0))
         else:
             net = CascadeVGG(model.net, untrained, set(STEPS[:k]))
             e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True,
@@ -138,6 +141,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
                         batch_size=rec["batch_size"], channels_last=rec["channels_last"])
             maps = method_maps(e.gradient.numpy(), e.guided.numpy(), e.smooth.numpy() if with_smooth else None,
                                e.cams[PRIMARY_CAM_LAYER].numpy(), size)
+            cam_flat.append(bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0))
         for m in methods:
             c = metrics.compare(original[m], maps[m])
             similarity[m]["spearman"].append(c["spearman"])
@@ -146,7 +150,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     return Result(arrays=arrays, records={
         "steps": ["none"] + STEPS, "methods": methods, "similarity": similarity,
         "sanity": sanity, "edges": edge_rho, "target": target, "target_label": rec["target_label"],
-        "smoothgrad_n": rec["n"],
+        "smoothgrad_n": rec["n"], "cam_flat": cam_flat,
     })
 
 
