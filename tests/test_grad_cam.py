@@ -186,3 +186,20 @@ def test_batches_and_per_image_targets(vgg64, photo64, target):
     assert rel_err(sal[1], saliency(vgg64, batch[1], targets[1])) <= RTOL
     with pytest.raises(ValueError, match="3 targets for 2 images"):
         grad_cam(vgg64, batch, [1, 2, 3], "block5_conv3")
+
+
+def test_quick_build_explains_the_expected_class_where_the_prediction_differs(quick_build):
+    """One 'predicted vs expected' Grad-CAM figure per photo whose trained top-1 is not its credited class."""
+    import json
+
+    state = json.loads((quick_build / ".state" / "predictions.json").read_text())
+    wrong = {p["id"] for p in state["records"]["photos"] if p.get("expected") and not p.get("match")}
+    figures = [f for f in json.loads((quick_build / "manifest.json").read_text())["figures"]
+               if f["kind"] == "grad-cam-expected"]
+    assert figures, "no expected-class Grad-CAM figure"
+    for f in figures:
+        assert (quick_build / f["path"]).is_file()
+        assert "for the class the credits expect" in f["caption"]
+    assert {f["image"] for f in figures} == wrong
+    fragment = (quick_build / "fragments" / "grad_cam.expected.md").read_text()
+    assert f"for {len(figures)} of the" in fragment

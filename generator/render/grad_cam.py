@@ -42,8 +42,23 @@ def render(rc: RenderContext, results) -> dict:
                           caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` and guided Grad-CAM (guided "
                                    f"backprop × the upsampled Grad-CAM, max |·| over colour, scaled by its 99th "
                                    f"percentile) for *{label}*; top row trained, bottom row untrained."))
+        expected_fig = None
+        rec_e = results[(img.id, models[0])].records.get("expected")
+        if rec_e is not None and all(results[(img.id, m)].records.get("expected") for m in models):
+            rows_e = [(rc.labels[m], [results[(img.id, m)].arrays[f"cam.{PRIMARY_CAM_LAYER}"],
+                                      results[(img.id, m)].arrays["expected.cam"]]) for m in models]
+            fig = overlay_grid(rows_e, img.seen, [f"predicted: {label}", f"expected: {rec_e['label']}"],
+                               alpha=alpha, bar_label="Grad-CAM, scaled to [0, 1]", panel=2.2)
+            flat_e = [rc.labels[m] for m in models if results[(img.id, m)].records["expected"]["flat"]]
+            expected_fig = rc.mpl(
+                fig, image=img.id, model="both", kind="grad-cam-expected",
+                caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` for the trained model's top-1, "
+                         f"*{label}*, and for the class the credits expect, *{rec_e['label']}* "
+                         f"(index {rec_e['index']}); top row trained, bottom row untrained."
+                         + (f" The expected class's map is flat (no positive evidence) for: {', '.join(flat_e)}."
+                            if flat_e else "")))
         per_image.append({"id": img.id, "title": img.title, "target_label": label, "expected": note,
-                          "blocks": blocks_fig, "main": main_fig,
+                          "blocks": blocks_fig, "main": main_fig, "expected_fig": expected_fig,
                           "layers": {m: results[(img.id, m)].records["layers"] for m in models}})
 
     ids = [i.id for i in rc.images]

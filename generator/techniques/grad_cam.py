@@ -62,8 +62,14 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     raw5 = torch.from_numpy(base.arrays[f"cam.{PRIMARY_CAM_LAYER}"])
     guided = torch.from_numpy(base.arrays["guided"])
     arrays["guided_grad_cam"] = (guided * upsample(raw5, size, scale=False)).abs().amax(0).numpy().astype(np.float32)
+    expected = None
+    if base.records.get("expected") is not None:
+        raw_e = torch.from_numpy(base.arrays[f"expected.cam.{PRIMARY_CAM_LAYER}"])
+        arrays["expected.cam"] = upsample(raw_e, size).numpy().astype(np.float32)
+        expected = cam_stats(arrays["expected.cam"], raw_e.numpy()) | {
+            "index": base.records["expected"], "label": base.records["expected_label"]}
     return Result(arrays=arrays, records={"layers": layers, "target": base.records["target"],
-                                          "target_label": base.records["target_label"]})
+                                          "target_label": base.records["target_label"], "expected": expected})
 
 
 TECHNIQUE = Technique(

@@ -3,7 +3,10 @@
 For one (photo, model) this runs :func:`generator.lib.engine.explain` once
 for the trained model's top-1 class and stores the signed input gradient,
 the guided-backprop gradient, SmoothGrad's mean |gradient| and the raw
-Grad-CAM of the last conv of every block.  ``grad_cam`` and
+Grad-CAM of the last conv of every block.  When the photo's credits name an
+expected class that differs from that top-1, a second, cheaper pass (input
+gradient and ``block5_conv3`` Grad-CAM, no SmoothGrad) explains the expected
+class too, so that a wrong prediction can be debugged (``expected.*`` arrays).  ``grad_cam`` and
 ``cascading_randomisation`` read these (they declare ``needs=("saliency",)``).
 The methods themselves live in :mod:`generator.lib.attr`.
 """
@@ -46,7 +49,18 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     for layer in CAM_LAYERS:
         arrays[f"cam.{layer}"] = e.cams[layer].float().numpy()
         arrays[f"cam_weights.{layer}"] = e.cam_weights[layer].float().numpy()
+    expected = image.credit.label_index if image.credit else None
+    expected_score = None
+    if expected is not None and expected != target:
+        ex = explain(model.net, image.tensor.to(ctx.device), expected, cam_layers=[PRIMARY_CAM_LAYER],
+                     guided=False, smooth_n=0, channels_last=s["channels_last"])
+        arrays["expected.gradient"] = ex.gradient.float().numpy()
+        arrays[f"expected.cam.{PRIMARY_CAM_LAYER}"] = ex.cams[PRIMARY_CAM_LAYER].float().numpy()
+        expected_score = ex.score
     return Result(arrays=arrays, records={
+        "expected": expected if expected_score is not None else None,
+        "expected_label": CATEGORIES[expected] if expected_score is not None else None,
+        "expected_score": expected_score,
         "target": target, "target_label": CATEGORIES[target], "score": e.score,
         "sigma": s["sigma"], "sigma_abs": e.sigma_abs, "n": s["smoothgrad_n"], "seed": seed,
         "batch_size": s["batch_size"], "channels_last": s["channels_last"],
