@@ -46,15 +46,21 @@ def render(rc: RenderContext, results) -> dict:
         rec_e = results[(img.id, models[0])].records.get("expected")
         if rec_e is not None and all(results[(img.id, m)].records.get("expected") for m in models):
             rows_e = [(rc.labels[m], [results[(img.id, m)].arrays[f"cam.{PRIMARY_CAM_LAYER}"],
-                                      results[(img.id, m)].arrays["expected.cam"]]) for m in models]
-            fig = overlay_grid(rows_e, img.seen, [f"predicted: {label}", f"expected: {rec_e['label']}"],
-                               alpha=alpha, bar_label="Grad-CAM, scaled to [0, 1]", panel=2.2)
+                                      results[(img.id, m)].arrays["expected.cam"],
+                                      clip_scale(results[(img.id, m)].arrays["target.saliency"], 99.0),
+                                      clip_scale(results[(img.id, m)].arrays["expected.saliency"], 99.0)])
+                      for m in models]
+            fig = overlay_grid(rows_e, img.seen,
+                               [f"Grad-CAM: {label}", f"Grad-CAM: {rec_e['label']}",
+                                f"gradient: {label}", f"gradient: {rec_e['label']}"],
+                               alpha=alpha, bar_label="scaled map (gradient: by its 99th percentile)", panel=2.0)
             flat_e = [rc.labels[m] for m in models if results[(img.id, m)].records["expected"]["flat"]]
             expected_fig = rc.mpl(
                 fig, image=img.id, model="both", kind="grad-cam-expected",
-                caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` for the trained model's top-1, "
-                         f"*{label}*, and for the class the credits expect, *{rec_e['label']}* "
-                         f"(index {rec_e['index']}); top row trained, bottom row untrained."
+                caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` and the vanilla gradient (max over "
+                         f"colour of |∂S/∂x|) for the trained model's top-1, *{label}*, and for the class the "
+                         f"credits expect, *{rec_e['label']}* (index {rec_e['index']}); top row trained, bottom "
+                         f"row untrained."
                          + (f" The expected class's map is flat (no positive evidence) for: {', '.join(flat_e)}."
                             if flat_e else "")))
         per_image.append({"id": img.id, "title": img.title, "target_label": label, "expected": note,

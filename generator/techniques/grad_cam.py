@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator.lib.attr import upsample
+from generator.lib.attr import saliency_map, upsample
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
 
@@ -66,6 +66,9 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     if base.records.get("expected") is not None:
         raw_e = torch.from_numpy(base.arrays[f"expected.cam.{PRIMARY_CAM_LAYER}"])
         arrays["expected.cam"] = upsample(raw_e, size).numpy().astype(np.float32)
+        # the vanilla gradient for both classes too (max |.| over colour), for the side-by-side figure
+        arrays["expected.saliency"] = saliency_map(base.arrays["expected.gradient"]).astype(np.float32)
+        arrays["target.saliency"] = saliency_map(base.arrays["gradient"]).astype(np.float32)
         expected = cam_stats(arrays["expected.cam"], raw_e.numpy()) | {
             "index": base.records["expected"], "label": base.records["expected_label"]}
     return Result(arrays=arrays, records={"layers": layers, "target": base.records["target"],
