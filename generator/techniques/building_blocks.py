@@ -1,0 +1,85 @@
+"""Building blocks (after Olah et al., Distill 2018): the units behind one decision, shown two ways.
+
+For the photo the chapters follow, and the class the trained network chose,
+Grad-CAM's channel weights αₖ at ``block5_conv3`` (read from the saliency
+pass) say how much each of the layer's 512 channels raises the class score.
+The ``k`` channels with the largest weighted contribution αₖ · mean(Aₖ) are
+"the units that matter". For each, this keeps:
+
+* its activation map on the photo (14 × 14 at 224 px): *where* the unit fires;
+* an activation-maximisation image (the same optimisation as the
+  activation-maximisation chapter): *what* the unit responds to on its own.
+
+Both models are shown, each with its own top channels. Only the featured photo
+is done in the quick and default profiles (the optimisation is the cost); the
+full profile does every photo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generator.config import FEATURED_IMAGE
+from generator.lib import optvis
+from generator.lib.arrays import to_uint8
+from generator.models import activations
+from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.techniques.saliency import PRIMARY_CAM_LAYER
+
+
+def is_shown(ctx: Context, image: ImageInput) -> bool:
+    """Whether this build does ``image``: every photo, or only the featured one (else the first)."""
+    if ctx.settings["photos"] == "all":
+        return True
+    ids = [i.id for i in ctx.images]
+    featured = FEATURED_IMAGE if FEATURED_IMAGE in ids else (ids[0] if ids else None)
+    return image.id == featured
+
+
+def top_units(weights: np.ndarray, activation: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+    """The ``k`` channels with the largest contribution αₖ · mean(Aₖ) (ties: lower index), and those values."""
+    contribution = np.asarray(weights, np.float64) * np.asarray(activation, np.float64).mean(axis=(1, 2))
+    order = np.lexsort((np.arange(len(contribution)), -contribution))[:k]
+    return [int(i) for i in order], [float(contribution[i]) for i in order]
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
+    if not is_shown(ctx, image):
+        return Result(records={"shown": False})
+    s = ctx.settings
+    base = ctx.result("saliency", image.id, model.name)
+    weights = base.arrays[f"cam_weights.{PRIMARY_CAM_LAYER}"]
+    with torch.no_grad():
+        act = activations(model.net, image.tensor.to(ctx.device), [PRIMARY_CAM_LAYER])[PRIMARY_CAM_LAYER]
+    act = act[0].float().cpu().numpy()
+    channels, contribution = top_units(weights, act, s["k"])
+    gen = torch.Generator().manual_seed(ctx.seed)
+    res = optvis.activation_maximisation(model.net, PRIMARY_CAM_LAYER, channels, steps=s["steps"], size=s["size"],
+                                         lr=s["lr"], relu_warmup=s["relu_warmup"], generator=gen)
+    return Result(
+        arrays={"maps": act[channels].astype(np.float32),
+                "images": to_uint8(res.images.permute(0, 2, 3, 1).numpy())},
+        records={"shown": True, "layer": PRIMARY_CAM_LAYER, "channels": channels, "contribution": contribution,
+                 "alpha": [float(weights[c]) for c in channels],
+                 "mean_activation": [float(act[c].mean()) for c in channels],
+                 "positive_share": float((weights > 0).mean()), "n_channels": int(weights.size),
+                 "target": int(base.records["target"]), "target_label": base.records["target_label"],
+                 "final": res.final.tolist()},
+    )
+
+
+_COMMON = {"k": 4, "lr": 0.05, "relu_warmup": 16}
+
+TECHNIQUE = Technique(
+    name="building_blocks", title="The units behind a decision", chapter="cam.md", order=43, compute=compute,
+    needs=("saliency",),  # Grad-CAM's channel weights for the trained model's top-1
+    compute_settings={
+        "quick": {**_COMMON, "k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "photos": "featured"},
+        "default": {**_COMMON, "steps": 64, "size": 64, "photos": "featured"},
+        "full": {**_COMMON, "steps": 256, "size": 128, "photos": "all"},
+    },
+    scope="image",
+    summary="for the featured photo, the block5_conv3 channels that raise the class score most: "
+            "their maps on the photo and what each responds to on its own",
+)
