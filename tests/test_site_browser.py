@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from generator.site.weigh import site_pages
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,15 +109,6 @@ def _copy_sources(dest: Path) -> None:
     shutil.copytree(ROOT / "docs", dest / "docs", ignore=ignore)
 
 
-def _site_pages(site: Path) -> list[str]:
-    """Every page of the built site, as URL paths ('' for the home page)."""
-    pages = []
-    for index in sorted(site.rglob("index.html")):
-        rel = index.parent.relative_to(site).as_posix()
-        pages.append("" if rel == "." else rel + "/")
-    return pages
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - signature from the base class
         pass
@@ -151,7 +144,7 @@ def crawl(built_site: Path) -> Crawl:
     thread.start()
     base_url = f"http://127.0.0.1:{server.server_address[1]}/"
     manifest = json.loads((built_site / "docs" / "generated" / "manifest.json").read_text(encoding="utf-8"))
-    result = Crawl(site=site, base_url=base_url, manifest=manifest, pages=_site_pages(site))
+    result = Crawl(site=site, base_url=base_url, manifest=manifest, pages=site_pages(site))
 
     first_gallery_page = next(
         (f"gallery/{image['id']}/" for image in manifest.get("images", [])), None
