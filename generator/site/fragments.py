@@ -28,7 +28,7 @@ import jinja2
 
 from generator.atomic import atomic_write_bytes, atomic_write_text
 from generator.models import MODELS
-from generator.site.markup import manifest_figure, number, scientific, text
+from generator.site.markup import manifest_figure, manifest_thumbnail, number, scientific, text
 
 if TYPE_CHECKING:  # pragma: no cover
     from generator.build.state import StateStore
@@ -85,6 +85,7 @@ def environment() -> jinja2.Environment:
     env.filters["sci"] = scientific
     env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
     env.globals["figure_md"] = manifest_figure
+    env.globals["thumbnail_md"] = manifest_thumbnail
     return env
 
 

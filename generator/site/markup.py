@@ -121,6 +121,15 @@ def thumbnail(src: str, full: str, alt: Any, caption: str = "", *, width: Any, h
     return "\n".join(lines)
 
 
+def manifest_thumbnail(f: dict, base: str = "generated/") -> str:
+    """A manifest figure as its thumbnail (when it has one) that opens the full figure in the lightbox."""
+    thumb = f.get("thumb")
+    if not thumb:
+        return manifest_figure(f, base)
+    return thumbnail(base + thumb["path"], base + f["path"], shorten(f["caption"]), f["caption"],
+                     width=thumb["width"], height=thumb["height"], description=f["caption"])
+
+
 def manifest_figure(f: dict, base: str = "generated/", caption: str | None = None) -> str:
     """A manifest figure (path, caption, width, height) as the fragments place it: alt text from its caption.
 
