@@ -65,7 +65,8 @@ def blocks(edges_t, edges_u):
 @pytest.mark.parametrize("edges_t,edges_u,want,not_want", [
     ((0.45, 0.31), (0.40, 0.30), "the sum still follows the photo's edges", "None reaches"),
     ((0.08, 0.16), (0.10, 0.12), "None reaches the |r| ≥ 0.3", "still follows"),
-    ((0.35, 0.36), (0.26, 0.23), "2 of these 4 edge correlations reach", "still follows"),
+    ((0.35, 0.36), (0.26, 0.23), "2 of these 4 edge correlations reach |r|", "still follows"),
+    ((0.19, 0.31), (0.12, 0.19), "1 of these 4 edge correlations reaches |r|", "still follows"),
     ((-0.5, -0.4), (-0.3, -0.6), "the sum still follows the photo's edges", "None reaches"),  # |r| counts
 ])
 def test_aggregates_follow_the_edges_claim(edges_t, edges_u, want, not_want):
@@ -160,7 +161,11 @@ def class_records(changes):
     ([0.5, -0.2, 0.1], "**Trained:** 2 of 3 scores rose from the grey start and 1 fell."),
 ])
 def test_class_model_scores_claim(changes, want):
-    text = render("class_model.numbers.md.j2", class_records(changes))
+    raw = environment().get_template("class_model.numbers.md.j2").render(
+        records=class_records(changes), fig=lambda **kw: None)
+    items = [line for line in raw.splitlines() if line.startswith("- **")]
+    assert len(items) == 2, raw  # one list item per model, each on its own line
+    text = " ".join(raw.split())
     assert want in text
     assert "**Untrained:** every class's score rose" in text
 
