@@ -213,3 +213,39 @@ def test_cascade_grad_cam_monotone_and_flat_branches():
     falling = render("cascading_randomisation.cascade.md.j2", cascade_records([1.0, 0.5, 0.3, 0.33], [0, 0, 0, 0]))
     assert "falls, or stays within 0.05, at every step" in falling
     assert "drops out" not in falling
+
+
+# --------------------------------------------------------------------------- takeaways
+
+
+def test_predictions_takeaway():
+    def photo(trained_p, untrained_p, match):
+        return {"id": "a", "title": "A", "expected": "x", "match": match, "in_top5": match,
+                "trained": {"top": [{"label": "x", "prob": trained_p}], "expected_rank": 1, "expected_prob": trained_p,
+                            "entropy": 1.0},
+                "untrained": {"top": [{"label": "y", "prob": untrained_p}], "entropy": 6.9}}
+    records = {"photos": [photo(0.9, 0.0011, True), photo(0.4, 0.0012, False)], "n_match": 1, "n_expected": 2,
+               "n_classes": 1000, "featured": "a"}
+    text = render("predictions.tables.md.j2", records)
+    assert "names the expected class for 1 of 2 photos, with a top-1 probability of at most 0.900;" in text
+    assert "never gets more than 0.00120, under twice the 1/1000 of a uniform guess" in text
+    records["photos"][1]["untrained"]["top"][0]["prob"] = 0.3
+    assert "uniform guess" not in render("predictions.tables.md.j2", records)
+    for p in records["photos"]:
+        p["trained"]["top"][0]["prob"] = 0.0011
+    assert "0.00110 (under twice a uniform guess's 1/1000: no more confident than chance)" in render(
+        "predictions.tables.md.j2", records)
+
+
+@pytest.mark.parametrize("first,last,want", [(0.78, 0.16, "the deeper layer keeps less of the photo"),
+                                             (0.30, 0.50, "the deeper layer keeps *more* of the photo here"),
+                                             (0.30, 0.27, "about as much of the photo")])
+def test_inversion_takeaway(first, last, want):
+    def row(layer, ssim):
+        return {"layer": layer, "relative_error_trained": 0.1, "relative_error_untrained": 0.1, "ssim_trained": ssim,
+                "ssim_untrained": ssim, "psnr_trained": 20.0, "psnr_untrained": 20.0}
+    records = {"plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1}, "photos": ["a", "b"],
+               "table": [row("block1_conv2", first), row("block5_conv3", last)]}
+    env = environment()
+    text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64}).split())
+    assert f"the trained network's reconstructions go from SSIM {first:.2f} to {last:.2f}: {want}" in text
