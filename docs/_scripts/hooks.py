@@ -8,8 +8,7 @@ For a stand-in, this sets ``config.extra.weights_banner``, which the theme overr
 ``docs/_overrides/main.html`` shows in Material's announcement bar on every page.
 
 **Numbered figures.** Every captioned figure of a page is numbered in order
-("Figure 3.") and gets the anchor ``#figure-3``; the text refers to a generated
-figure with ``[Figure](#fig-<technique>-<file name>)``, which becomes "Figure 3".
+("Figure 3.") and gets the anchor ``#figure-3``, so readers can link to it.
 
 **MathJax where it is needed.** ``extra_javascript`` puts MathJax (1.2 MB, 270 kB
 compressed) on every page. A page without an ``arithmatex`` formula (the gallery,
@@ -65,18 +64,9 @@ _FIGURE = re.compile(r"<figure\b(?P<attrs>[^>]*)>(?P<body>.*?)</figure>", re.DOT
 _CAPTION = re.compile(r"<figcaption\b[^>]*>")
 
 
-_GENERATED_SRC = re.compile(r'src="[^"]*generated/figures/(?P<technique>[^/"]+)/[^/"]+/(?P<stem>[^/".]+)[^"]*"')
-_REFERENCE = re.compile(r'<a href="#fig-(?P<key>[A-Za-z0-9_-]+)">[^<]*</a>')
-
-
 def number_figures(html: str) -> str:
-    """'Figure n.' before each figure caption, in page order, and id="figure-n" on the figure.
-
-    A chapter can point at a generated figure by its technique and file name:
-    ``[Figure](#fig-activation_max-both-objective)`` becomes "Figure n", linked to it.
-    """
+    """'Figure n.' before each figure caption, in page order, and id="figure-n" on the figure."""
     count = 0
-    numbers: dict[str, int] = {}
 
     def one(match: re.Match) -> str:
         nonlocal count
@@ -85,20 +75,11 @@ def number_figures(html: str) -> str:
         if not caption or " id=" in attrs:
             return match.group(0)
         count += 1
-        source = _GENERATED_SRC.search(body)
-        if source:
-            numbers.setdefault(f"{source['technique']}-{source['stem']}", count)
         label = f'<span class="cnn-fignum">Figure {count}.</span> '
         body = body[:caption.end()] + label + body[caption.end():]
         return f'<figure id="figure-{count}"{attrs}>{body}</figure>'
 
-    html = _FIGURE.sub(one, html)
-
-    def reference(match: re.Match) -> str:
-        n = numbers.get(match["key"])
-        return f'<a href="#figure-{n}">Figure {n}</a>' if n else match.group(0)
-
-    return _REFERENCE.sub(reference, html)
+    return _FIGURE.sub(one, html)
 
 
 def on_page_content(html, page, config, files):
