@@ -337,8 +337,14 @@ def test_pages_without_formulas_do_not_load_mathjax(built_site: Path) -> None:
     assert 'class="arithmatex"' in vgg and "tex-mml-chtml.js" in vgg
 
 
-def test_figures_are_numbered(built_site: Path) -> None:
-    html = (built_site / "site" / "activation-maximisation" / "index.html").read_text(encoding="utf-8")
-    ids = re.findall(r'<figure id="figure-(\d+)"', html)
-    assert ids and ids == [str(n) for n in range(1, len(ids) + 1)]
+def test_figures_are_numbered_and_references_resolve(built_site: Path) -> None:
+    site = built_site / "site"
+    html = (site / "activation-maximisation" / "index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<figure id="([^"]+)"', html)
+    assert len(ids) == len(re.findall(r'class="cnn-fignum">Figure \d+\.</span>', html)) > 0
     assert 'class="cnn-fignum">Figure 1.</span>' in html
+    (ref, n) = re.findall(r'<a href="#(fig-[^"]+)">Figure (\d+)</a>', html)[0]
+    assert ref == "fig-activation_max-_all-both-objective" and ids.index(ref) == int(n) - 1
+    for page in site.rglob("index.html"):  # every id on a page is unique
+        found = re.findall(r'<figure id="([^"]+)"', page.read_text(encoding="utf-8"))
+        assert len(found) == len(set(found)), page

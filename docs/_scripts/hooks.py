@@ -8,7 +8,8 @@ For a stand-in, this sets ``config.extra.weights_banner``, which the theme overr
 ``docs/_overrides/main.html`` shows in Material's announcement bar on every page.
 
 **Numbered figures.** Every captioned figure of a page is numbered in order
-("Figure 3.") and gets the anchor ``#figure-3``, so readers can link to it.
+("Figure 3."); a chapter's ``[Figure](#fig-<figure's path>)`` link reads "Figure 3"
+(see ``generator.site.markup.figure_anchor``).
 
 **MathJax where it is needed.** ``extra_javascript`` puts MathJax (1.2 MB, 270 kB
 compressed) on every page. A page without an ``arithmatex`` formula (the gallery,
@@ -64,22 +65,45 @@ _FIGURE = re.compile(r"<figure\b(?P<attrs>[^>]*)>(?P<body>.*?)</figure>", re.DOT
 _CAPTION = re.compile(r"<figcaption\b[^>]*>")
 
 
+_REFERENCE = re.compile(r'<a href="#(?P<id>fig-[A-Za-z0-9_-]+)">[^<]*</a>')
+
+
 def number_figures(html: str) -> str:
-    """'Figure n.' before each figure caption, in page order, and id="figure-n" on the figure."""
+    """'Figure n.' before each figure caption, in page order, with an id on every figure.
+
+    A generated figure keeps its ``fig-…`` id (``generator.site.markup.figure_anchor``), and a
+    chapter's ``[Figure](#fig-…)`` link to it reads "Figure n". Other figures get
+    ``figure-n``; a figure shown twice on one page keeps its id only the first time.
+    """
     count = 0
+    numbers: dict[str, int] = {}
 
     def one(match: re.Match) -> str:
         nonlocal count
         attrs, body = match["attrs"], match["body"]
         caption = _CAPTION.search(body)
-        if not caption or " id=" in attrs:
+        if not caption:
             return match.group(0)
+        existing = re.search(r'\sid="([^"]*)"', attrs)
+        if existing and not existing.group(1).startswith("fig-"):
+            return match.group(0)  # someone else's id: leave the figure alone
         count += 1
+        anchor = existing.group(1) if existing else ""
+        attrs = re.sub(r'\sid="[^"]*"', "", attrs)
+        if not anchor or anchor in numbers:
+            anchor = f"figure-{count}"
+        numbers[anchor] = count
         label = f'<span class="cnn-fignum">Figure {count}.</span> '
         body = body[:caption.end()] + label + body[caption.end():]
-        return f'<figure id="figure-{count}"{attrs}>{body}</figure>'
+        return f'<figure id="{anchor}"{attrs}>{body}</figure>'
 
-    return _FIGURE.sub(one, html)
+    html = _FIGURE.sub(one, html)
+
+    def reference(match: re.Match) -> str:
+        n = numbers.get(match["id"])
+        return f'<a href="#{match["id"]}">Figure {n}</a>' if n else match.group(0)
+
+    return _REFERENCE.sub(reference, html)
 
 
 def on_page_content(html, page, config, files):

@@ -90,9 +90,13 @@ def img(src: str, alt: Any, *, width: Any = None, height: Any = None, descriptio
     return f"![{attr(alt)}]({url(src)}){{ {' '.join(attrs)} }}"
 
 
-def figure(src: str, alt: Any, caption: str = "", *, cls: str = "", **image: Any) -> str:
-    """A captioned figure (md_in_html); ``caption`` is inline markdown, ``image`` goes to :func:`img`."""
-    opening = f'<figure class="{cls}" markdown>' if cls else "<figure markdown>"
+def figure(src: str, alt: Any, caption: str = "", *, cls: str = "", anchor: str = "", **image: Any) -> str:
+    """A captioned figure (md_in_html); ``caption`` is inline markdown, ``image`` goes to :func:`img`.
+
+    ``anchor`` becomes the figure's id, which chapters can link to (see :func:`figure_anchor`).
+    """
+    attrs = (f' id="{anchor}"' if anchor else "") + (f' class="{cls}"' if cls else "")
+    opening = f"<figure{attrs} markdown>"
     lines = [opening, img(src, alt, **image)]
     if caption:
         lines.append(f'<figcaption markdown="span">{caption}</figcaption>')
@@ -130,6 +134,14 @@ def manifest_thumbnail(f: dict, base: str = "generated/") -> str:
                      width=thumb["width"], height=thumb["height"], description=f["caption"])
 
 
+def figure_anchor(path: str) -> str:
+    """The id of a generated figure: ``figures/activation_max/_all/both-objective.webp`` ->
+    ``fig-activation_max-_all-both-objective``. A chapter writes ``[Figure](#fig-…)`` and the site
+    hook turns the link text into "Figure n"."""
+    stem = path.removeprefix("figures/").rsplit(".", 1)[0]
+    return "fig-" + re.sub(r"[^A-Za-z0-9_-]+", "-", stem)
+
+
 def manifest_figure(f: dict, base: str = "generated/", caption: str | None = None) -> str:
     """A manifest figure (path, caption, width, height) as the fragments place it: alt text from its caption.
 
@@ -139,4 +151,4 @@ def manifest_figure(f: dict, base: str = "generated/", caption: str | None = Non
     """
     text_caption = f["caption"] if caption is None else caption
     return figure(base + f["path"], shorten(f["caption"]), text_caption, width=f.get("width"),
-                  height=f.get("height"))
+                  height=f.get("height"), anchor=figure_anchor(f["path"]))
