@@ -366,3 +366,28 @@ def test_feature_maps_observation(quick_build, trained, untrained, want):
         row["sparsity_trained"], row["sparsity_untrained"] = trained, untrained
     text = build_render(quick_build, "feature_maps", "feature_maps.observations.md.j2", change)
     assert f"the trained network's maps are {want} the untrained one's" in text
+
+
+def test_predictions_expected_claim(quick_build):
+    differ = build_render(quick_build, "predictions", "predictions.expected.md.j2", lambda r: None)
+    assert "Where they differ:" in differ
+    agree = build_render(quick_build, "predictions", "predictions.expected.md.j2", _set("mismatches", []))
+    assert "Every photo's top-1 is its expected label." in agree and "Where they differ" not in agree
+
+
+def test_grad_cam_expected_claim(quick_build):
+    def none_wrong(r):
+        for im in r["images"]:
+            im["expected_fig"] = None
+    text = build_render(quick_build, "grad_cam", "grad_cam.expected.md.j2", none_wrong)
+    assert "there is no wrong prediction to debug" in text
+    shown = build_render(quick_build, "grad_cam", "grad_cam.expected.md.j2", lambda r: None)
+    assert "differs from the class the credits expect for 7 of the 7 photos" in shown
+
+
+@pytest.mark.parametrize("untrained,want", [([394, 245], "they share 394, 245"), ([1, 2], "they share none")])
+def test_building_blocks_shared_units_claim(quick_build, untrained, want):
+    def change(r):
+        r["shown"][0]["channels"]["trained"] = [394, 245]
+        r["shown"][0]["channels"]["untrained"] = untrained
+    assert want in build_render(quick_build, "building_blocks", "building_blocks.md.j2", change)
