@@ -203,3 +203,16 @@ def test_quick_build_explains_the_expected_class_where_the_prediction_differs(qu
     assert {f["image"] for f in figures} == wrong
     fragment = (quick_build / "fragments" / "grad_cam.expected.md").read_text()
     assert f"for {len(figures)} of the" in fragment
+
+
+def test_explain_returns_the_activations_its_grad_cam_weights_multiply(vgg64, photo64):
+    """building_blocks reads these instead of running a second forward pass: they must be the layer's output."""
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    e = explain(vgg64, photo64, 3, cam_layers=["block5_conv3"], guided=False)
+    reference = create_feature_extractor(vgg64, {"features.29": "a"})(photo64)["a"][0].detach()
+    act = e.cam_activations["block5_conv3"]
+    assert act.shape == reference.shape
+    torch.testing.assert_close(act, reference, rtol=1e-5, atol=1e-6)
+    raw = torch.relu(torch.einsum("k,khw->hw", e.cam_weights["block5_conv3"], act))
+    torch.testing.assert_close(raw, e.cams["block5_conv3"])

@@ -125,7 +125,8 @@ class Explanation:
     ``gradient`` / ``guided`` 3 x H x W (signed), ``smooth`` 3 x H x W
     (mean of |gradient| over the noisy copies), ``cams`` layer -> h x w raw
     Grad-CAM (ReLU of the weighted channel sum, not yet scaled), ``cam_weights``
-    layer -> the channel weights alpha_k.
+    layer -> the channel weights alpha_k, ``cam_activations`` layer -> the layer's
+    activations A (k x h x w) that the weights multiply.
     """
 
     target: int
@@ -135,6 +136,7 @@ class Explanation:
     smooth: torch.Tensor | None = None
     cams: dict[str, torch.Tensor] = field(default_factory=dict)
     cam_weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    cam_activations: dict[str, torch.Tensor] = field(default_factory=dict)
     sigma_abs: float | None = None
 
 
@@ -236,6 +238,7 @@ def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Itera
                 weights = cam_rule(act, g[0])
                 result.cams[name] = torch.relu(torch.einsum("k,khw->hw", weights, act)).contiguous().cpu()
                 result.cam_weights[name] = weights.cpu()
+                result.cam_activations[name] = act.contiguous().cpu()
         del captured, grads, out, score
         if smooth_n:
             noise, result.sigma_abs = smoothgrad_noise(x, smooth_n, sigma, seed)

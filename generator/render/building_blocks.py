@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from generator.lib.attr import upsample
 from generator.render import MODEL_COLOURS, RenderContext, models_in, new_figure, overlay
 
 
 def _upsampled(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    t = torch.from_numpy(np.asarray(maps, np.float32))[:, None]
-    up = F.interpolate(t, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
+    """Each k x h x w map upsampled bilinearly to ``size`` (as Grad-CAM's are), then scaled to its own peak."""
+    up = np.stack([upsample(torch.from_numpy(np.asarray(m, np.float32)), size, scale=False).numpy() for m in maps])
     peak = up.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, up / np.where(peak > 0, peak, 1), 0.0)
 

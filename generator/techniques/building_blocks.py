@@ -1,8 +1,8 @@
 """Building blocks (after Olah et al., Distill 2018): the units behind one decision, shown two ways.
 
 For the photo the chapters follow, and the class the trained network chose,
-Grad-CAM's channel weights αₖ at ``block5_conv3`` (read from the saliency
-pass) say how much each of the layer's 512 channels raises the class score.
+Grad-CAM's channel weights αₖ at ``block5_conv3`` and the activations they
+multiply (both read from the saliency pass, so no forward pass is run twice) say how much each of the layer's 512 channels raises the class score.
 The ``k`` channels with the largest weighted contribution αₖ · mean(Aₖ) are
 "the units that matter". For each, this keeps:
 
@@ -23,7 +23,6 @@ import torch
 from generator.config import FEATURED_IMAGE
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
-from generator.models import activations
 from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
 from generator.techniques.saliency import PRIMARY_CAM_LAYER
 
@@ -50,9 +49,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     s = ctx.settings
     base = ctx.result("saliency", image.id, model.name)
     weights = base.arrays[f"cam_weights.{PRIMARY_CAM_LAYER}"]
-    with torch.no_grad():
-        act = activations(model.net, image.tensor.to(ctx.device), [PRIMARY_CAM_LAYER])[PRIMARY_CAM_LAYER]
-    act = act[0].float().cpu().numpy()
+    act = base.arrays[f"cam_activations.{PRIMARY_CAM_LAYER}"]  # from the saliency pass: no second forward
     channels, contribution = top_units(weights, act, s["k"])
     gen = torch.Generator().manual_seed(ctx.seed)
     res = optvis.activation_maximisation(model.net, PRIMARY_CAM_LAYER, channels, steps=s["steps"], size=s["size"],

@@ -49,6 +49,8 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     for layer in CAM_LAYERS:
         arrays[f"cam.{layer}"] = e.cams[layer].float().numpy()
         arrays[f"cam_weights.{layer}"] = e.cam_weights[layer].float().numpy()
+    # The activations the Grad-CAM weights multiply, for building_blocks (no second forward pass there).
+    arrays[f"cam_activations.{PRIMARY_CAM_LAYER}"] = e.cam_activations[PRIMARY_CAM_LAYER].float().numpy()
     expected = image.credit.label_index if image.credit else None
     expected_score = None
     if expected is not None and expected != target:
