@@ -12,9 +12,6 @@ every model here is rebuilt with out-of-place ReLUs (``_no_inplace``).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import pickle
 import zipfile
 from dataclasses import dataclass, replace
@@ -25,9 +22,12 @@ from torch import nn
 from torchvision.models import VGG, VGG16_Weights, vgg16
 
 from generator.config import SEED
+from generator.lib.determinism import AdaptiveAvgPool2d
+
+from generator.checkpoint import (CHECKPOINT_NAME, default_checkpoint_path, file_sha256,  # noqa: F401
+                                 weights_identity)
 
 WEIGHTS = VGG16_Weights.IMAGENET1K_V1
-CHECKPOINT_NAME = Path(WEIGHTS.url).name  # vgg16-397923af.pth
 CATEGORIES: list[str] = list(WEIGHTS.meta["categories"])
 
 # VGG16's layer names (block1_conv1 ... block5_pool, fc1, fc2, predictions) live with the
@@ -132,6 +132,8 @@ def _no_inplace(net: nn.Module) -> nn.Module:
 
 def _finish(net: VGG, device: torch.device) -> VGG:
     _no_inplace(net)
+    # the same average pooling, with a backward pass that is deterministic on CUDA too
+    net.avgpool = AdaptiveAvgPool2d(net.avgpool.output_size)
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -155,11 +157,6 @@ def build_untrained(seed: int = SEED, device: torch.device | str = "cpu") -> VGG
 
 class WeightsError(Exception):
     """A weights file that cannot be used; ``str()`` is one line naming the file and the fix."""
-
-
-def default_checkpoint_path() -> Path:
-    """Where torchvision's download lands: ``$TORCH_HOME/hub/checkpoints/vgg16-397923af.pth``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / CHECKPOINT_NAME
 
 
 def _expected_shapes() -> dict[str, torch.Size]:
@@ -255,47 +252,11 @@ class WeightsSource:
 
     def identity(self) -> str:
         """sha256 of the checkpoint bytes, memoised by (path, size, mtime)."""
-        path = self.path
-        if path is None:
-            cached = default_checkpoint_path()
-            if not cached.is_file():
-                # Nothing on disk yet: the torchvision release identifies the weights.
-                return f"torchvision:{WEIGHTS.url}"
-            path = cached
-        if not path.is_file():
-            raise WeightsError(f"{path}: no such file. Pass the path of a torchvision VGG16 "
-                               f"checkpoint ({CHECKPOINT_NAME}) with --weights")
-        return file_sha256(path)
-
-
-_SHA_MEMO = Path(os.environ.get("CNN_SEES_HASH_MEMO", Path.home() / ".cache" / "cnn-sees" / "sha256.json"))
-
-
-def file_sha256(path: Path) -> str:
-    path = Path(path).resolve()
-    st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    memo: dict[str, str] = {}
-    try:
-        memo = json.loads(_SHA_MEMO.read_text())
-    except (OSError, ValueError):
-        pass
-    if key in memo:
-        return memo[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
-    memo[key] = digest
-    try:
-        _SHA_MEMO.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _SHA_MEMO.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo))
-        tmp.replace(_SHA_MEMO)
-    except OSError:
-        pass
-    return digest
+        try:
+            return weights_identity(self.path, file_sha256)
+        except FileNotFoundError as exc:
+            raise WeightsError(f"{exc.filename}: no such file. Pass the path of a torchvision VGG16 "
+                               f"checkpoint ({CHECKPOINT_NAME}) with --weights") from None
 
 
 def build_trained(weights: WeightsSource | Path | None = None, device: torch.device | str = "cpu") -> VGG:

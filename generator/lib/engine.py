@@ -23,7 +23,8 @@ backpropagation and the CAMs at every requested layer (:func:`explain`): the
 forward graph is kept, the normal backward pass yields the input gradient
 *and* the gradients at the CAM layers, then a switch flips every ReLU's
 backward rule to the guided one and a second backward pass runs over the same
-graph.  SmoothGrad's noisy copies go through the network in batches.
+graph.  SmoothGrad's noisy copies go through the network in batches; their
+noise is drawn on the model's device.
 
 The public functions built on :func:`explain` are in :mod:`generator.lib.attr`.
 """
@@ -140,20 +141,25 @@ class Explanation:
     sigma_abs: float | None = None
 
 
-def smoothgrad_noise(x: torch.Tensor, n: int, sigma: float, seed: int) -> tuple[torch.Tensor, float]:
+def smoothgrad_noise(x: torch.Tensor, n: int, sigma: float, seed: int,
+                     device: torch.device | str | None = None) -> tuple[torch.Tensor, float]:
     """The ``n`` noise images SmoothGrad adds to ``x`` (1 x 3 x H x W) and their standard deviation.
 
     sigma_abs = sigma * (max(x) - min(x)).  The draw is ``torch.normal(0, sigma_abs)``
-    from a CPU generator seeded with ``seed``, in the default dtype: the same
-    numbers Captum's NoiseTunnel draws after ``torch.manual_seed(seed)``.
+    from a generator on ``device`` (default: the CPU) seeded with ``seed``, in the
+    default dtype: the same numbers Captum's NoiseTunnel draws on that device
+    after ``torch.manual_seed(seed)``.  Drawing on the GPU that runs the model
+    saves generating millions of numbers on the CPU and copying them over; a
+    CPU and a GPU draw different noise from the same seed.
     """
     if n < 1:
         raise ValueError(f"SmoothGrad needs n >= 1 samples, got {n}")
     if not sigma > 0:
         raise ValueError(f"SmoothGrad needs sigma > 0 (a fraction of the input's range, e.g. 0.15), got {sigma}")
     sigma_abs = sigma * float(x.max() - x.min())
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    std = torch.tensor(sigma_abs).repeat((n,) + tuple(x.shape[1:]))
+    device = torch.device(device or "cpu")
+    gen = torch.Generator(device=device).manual_seed(int(seed))
+    std = torch.tensor(sigma_abs, device=device).repeat((n,) + tuple(x.shape[1:]))
     noise = torch.normal(0.0, std, generator=gen)
     return noise, sigma_abs
 
@@ -241,7 +247,7 @@ def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Itera
                 result.cam_activations[name] = act.contiguous().cpu()
         del captured, grads, out, score
         if smooth_n:
-            noise, result.sigma_abs = smoothgrad_noise(x, smooth_n, sigma, seed)
+            noise, result.sigma_abs = smoothgrad_noise(x, smooth_n, sigma, seed, device=device)
             noise = noise.to(device=device, dtype=x.dtype)
             total = torch.zeros_like(x[0])
             with torch.enable_grad():

@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from generator.lib.determinism import pick_channels
 from generator.lib.layers import device_of
 from generator.lib.optvis.common import OptResult, flush_denormals
 from generator.lib.optvis.loop import NormalisedAscent, optimise
@@ -40,7 +41,6 @@ def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, s
     pixels = PixelImage(n, size, sd=0.05, generator=gen).pixels.detach().to(device).requires_grad_(True)
     lo = normalise(torch.zeros(1, 3, 1, 1)).to(device)
     hi = normalise(torch.ones(1, 3, 1, 1)).to(device)
-    idx = torch.arange(n, device=device)
 
     def scores(x):
         out = model(x)
@@ -55,8 +55,8 @@ def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, s
         raise ValueError(f"class index out of range: valid classes are 0..{k - 1}")
 
     def objective(step: int):
-        target = scores(roll_jitter(pixels, jitter, gen))[idx, chans.to(device)]
-        return target - l2 * pixels.pow(2).flatten(1).mean(1), target.detach().cpu()
+        target = pick_channels(scores(roll_jitter(pixels, jitter, gen)), chans)
+        return target - l2 * pixels.pow(2).flatten(1).mean(1), target.detach()
 
     def blur_and_clip(step: int) -> None:
         with torch.no_grad():

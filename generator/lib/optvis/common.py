@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from generator.lib.determinism import pick_channels
+
 @dataclass
 class OptResult:
     """What an optimisation returns.
@@ -27,8 +29,7 @@ class OptResult:
 def _channel_objective(out: torch.Tensor, channels: torch.Tensor, rectify: bool) -> torch.Tensor:
     if rectify:
         out = F.relu(out)
-    idx = torch.arange(out.shape[0], device=out.device)
-    picked = out[idx, channels.to(out.device)]
+    picked = pick_channels(out, channels)
     return picked.flatten(1).mean(1) if picked.ndim > 1 else picked
 
 

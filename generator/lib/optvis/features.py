@@ -70,7 +70,7 @@ def activation_maximisation(model: nn.Module, layer, channels: Sequence[int], *,
         with _autocast(bf16, device):
             (out,) = capture(model, [module], x, truncate=truncate)
         obj = _channel_objective(out.float(), chans, rectify and step >= relu_warmup)
-        return obj, obj.detach().float().cpu()
+        return obj, obj.detach().float()
 
     history = optimise(objective, rule, steps, record_every=record_every)
     with torch.no_grad():

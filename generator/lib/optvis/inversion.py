@@ -57,7 +57,7 @@ def invert(model: nn.Module, layer, x: torch.Tensor, *, steps: int = 200, lr: fl
         feats = feats_fn(y)
         rel = torch.stack([(f - t).pow(2).sum() for f, t in zip(feats, target)]) / t_norm
         loss = rel + lambda_alpha * alpha_norm(y / bound, alpha) + lam_tv * total_variation(y, beta) / v ** beta
-        return loss, loss.detach().cpu()
+        return loss, loss.detach()
 
     history = optimise(objective, rule, steps)
     with torch.no_grad():

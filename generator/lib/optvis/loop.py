@@ -4,7 +4,8 @@ Each method supplies three things:
 
 * an **objective**: ``objective(step) -> (value, record)``, where ``value`` is
   one number per image (a tensor on the graph) and ``record`` what the
-  history keeps for that step (detached, on the CPU);
+  history keeps for that step (detached, left on the device: the history
+  is copied to the CPU once, at the end, so a GPU never waits for the host);
 * an **update rule** (:class:`Adam` or :class:`NormalisedAscent`), which
   moves the variables so that ``value`` rises (or, with ``maximise=False``,
   falls);
@@ -68,4 +69,4 @@ def optimise(objective: Callable[[int], tuple[torch.Tensor, torch.Tensor]], rule
             after_step(step)
         if step % record_every == 0 or step == steps - 1:
             history.append(record)
-    return torch.stack(history)
+    return torch.stack(history).cpu()  # one copy at the end: no device sync per step

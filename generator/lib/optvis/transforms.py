@@ -11,6 +11,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from generator.lib.determinism import grid_sample_border
+
 # Lucid's transformation robustness, in order.
 PAD = 12
 JITTER_1 = 8
@@ -52,7 +54,7 @@ def scale_rotate(x: torch.Tensor, scales: Sequence[float] = SCALES, angles: Sequ
     theta = torch.stack([torch.stack([cos, sin, torch.zeros_like(s)], 1),
                          torch.stack([-sin, cos, torch.zeros_like(s)], 1)], 1).to(x.device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return grid_sample_border(x, grid)
 
 
 def robustness(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
