@@ -25,6 +25,9 @@ class DiskFull(OSError):
     def __str__(self) -> str:
         return self.strerror
 
+    def __reduce__(self):  # re-raised in the build when a render worker hits a full disk
+        return DiskFull, (self.path,)
+
 
 def mount_point(path: Path) -> str:
     """The mount point of the filesystem that holds ``path`` (or the nearest existing folder above it)."""

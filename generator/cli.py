@@ -17,10 +17,36 @@ class _OneLine(logging.Formatter):
         return prefix + record.getMessage()
 
 
-def _parser() -> argparse.ArgumentParser:
-    from generator.techniques import registry
+def technique_names() -> list[str]:
+    """The techniques' names in site order, read from their modules' ``Technique(name=..., order=...)``
+    without importing them (importing one imports torch, which a no-change build must not do)."""
+    import ast
 
-    names = list(registry())
+    found = []
+    for path in sorted((Path(__file__).parent / "techniques").glob("[!_]*.py")):
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Technique":
+                kw = {k.arg: k.value for k in node.keywords}
+                if isinstance(kw.get("name"), ast.Constant) and isinstance(kw.get("order"), ast.Constant):
+                    found.append((kw["order"].value, kw["name"].value))
+    return [name for _, name in sorted(found)]
+
+
+def configure_logging(verbose: bool) -> None:
+    """One line per message on stderr ("error: ...", "warning: ..."); library warnings (matplotlib's layout
+    notes, say) become one "warning:" line too.  Render workers call this as well."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    logger = logging.getLogger("generator")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logger.propagate = False
+    warnings.showwarning = lambda message, category, *rest, **kw: logger.warning(
+        "%s: %s", category.__name__, " ".join(str(message).split()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    names = technique_names()
     p = argparse.ArgumentParser(
         prog="python -m generator",
         description="Run every CNN visualisation on VGG16 (trained and untrained) over a set of photos "
@@ -48,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--report", type=Path, default=None, metavar="PATH",
                    help="also write a machine-readable JSON build report there (per technique: computed, "
                         "cached, seconds, figures; and the failures)")
+    b.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="render figures in N worker processes (default: the number of CPU cores, at most 8; 1: in "
+                        "this process). The figures are byte-identical for every N")
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
     b.add_argument("--no-wait", action="store_true",
                    help="if another build is writing the same --out or --cache, stop instead of waiting for it")
@@ -63,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes; pass a whole number >= 1")
+    return n
+
+
 def _device(choice: str):
     import torch
 
@@ -74,10 +113,9 @@ def _device(choice: str):
 
 
 def cmd_build(args) -> int:
-    from generator.config import get_profile
-    from generator.models import WeightsSource
-    from generator.build import Build, BuildOptions
+    from generator.build import fresh
     from generator.build.paths import FolderLock, writable_folder
+    from generator.config import get_profile
 
     if args.weights is not None and args.weights.is_dir():
         print(f"error: --weights {args.weights}: is a folder, not a checkpoint file. Pass the file itself, "
@@ -103,18 +141,47 @@ def cmd_build(args) -> int:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
         return 2
+    try:
+        fingerprint = fresh.fingerprint(profile=profile.name, images=args.images, out=args.out, cache=cache,
+                                        weights=args.weights, device=args.device, only=args.only)
+    except OSError:  # something unreadable: the full build says what, in its own words
+        fingerprint = None
+    if fingerprint is not None:
+        with FolderLock(args.out, wait=not args.no_wait):
+            report = fresh.unchanged(args.out, fingerprint)
+        if report is not None:
+            print(f"nothing changed since the last build of {args.out} (profile '{profile.name}', "
+                  f"{report.device}): no work to do", file=sys.stderr)
+            return _finish(report, args)
+    return _full_build(args, profile, cache, fingerprint)
+
+
+def _full_build(args, profile, cache: Path, fingerprint: dict | None) -> int:
+    from generator.build import Build, BuildOptions, fresh
+    from generator.build.paths import FolderLock
+    from generator.models import WeightsSource
+
     device = _device(args.device)
     opts = BuildOptions(profile=profile, images_dir=args.images, out_dir=args.out, cache_dir=cache,
                         weights=WeightsSource(args.weights, explicit=args.weights is not None),
-                        device=device, only=args.only, progress=not args.no_progress and sys.stderr.isatty())
+                        device=device, only=args.only, progress=not args.no_progress and sys.stderr.isatty(),
+                        jobs=args.jobs)
     print(f"building profile '{profile.name}' on {device} -> {args.out}", file=sys.stderr)
     build = Build(opts)
     try:
         with FolderLock(args.out, wait=not args.no_wait), FolderLock(cache, wait=not args.no_wait):
+            fresh.forget(args.out)
             report = build.run()
+            if report.ok and fingerprint is not None:
+                fresh.record(args.out, fingerprint, report)
     except ValueError as exc:  # e.g. a technique that needs an unknown one, or a cycle
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return _finish(report, args)
+
+
+def _finish(report, args) -> int:
+    """Print the report's table, write its JSON (--report); 0 when it is ok, else 1."""
     report.print_table()
     if args.report is not None:
         try:
@@ -152,17 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    verbose = getattr(args, "verbose", False)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_OneLine())
-    logger = logging.getLogger("generator")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    logger.propagate = False
+    configure_logging(getattr(args, "verbose", False))
     os.environ.setdefault("MPLBACKEND", "Agg")
-    # Library warnings (matplotlib's layout notes, say) become one "warning:" line in the build output.
-    warnings.showwarning = lambda message, category, *rest, **kw: logger.warning(
-        "%s: %s", category.__name__, " ".join(str(message).split()))
     try:
         return {"build": cmd_build, "list": cmd_list, "clean": cmd_clean}[args.command](args)
     except KeyboardInterrupt:

@@ -49,7 +49,8 @@ def vgg64(standin_state_dict):
 
 @pytest.fixture(scope="session")
 def quick_build(tmp_path_factory, standin_weights) -> Path:
-    """One quick-profile build of everything over the real photo set; returns its output dir.
+    """One quick-profile build of everything over the real photo set, rendered in this process (``--jobs 1``);
+    returns its output dir (its result cache is the sibling ``cache/``).
 
     Tests that only read the output share this one build (it costs the bulk of the suite).
     """
@@ -57,7 +58,7 @@ def quick_build(tmp_path_factory, standin_weights) -> Path:
     out, cache = root / "generated", root / "cache"
     proc = subprocess.run(
         [sys.executable, "-m", "generator", "build", "--profile", "quick", "--images", str(IMAGES),
-         "--out", str(out), "--cache", str(cache), "--weights", str(standin_weights), "--no-progress"],
+         "--out", str(out), "--cache", str(cache), "--weights", str(standin_weights), "--no-progress", "--jobs", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=1200,
     )
     if proc.returncode != 0:

@@ -2,10 +2,22 @@
 
     from generator.build import Build, BuildOptions
     report = Build(options).run()
+
+The names are loaded on first use, so that ``generator.build.fresh`` (the
+no-change fast path) and ``generator.build.report`` import without torch.
 """
 
-from generator.build.report import BuildReport, Failure, TechniqueStats
-from generator.build.pool import ModelStateError
-from generator.build.run import Build, BuildOptions, clean
+from __future__ import annotations
 
-__all__ = ["Build", "BuildOptions", "BuildReport", "Failure", "TechniqueStats", "ModelStateError", "clean"]
+import importlib
+
+_WHERE = {"Build": "run", "BuildOptions": "run", "clean": "run", "ModelStateError": "pool",
+          "BuildReport": "report", "Failure": "report", "TechniqueStats": "report"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

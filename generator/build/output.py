@@ -15,20 +15,21 @@ INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupt
                    "so its figures and fragments may be a mix of two builds. Rerun `nox -s build`.\n")
 
 
-def render_technique(tech: Technique, results: dict, render_key: str, out_dir: Path, profile, images,
+def render_technique(name: str, settings: dict, results: dict, render_key: str, out_dir: Path, profile, images,
                      states: StateStore, labels: dict | None = None) -> dict:
-    """Run the technique's renderer, drop figures it no longer makes, record its state; return the state."""
+    """Run technique ``name``'s renderer (with its merged ``settings``), drop figures it no longer makes,
+    record its state; return the state."""
     import time
 
     from generator.render import RenderContext
 
     t0 = time.perf_counter()
-    renderer = importlib.import_module(f"generator.render.{tech.name}")
-    rc = RenderContext(technique=tech.name, out_dir=out_dir, profile=profile,
-                       settings=tech.settings_for(profile.name), images=images, labels=labels)
+    renderer = importlib.import_module(f"generator.render.{name}")
+    rc = RenderContext(technique=name, out_dir=out_dir, profile=profile, settings=settings, images=images,
+                       labels=labels)
     records = renderer.render(rc, results) or {}
     keep = {path for f in rc.figures for path in f.files()}
-    fig_root = Path(out_dir) / "figures" / tech.name
+    fig_root = Path(out_dir) / "figures" / name
     if fig_root.is_dir():
         for p in sorted(fig_root.rglob("*")):
             if p.is_file() and p.relative_to(out_dir).as_posix() not in keep:
@@ -36,9 +37,9 @@ def render_technique(tech: Technique, results: dict, render_key: str, out_dir: P
     # Timings of the run that computed each unit and made these figures, so a rerun repeats them.
     timing = {"units": len(results), "render_seconds": round(time.perf_counter() - t0, 1),
               "compute_seconds": round(sum(r.seconds or 0.0 for r in results.values()), 1)}
-    state = {"technique": tech.name, "render_key": render_key, "timing": timing,
+    state = {"technique": name, "render_key": render_key, "timing": timing,
              "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
-    states.write(tech.name, state)
+    states.write(name, state)
     return state
 
 

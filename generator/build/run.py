@@ -34,7 +34,8 @@ import numpy as np
 from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
 from generator.build.inputs import load_inputs
-from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, figure_files, render_technique
+from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, figure_files
+from generator.build.render_jobs import RenderJob, RenderPool, default_jobs, light_images
 from generator.build.keys import UnitKeys, unit_seed
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.report import BuildReport, Failure, TechniqueStats
@@ -59,6 +60,7 @@ class BuildOptions:
     device: Any  # torch.device
     only: list[str] | None = None
     progress: bool = True
+    jobs: int | None = None  # render worker processes; None: one per CPU core; 1: render in this process
 
 
 Unit = tuple  # (image_id or None, model name)
@@ -78,6 +80,9 @@ class Build:
         self._weights_failed = False
         self._weights_reason = ""
         self._weights_identity = None
+        # on a CPU, rendering waits for the compute (see RenderPool); on a GPU it runs beside it
+        self.renders = RenderPool(opts.jobs or default_jobs(), defer=getattr(opts.device, "type", "cpu") != "cuda")
+        self._pending: list[tuple[Technique, Any]] = []  # (technique, Future of (state, seconds))
 
     # -- small helpers ------------------------------------------------------------------
     def _bar(self, iterable, desc: str, total: int | None = None):
@@ -222,20 +227,36 @@ class Build:
         if len(results) < len(units):
             return
 
-        t0 = time.perf_counter()
-        try:
-            state = self._render(tech, results, render_key)
-        except Exception as exc:
-            self._fail(f"{tech.name} (render)", exc)
-            return
-        stats.render_s += time.perf_counter() - t0
-        stats.rendered = True
-        stats.figures = len(state["figures"])
-        self._write_fragments(tech, state)
+        # Rendering runs in a worker process (or here, with --jobs 1) from the cached results: on a GPU
+        # while the build goes on computing, on a CPU once it is done; the fragment follows the figures.
+        job = RenderJob(technique=tech.name, settings=tech.settings_for(self.opts.profile.name), keys=keys,
+                        render_key=render_key, out_dir=self.opts.out_dir, cache_dir=self.opts.cache_dir,
+                        profile=self.opts.profile, images=light_images(self.images),
+                        labels={m.name: m.label for m in self.model_table().values()})
+        self._pending.append((tech, self.renders.submit(job)))
 
-    def _render(self, tech: Technique, results, render_key: str) -> dict:
-        return render_technique(tech, results, render_key, self.opts.out_dir, self.opts.profile, self.images,
-                                self.state, labels={m.name: m.label for m in self.model_table().values()})
+    def finish_renders(self) -> None:
+        """Wait for every submitted render, in submission order; record it and write its fragment."""
+        self.renders.start()
+        pending, self._pending = self._pending, []
+        waiting = [p for p in pending if not p[1].done()]
+        bar = self._bar(None, f"{'rendering':>22}", total=len(waiting)) if waiting else None
+        for tech, fut in pending:
+            try:
+                state, seconds = fut.result()
+            except Exception as exc:
+                self._fail(f"{tech.name} (render)", exc)
+                continue
+            finally:
+                if bar is not None and (tech, fut) in waiting:
+                    bar.update()
+            stats = self.report.stats.setdefault(tech.name, TechniqueStats())
+            stats.render_s += seconds
+            stats.rendered = True
+            stats.figures = len(state["figures"])
+            self._write_fragments(tech, state)
+        if bar is not None:
+            bar.close()
 
     def build_info(self) -> dict:
         """What the "How this site was built" page states about this build (stable across reruns)."""
@@ -311,6 +332,8 @@ class Build:
         except DiskFull as exc:
             self.report.failures.append(Failure("build stopped", str(exc)))
             log.error("%s", exc)
+        finally:
+            self.renders.close(cancel=True)
         self.report.seconds = time.perf_counter() - t0
         return self.report
 
@@ -318,6 +341,9 @@ class Build:
         from generator.site.fragments import (write_build_page, write_manifest, write_methods_table,
                                               write_site_fragments)
 
+        from generator.lib.determinism import configure
+
+        configure(self.opts.device)  # reproducible CUDA kernels (nothing to do on a CPU)
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.load_images()
@@ -333,6 +359,7 @@ class Build:
         write_site_fragments(site, self.images)
         for tech in selected:
             self.run_technique(tech)
+        self.finish_renders()
         site = self.site_context()  # again: whether the trained weights could be loaded is known now
         write_manifest(site, self.techniques.values(), self.state)
         write_build_page(site, self.techniques.values(), self.state, self.build_info())

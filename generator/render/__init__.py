@@ -131,8 +131,10 @@ class RenderContext:
     def mpl(self, fig, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
         """Save a matplotlib figure, without metadata (so reruns are byte-identical), as a lossless figure."""
         buf = io.BytesIO()
+        # An uncompressed PNG only carries the pixels to encode.smallest, which makes the real file:
+        # zlib level 0 saves a full compression per figure and decodes to the same pixels.
         fig.savefig(buf, format="png", dpi=self.profile.dpi, metadata={"Software": None},
-                    bbox_inches="tight", pad_inches=0.05)
+                    bbox_inches="tight", pad_inches=0.05, pil_kwargs={"compress_level": 0})
         if "matplotlib.pyplot" in sys.modules:  # a pyplot-managed figure must be released
             sys.modules["matplotlib.pyplot"].close(fig)
         with Image.open(io.BytesIO(buf.getvalue())) as im:
