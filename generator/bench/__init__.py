@@ -9,17 +9,45 @@ nothing here is a timed test.
 import time
 
 
-def best_of(fns: dict, repeats: int) -> tuple[dict, dict]:
+def best_of(fns: dict, repeats: int, device=None) -> tuple[dict, dict]:
     """Interleaved timing: the best wall time of each function over ``repeats`` rounds, and its last output.
 
     Running the contenders in turn (a, b, a, b, ...) spreads bursts of load
-    from other processes over both sides instead of penalising one.
+    from other processes over both sides instead of penalising one.  On a CUDA
+    ``device`` each call is timed until the GPU has finished its work.
     """
+    sync = _synchroniser(device)
     times: dict = {k: [] for k in fns}
     out: dict = {}
     for _ in range(repeats):
         for k, fn in fns.items():
+            sync()
             t0 = time.perf_counter()
             out[k] = fn()
+            sync()
             times[k].append(time.perf_counter() - t0)
     return {k: min(v) for k, v in times.items()}, out
+
+
+def _synchroniser(device):
+    if device is None or str(device).split(":")[0] != "cuda":
+        return lambda: None
+    import torch
+
+    return lambda: torch.cuda.synchronize(device)
+
+
+def bench_device(args):
+    """The ``--device`` a benchmark runs its comparisons on (``auto``: cuda when available), as a torch.device."""
+    import torch
+
+    choice = getattr(args, "device", "cpu") or "cpu"
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda: no CUDA device is visible to torch. Use --device cpu")
+    device = torch.device(choice)
+    from generator.lib.determinism import configure
+
+    configure(device)  # as the build does: the timings include the cost of determinism
+    return device

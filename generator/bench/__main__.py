@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", type=Path, default=None, help="trained VGG16 state dict (default: the torch hub cache)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     p.add_argument("--repeats", type=int, default=3, help="timing repeats per measurement (default: %(default)s)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="where the gradient, optimisation and build benchmarks run (default: %(default)s); "
+                        "every row names it")
+    p.add_argument("--profile", choices=["quick", "default", "full"], default=None,
+                   help="profile of the build benchmark (default: default on a CPU, full on a GPU)")
     args = p.parse_args(argv)
     unknown = [n for n in args.names if n not in names]
     if unknown:

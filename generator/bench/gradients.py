@@ -17,6 +17,12 @@ Three measurements, all in one run on the same machine:
 Timings are the best of ``--repeats`` interleaved runs (ours, theirs, ours,
 ...), so a burst of load from other processes hurts both sides alike.
 The load average is reported with the rows: on a shared machine it matters.
+
+``--device cuda`` runs all three on the GPU (every row names its device):
+both sides then draw SmoothGrad's noise on the GPU (ours from a seeded CUDA
+generator, Captum's from the global one after ``torch.manual_seed``: the same
+numbers), and the build runs deterministic kernels, whose cost is measured
+too (4: the same SmoothGrad with deterministic algorithms off).
 """
 
 from __future__ import annotations
@@ -36,15 +42,15 @@ SIGMA = 0.15
 SEED = 1234
 
 
-def _model(args):
+def _model(args, device):
     from generator import models
 
     weights = getattr(args, "weights", None)
     try:
-        return models.build_trained(weights), "trained"
+        return models.build_trained(weights, device), "trained"
     except models.WeightsError as exc:
         print(f"gradients bench: {exc}; timing the untrained VGG16 instead (same cost)", file=sys.stderr)
-        return models.build_untrained(), "untrained"
+        return models.build_untrained(device=device), "untrained"
 
 
 def _photo():
@@ -57,8 +63,11 @@ def _photo():
 from generator.bench import best_of as _best  # noqa: E402
 
 
+DEVICE = "cpu"  # set by run(): every row says where it ran
+
+
 def _row(metric, value, unit, target=None, ok=None):
-    return {"bench": "gradients", "metric": metric, "value": float(value), "unit": unit,
+    return {"bench": "gradients", "metric": f"{metric} [{DEVICE}]", "value": float(value), "unit": unit,
             "target": "" if target is None else target, "ok": ok}
 
 
@@ -76,7 +85,7 @@ def bench_grad_cam(net, x, target, repeats) -> list[dict]:
         }
         for fn in fns.values():  # warm-up: oneDNN primitives, allocator
             fn()
-        best, out = _best(fns, repeats)
+        best, out = _best(fns, repeats, x.device)
     diff = float(np.abs(out["ours"] - out["pytorch-grad-cam"]).max())
     speed = best["pytorch-grad-cam"] / best["ours"]
     return [
@@ -96,21 +105,23 @@ def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
     nt = NoiseTunnel(Saliency(net))
 
     def theirs():
-        torch.manual_seed(SEED)  # the same noise as ours
+        torch.manual_seed(SEED)  # the same noise as ours (on a GPU: the CUDA generator, as ours there)
         xr = x.clone().requires_grad_(True)
         return nt.attribute(xr, nt_type="smoothgrad", nt_samples=N_SMOOTH, stdevs=stdev, target=target)[0].amax(0)
 
     from generator.lib.engine import explain
 
-    fns = {"ours": lambda: smoothgrad(net, x, target, n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=5),
+    batch = N_SMOOTH if x.is_cuda else 5  # the default profile's batch on a CPU; one batch on a GPU
+    fns = {"ours": lambda: smoothgrad(net, x, target, n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=batch),
            "captum": theirs,
            "ours, channels-last": lambda: explain(net, x, target, guided=False, smooth_n=N_SMOOTH, sigma=SIGMA,
-                                                  seed=SEED, batch_size=5, channels_last=True).smooth.amax(0)}
+                                                  seed=SEED, batch_size=batch, channels_last=True).smooth.amax(0)}
     # warm-up with a couple of samples each
     smoothgrad(net, x, target, n=2, sigma=SIGMA, seed=SEED, batch_size=2)
     nt.attribute(x.clone().requires_grad_(True), nt_type="smoothgrad", nt_samples=2, stdevs=stdev, target=target)
-    best, out = _best(fns, repeats)
-    ref = out["captum"].detach()
+    best, out = _best(fns, repeats, x.device)
+    ref = out["captum"].detach().cpu()
+    out = {k: v.detach().cpu() for k, v in out.items()}
     rel = float((out["ours"] - ref).abs().max() / ref.abs().max())
     speed = best["captum"] / best["ours"]
     speed_cl = best["captum"] / best["ours, channels-last"]
@@ -126,6 +137,34 @@ def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
     ]
 
 
+def bench_determinism(net, x, target, repeats) -> list[dict]:
+    """What deterministic kernels cost: the pipeline's SmoothGrad pass with them required, then not."""
+    from generator.lib.engine import explain
+
+    def one():
+        return explain(net, x, target, guided=True, smooth_n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=N_SMOOTH,
+                       channels_last=True, cam_layers=["block5_conv3"]).smooth
+
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic, \
+        torch.backends.cudnn.benchmark
+
+    def relaxed():
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, x.is_cuda
+        try:
+            return one()
+        finally:
+            torch.use_deterministic_algorithms(before[0])
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1], before[2]
+
+    one(), relaxed()  # warm-up (and cuDNN's autotuning, for the relaxed side)
+    best, _ = _best({"deterministic": one, "relaxed": relaxed}, repeats, x.device)
+    cost = best["deterministic"] / best["relaxed"]
+    return [_row("explain + SmoothGrad n=25, deterministic kernels", best["deterministic"], "s"),
+            _row("explain + SmoothGrad n=25, non-deterministic kernels", best["relaxed"], "s"),
+            _row("cost of determinism (time ratio)", cost, "x", "report")]
+
+
 def bench_stage(args) -> list[dict]:
     from generator import models
     from generator.config import get_profile
@@ -139,7 +178,7 @@ def bench_stage(args) -> list[dict]:
     root = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="cnn-sees-bench-") as tmp:
         opts = BuildOptions(profile=get_profile("default"), images_dir=root / "images", out_dir=Path(tmp) / "gen",
-                            cache_dir=Path(tmp) / "cache", weights=src, device=torch.device("cpu"),
+                            cache_dir=Path(tmp) / "cache", weights=src, device=torch.device(DEVICE),
                             only=["predictions"], progress=False)
         Build(opts).run()  # predictions first: a dependency, not part of the stage
         opts.only = ["predictions", "saliency", "grad_cam", "cascading_randomisation"]
@@ -158,9 +197,14 @@ def bench_stage(args) -> list[dict]:
 
 
 def run(args) -> list[dict]:
+    global DEVICE
+    from generator.bench import bench_device
+
+    device = bench_device(args)
+    DEVICE = str(device)
     torch.manual_seed(0)
-    net, which = _model(args)
-    x = _photo()
+    net, which = _model(args, device)
+    x = _photo().to(device)
     with torch.no_grad():
         target = int(net(x).argmax())
     repeats = max(1, int(getattr(args, "repeats", 3)))
@@ -168,6 +212,7 @@ def run(args) -> list[dict]:
     rows = [_row(f"threads {torch.get_num_threads()}, load average at start ({which} model)", load, "")]
     rows += bench_grad_cam(net, x, target, repeats)
     rows += bench_smoothgrad(net, x, target, max(1, repeats - 1))
+    rows += bench_determinism(net, x, target, max(1, repeats - 1))
     rows += bench_stage(args)
     rows.append(_row("load average at the end", os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"), ""))
     return rows

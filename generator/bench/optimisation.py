@@ -40,8 +40,11 @@ SIZE = 64
 K = 4
 
 
+DEVICE = "cpu"  # set by run(): every row says where it ran
+
+
 def _row(metric, value, unit, target=None, ok=None):
-    return {"bench": "optimisation", "metric": metric, "value": float(value), "unit": unit,
+    return {"bench": "optimisation", "metric": f"{metric} [{DEVICE}]", "value": float(value), "unit": unit,
             "target": "" if target is None else target, "ok": ok}
 
 
@@ -92,7 +95,7 @@ def bench_layers(net, repeats: int) -> list[dict]:
             "bf16": lambda: batched(bf16=True),
         }
         batched()  # warm-up
-        t, out = _best(fns, repeats)
+        t, out = _best(fns, repeats, DEVICE)
         speedups.append(t["loop_full"] / t["batched"])
         savings.append(1 - t["loop_trunc"] / t["loop_full"])
         batch_only.append(t["loop_trunc"] / t["batched"])
@@ -126,7 +129,7 @@ def bench_stage(weights: Path, tmp: Path) -> list[dict]:
     root = Path(__file__).resolve().parents[2]
     opts = BuildOptions(profile=get_profile("default"), images_dir=root / "images", out_dir=tmp / "gen",
                         cache_dir=tmp / "cache", weights=models.WeightsSource(weights, explicit=True),
-                        device=torch.device("cpu"), only=["predictions"], progress=False)
+                        device=torch.device(DEVICE), only=["predictions"], progress=False)
     Build(opts).run()  # a dependency, not part of the stage
     stages = ["activation_max", "class_model", "inversion"]
     opts.only = ["predictions", *stages]
@@ -152,13 +155,17 @@ def bench_stage(weights: Path, tmp: Path) -> list[dict]:
 
 
 def run(args) -> list[dict]:
+    global DEVICE
     from generator import models
+    from generator.bench import bench_device
 
+    device = bench_device(args)
+    DEVICE = str(device)
     repeats = max(1, int(getattr(args, "repeats", 3)))
     with tempfile.TemporaryDirectory(prefix="cnn-sees-bench-opt-") as tmp:
         tmp = Path(tmp)
         weights = _weights(args, tmp)
-        net = models.build_trained(weights)
+        net = models.build_trained(weights, device)
         rows = [_row(f"threads {torch.get_num_threads()}, load average at start", _load(), "")]
         rows += bench_layers(net, repeats)
         del net
