@@ -189,6 +189,10 @@ def test_manifest_lists_every_figure(quick_build):
             assert fig["image"] and fig["width"] > fig["thumb"]["width"], fig
             assert (quick_build / fig["thumb"]["path"]).is_file(), fig["thumb"]
             listed.add(fig["thumb"]["path"])
+    for path in manifest["data"]:  # the unit explorer's files: listed once, not figures
+        assert (quick_build / path).is_file() and path not in listed, path
+        listed.add(path)
+    assert any(p.endswith("explorer/index.json") for p in manifest["data"])
     on_disk = {p.relative_to(quick_build).as_posix() for p in (quick_build / "figures").rglob("*")
                if p.is_file() and not p.relative_to(quick_build).as_posix().startswith("figures/seen/")}
     assert on_disk == listed

@@ -348,3 +348,122 @@ def test_figures_are_numbered_and_references_resolve(built_site: Path) -> None:
     for page in site.rglob("index.html"):  # every id on a page is unique
         found = re.findall(r'<figure id="([^"]+)"', page.read_text(encoding="utf-8"))
         assert len(found) == len(set(found)), page
+
+
+# --------------------------------------------------------------------------- the unit explorer
+
+
+@pytest.fixture(scope="session")
+def explorer(built_site: Path):
+    """The explorer page in headless Chromium: (page, base URL, console errors, index.json)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    site = built_site / "site"
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base_url = f"http://127.0.0.1:{server.server_address[1]}/"
+    index = json.loads((site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").read_text())
+    errors: list[str] = []
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+            context.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
+            page = context.new_page()
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+            yield page, base_url, errors, index
+            context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _open(page, url: str) -> None:
+    page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function("() => window.cnnExplorer && document.querySelector('.cnn-x-tile')",
+                           timeout=PAGE_TIMEOUT_MS)
+
+
+def _state(page) -> dict:
+    return page.evaluate("() => window.cnnExplorer.state()")
+
+
+def test_the_explorer_draws_the_networks_activations(explorer, standin_weights) -> None:
+    """Grey mode draws the stored grey values; they are the activations computed here, within one step."""
+    import numpy as np
+
+    from tests.test_explorer import _expected
+
+    page, base, errors, index = explorer
+    for layer, models in (("block3_conv3", ("trained", "untrained")), ("block2_pool", ("trained", "untrained"))):
+        _open(page, f"{base}explorer/#photo=chelsea&layer={layer}&model=both&cmap=grey")
+        meta = next(entry for entry in index["layers"] if entry["name"] == layer)
+        for model in models:
+            act = _expected(standin_weights, "chelsea", layer, model).numpy()
+            scales = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/chelsea/{model}.json')"
+                                   f".then(r => r.json()).then(d => d.layers['{layer}'].scale)")
+            for c in (0, 1, meta["channels"] // 2, meta["channels"] - 1):
+                drawn = np.array(page.evaluate(f"() => window.cnnExplorer.values('{model}', {c})"), np.float64)
+                # what the canvas shows, read back from its pixels (grey: r = g = b = the stored value)
+                canvas = page.evaluate(
+                    f"""() => {{
+                        const c = document.querySelector('.cnn-x-grid[data-model="{model}"] .cnn-x-tile[data-unit="{c}"] canvas');
+                        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)
+                            .filter((_, i) => i % 4 === 0);
+                    }}""")
+                assert drawn.tolist() == canvas
+                step = scales[c] / 255
+                want = act[c].reshape(-1)
+                assert drawn.shape == want.shape
+                assert np.abs(drawn * step - want).max() <= step + 1e-6, (layer, model, c)
+    assert not errors, errors
+
+
+def test_the_explorer_keeps_its_state_in_the_address(explorer) -> None:
+    page, base, errors, index = explorer
+    _open(page, f"{base}explorer/#photo=chelsea&layer=block1_conv1&model=both")
+    page.click('.cnn-x-grid[data-model="trained"] .cnn-x-tile[data-unit="5"]')
+    page.wait_for_function("() => location.hash.includes('unit=5')")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.hash.includes('unit=6')")
+    assert page.evaluate("() => document.activeElement.dataset.unit") == "6"
+    page.select_option("#cnn-x-layer", "block4_conv3")
+    page.wait_for_function("() => location.hash.includes('layer=block4_conv3')")
+    other = index["photos"][-1]["id"]
+    page.click(f'.cnn-x-photo[data-photo="{other}"]')
+    page.wait_for_function(f"() => location.hash.includes('photo={other}')")
+    page.select_option("#cnn-x-model", "untrained")
+    page.select_option("#cnn-x-sort", "activation")
+    page.wait_for_function("() => document.querySelectorAll('.cnn-x-grid').length === 1")
+    page.click('.cnn-x-tile[data-unit="3"]')
+    page.wait_for_function("() => location.hash.includes('unit=3')")
+    before, hash = _state(page), page.evaluate("() => location.hash")
+    assert before["layer"] == "block4_conv3" and before["photo"] == other and before["model"] == "untrained"
+    page.reload(wait_until="load")
+    page.wait_for_function("() => window.cnnExplorer && document.querySelector('.cnn-x-tile')")
+    assert _state(page) == before and page.evaluate("() => location.hash") == hash
+    # sorted by mean activation on the photo: the tiles' order follows the JSON's means
+    order = page.evaluate("() => Array.from(document.querySelectorAll('.cnn-x-tile')).map(t => +t.dataset.unit)")
+    means = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/{other}/untrained.json')"
+                          ".then(r => r.json()).then(d => d.layers['block4_conv3'].mean)")
+    assert [means[u] for u in order] == sorted(means, reverse=True)
+    assert page.locator(".cnn-x-unit h3").inner_text() == "block4_conv3, channel 3"
+    assert not errors, errors
+
+
+def test_every_link_into_the_explorer_names_an_existing_view(built_site: Path, explorer) -> None:
+    from urllib.parse import parse_qsl
+
+    _, _, _, index = explorer
+    photos = {p["id"] for p in index["photos"]}
+    layers = {entry["name"]: entry for entry in index["layers"]}
+    links = []
+    for page in (built_site / "site").rglob("*.html"):
+        links += re.findall(r'href="[^"]*explorer/#([^"]+)"', page.read_text(encoding="utf-8"))
+    assert len(links) >= len(photos) + 1  # each gallery page and the feature-maps chapter
+    for link in links:
+        state = dict(parse_qsl(link.replace("&amp;", "&")))
+        assert state["photo"] in photos and state["layer"] in layers, link
+        assert "unit" not in state or 0 <= int(state["unit"]) < layers[state["layer"]]["channels"], link

@@ -73,6 +73,9 @@ Figure = dict[str, Any]
 # --------------------------------------------------------------------------- text
 
 
+EXPLORER_INDEX = "figures/feature_maps/explorer/index.json"
+
+
 def docs_dir() -> Path:
     return Path(mkdocs_gen_files.config["docs_dir"])
 
@@ -346,6 +349,10 @@ def image_page(
         lines += [credit_text, ""]
     if credit.get("note"):
         lines += ['!!! note "About this photo"', "", f"    {' '.join(str(credit['note']).split())}", ""]
+    if exists(EXPLORER_INDEX):
+        # raw HTML: the hash is the explorer's state, not a heading the strict build could check
+        lines += [f'<p><a class="cnn-explore" href="../../explorer/#photo={image["id"]}&amp;layer=block1_conv1'
+                  f'&amp;model=both">Every channel of every layer on this photo, in the unit explorer →</a></p>', ""]
 
     groups = by_technique(figures)
     models = Models(manifest)

@@ -28,7 +28,7 @@ def render_technique(name: str, settings: dict, results: dict, render_key: str, 
     rc = RenderContext(technique=name, out_dir=out_dir, profile=profile, settings=settings, images=images,
                        labels=labels)
     records = renderer.render(rc, results) or {}
-    keep = {path for f in rc.figures for path in f.files()}
+    keep = {path for f in rc.figures for path in f.files()} | set(rc.data_files)
     fig_root = Path(out_dir) / "figures" / name
     if fig_root.is_dir():
         for p in sorted(fig_root.rglob("*")):
@@ -39,13 +39,15 @@ def render_technique(name: str, settings: dict, results: dict, render_key: str, 
               "compute_seconds": round(sum(r.seconds or 0.0 for r in results.values()), 1)}
     state = {"technique": name, "render_key": render_key, "timing": timing,
              "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
+    if rc.data_files:
+        state["data"] = sorted(rc.data_files)
     states.write(name, state)
     return state
 
 
-def figure_files(figures: list[dict]) -> list[str]:
-    """Every file a state's figures name: each figure, and its thumbnail when it has one."""
-    return [path for f in figures for path in [f["path"]] + ([f["thumb"]["path"]] if f.get("thumb") else [])]
+def figure_files(figures: list[dict], data: list[str] = ()) -> list[str]:
+    """Every file a state's figures name (each figure, and its thumbnail when it has one), and its data files."""
+    return [path for f in figures for path in [f["path"]] + ([f["thumb"]["path"]] if f.get("thumb") else [])] + list(data)
 
 
 def drop_output(tech: Technique, out_dir: Path, states: StateStore) -> None:

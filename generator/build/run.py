@@ -199,7 +199,8 @@ class Build:
             render_key = self.keys.render(tech, keys, {m.name: m.label for m in self.model_table().values()})
             state = self.state.read(tech.name)
             if (state and state.get("render_key") == render_key
-                    and all((self.opts.out_dir / path).is_file() for path in figure_files(state["figures"]))):
+                    and all((self.opts.out_dir / path).is_file()
+                        for path in figure_files(state["figures"], state.get("data", [])))):
                 stats.cached += len(units)
                 self._write_fragments(tech, state)
                 return

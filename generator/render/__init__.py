@@ -65,6 +65,7 @@ class RenderContext:
         self.settings: dict = settings
         self.images = images  # list[ImageInput]; use .id, .title, .seen, .credit
         self.figures: list[Figure] = []
+        self.data_files: list[str] = []  # non-figure files (the unit explorer's atlases and indexes)
         # model name -> label for captions and legends ("trained (stand-in weights)" unless official)
         self.labels: dict[str, str] = dict(labels or {m.name: m.label for m in MODELS.values()})
 
@@ -106,6 +107,16 @@ class RenderContext:
                      thumb)
         self.figures.append(fig)
         return fig
+
+    def data(self, rel: str, content: bytes) -> str:
+        """Write a data file (not a figure: no caption, not in the manifest) under this technique's folder,
+        ``figures/<technique>/<rel>``; returns its path relative to the output folder."""
+        path = f"figures/{self.technique}/{rel}"
+        if path in self.data_files:
+            raise ValueError(f"{self.technique}: data file {rel} written twice")
+        atomic_write_bytes(self.out_dir / path, content)
+        self.data_files.append(path)
+        return path
 
     def png(self, array: np.ndarray, *, image=None, model=None, layer=None, kind: str, caption: str = "",
             palette: np.ndarray | None = None) -> Figure:

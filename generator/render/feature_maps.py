@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS
+from generator.render import explorer
 from generator.render import (MODEL_COLOURS, colormap, models_in, new_figure, normalise, palette_for,
                               RenderContext, resize, to_indices, to_uint8)
 
@@ -59,7 +60,9 @@ def render(rc: RenderContext, results) -> dict:
                            caption=f"`{layer}`, {rc.labels[model]}: {what} ({h}×{w} each; "
                                    f"channels {_channel_list(chosen)}). Each map is scaled to its own peak.")
             _aggregate_strip(rc, img, model, res)
-    return _summaries(rc, results, models)
+    records = _summaries(rc, results, models)
+    records["explorer"] = explorer.write(rc, results, models)  # every channel, for the unit explorer
+    return records
 
 
 def _font(px: int):

@@ -226,8 +226,10 @@ def write_methods_table(site: SiteContext, techniques: "Iterable[Technique]", st
 
 
 def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore") -> None:
-    """``manifest.json``: every figure with its technique, image, model, layer and path, in site order."""
+    """``manifest.json``: every figure with its technique, image, model, layer and path, in site order, and
+    the paths of the data files (not figures) that renderers wrote."""
     figures: list[dict] = []
+    data: list[str] = []
     listed = []
     for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
         state = states.read(tech.name)
@@ -235,6 +237,7 @@ def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states:
             continue
         listed.append({"name": tech.name, "title": tech.title, "chapter": tech.chapter})
         figures.extend(state["figures"])
+        data.extend(state.get("data", []))
     manifest = {
         "version": 1,
         "profile": site.profile.name,
@@ -243,5 +246,6 @@ def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states:
         "weights": site.weights,
         "techniques": listed,
         "figures": figures,
+        "data": data,  # files that are not figures (the unit explorer's atlases and indexes)
     }
     atomic_write_text(site.out_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False) + "\n")
