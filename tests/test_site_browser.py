@@ -467,3 +467,31 @@ def test_every_link_into_the_explorer_names_an_existing_view(built_site: Path, e
         state = dict(parse_qsl(link.replace("&amp;", "&")))
         assert state["photo"] in photos and state["layer"] in layers, link
         assert "unit" not in state or 0 <= int(state["unit"]) < layers[state["layer"]]["channels"], link
+
+
+def test_the_receptive_field_box_follows_the_architecture_table(explorer) -> None:
+    """Hovering over a corner and the centre pixel of block3_conv3 boxes the input square the
+    architecture chapter's table gives: its side, and a step of ``jump`` pixels per map pixel."""
+    import torchvision
+
+    from generator.models import feature_index
+    from generator.techniques.architecture import receptive_fields
+
+    page, base, errors, index = explorer
+    size, jump = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)[
+        feature_index("block3_conv3")]
+    _open(page, f"{base}explorer/#photo=chelsea&layer=block3_conv3&model=both&unit=4")
+    page.wait_for_selector(".cnn-x-unit .cnn-x-big")
+    big = page.locator(".cnn-x-unit .cnn-x-big").first
+    page.evaluate("() => document.querySelector('.cnn-x-unit .cnn-x-big').scrollIntoView({block: 'center'})")
+    box = big.bounding_box()
+    meta = next(entry for entry in index["layers"] if entry["name"] == "block3_conv3")
+    cell = box["width"] / meta["stored_width"]
+    for i in (0, meta["stored_width"] // 2):
+        page.mouse.move(box["x"] + (i + 0.5) * cell, box["y"] + (i + 0.5) * cell)
+        drawn = page.evaluate("() => window.cnnExplorer.box()")
+        centre = jump / 2 + jump * i  # pixel centres: jump/2, 3·jump/2, ... (3x3 convs, padding 1; 2x2 pools)
+        assert drawn == [centre - size / 2, centre - size / 2, centre + size / 2, centre + size / 2], (i, drawn)
+    page.mouse.move(0, 0)
+    assert page.evaluate("() => window.cnnExplorer.box()") is None
+    assert not errors, errors

@@ -9,6 +9,7 @@
 // The state lives in the URL hash: #photo=chelsea&layer=block4_conv3&unit=213&model=both
 
 const DATA = new URL("../generated/figures/feature_maps/explorer/", import.meta.url);
+const GENERATED = new URL("../generated/", import.meta.url);
 const cache = new Map(); // url -> Promise
 
 function fetchJSON(rel) {
@@ -251,6 +252,16 @@ class Explorer {
     return canvas;
   }
 
+  rfBox(layer, x, y) {
+    // The input square that stored map pixel (x, y) sees, in input pixels [x0, y0, x1, y1] (not clipped):
+    // from the layer's true geometry; a stored pixel of a downsampled map covers factor x factor true ones.
+    const { size, jump, start } = layer.receptive_field;
+    const f = layer.factor;
+    const lo = (i) => start + jump * i * f - size / 2;
+    const hi = (i) => start + jump * (i * f + f - 1) + size / 2;
+    return [lo(x), lo(y), hi(x), hi(y)];
+  }
+
   renderUnit(layer, loaded) {
     const c = this.state.unit;
     if (c === null) {
@@ -258,10 +269,41 @@ class Explorer {
       return;
     }
     const rf = layer.receptive_field;
+    const photo = this.index.photos.find((p) => p.id === this.state.photo);
+    const n = this.index.input_size;
+    const shown = 224; // CSS pixels of the photo and of the large maps
+    const overlay = el("canvas", { class: "cnn-x-rf-box", width: String(shown), height: String(shown) });
+    const note = el("figcaption", {}, "Hover over a map: the box shows the part of the photo that pixel sees.");
+    const show = (box) => {
+      const ctx = overlay.getContext("2d");
+      ctx.clearRect(0, 0, shown, shown);
+      this.lastBox = box;
+      if (!box) return;
+      const k = shown / n;
+      const [x0, y0, x1, y1] = box.map((v) => Math.min(n, Math.max(0, v)) * k);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = "#ff5722";
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    };
+    const photoFig = el("figure", { class: "cnn-x-rf" },
+      el("div", { class: "cnn-x-rf-stack" },
+        el("img", { src: new URL(photo.seen, GENERATED).href, alt: photo.title, width: String(shown), height: String(shown) }),
+        overlay), note);
     const rows = loaded.map((d) => {
       const label = this.index.models.find((m) => m.name === d.model).label;
       const big = this.tile(layer, d, c, 1, this.lut());
       big.classList.add("cnn-x-big");
+      big.addEventListener("mousemove", (e) => {
+        const x = Math.min(layer.stored_width - 1, Math.floor(e.offsetX / big.clientWidth * layer.stored_width));
+        const y = Math.min(layer.stored_height - 1, Math.floor(e.offsetY / big.clientHeight * layer.stored_height));
+        const box = this.rfBox(layer, x, y);
+        const cut = box[0] < 0 || box[1] < 0 || box[2] > n || box[3] > n;
+        note.textContent = `Map pixel (${x}, ${y}) sees input pixels ${Math.max(0, box[0])}–${Math.min(n, box[2])} `
+          + `across and ${Math.max(0, box[1])}–${Math.min(n, box[3])} down`
+          + (cut ? ` (its ${rf.size}×${rf.size} square, cut at the photo's border; the rest is padding).` : ".");
+        show(box);
+      });
+      big.addEventListener("mouseleave", () => show(null));
       return el("figure", {}, big, el("figcaption", {},
         `${label}: mean ${d.stats.mean[c].toPrecision(3)}, peak ${d.stats.scale[c].toPrecision(3)}`));
     });
@@ -269,7 +311,7 @@ class Explorer {
       el("h3", {}, `${layer.name}, channel ${c}`),
       el("p", {}, `Each pixel of this map sees a ${rf.size}×${rf.size} square of the input; neighbouring `
         + `pixels' squares are ${rf.jump} pixels apart.`),
-      el("div", { class: "cnn-x-unit-maps" }, ...rows));
+      el("div", { class: "cnn-x-unit-maps" }, photoFig, ...rows));
   }
 }
 
@@ -279,9 +321,11 @@ async function main() {
   try {
     const index = await fetchJSON("index.json");
     const explorer = new Explorer(root, index);
-    // For tests: the state, and the grey values (0-255, before colour mapping) each tile drew.
+    // For tests: the state, the grey values (0-255, before colour mapping) each tile drew, and the
+    // receptive-field box last drawn (input pixels, not clipped).
     window.cnnExplorer = { explorer, state: () => ({ ...explorer.state }),
-                           values: (model, unit) => Array.from(explorer.drawn[model]?.[unit] || []) };
+                           values: (model, unit) => Array.from(explorer.drawn[model]?.[unit] || []),
+                           box: () => explorer.lastBox || null };
   } catch (err) {
     root.textContent = `The explorer's data could not be loaded (${err.message}). Run \`nox -s build\`.`;
   }

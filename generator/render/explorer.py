@@ -107,7 +107,8 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
         "version": 1,
         "input_size": rc.profile.input_size,
         "max_side": max(layer["stored_width"] for layer in layers),
-        "photos": [{"id": i.id, "title": i.title, "thumb": f"{i.id}/thumb.png"} for i in rc.images],
+        "photos": [{"id": i.id, "title": i.title, "thumb": f"{i.id}/thumb.png", "seen": f"figures/seen/{i.id}.png"}
+                   for i in rc.images],
         "models": [{"name": m, "label": rc.labels[m]} for m in models],
         "layers": layers,
         "colour_maps": {name: colormaps[name].resampled(256)(np.arange(256), bytes=True)[:, :3].tolist()
