@@ -495,3 +495,24 @@ def test_the_receptive_field_box_follows_the_architecture_table(explorer) -> Non
     page.mouse.move(0, 0)
     assert page.evaluate("() => window.cnnExplorer.box()") is None
     assert not errors, errors
+
+
+def test_a_unit_on_every_photo(explorer) -> None:
+    """The unit view's bar chart: one bar per photo and network, at the means the data states; a click on
+    a photo's bars shows that photo, with the same unit."""
+    page, base, errors, index = explorer
+    _open(page, f"{base}explorer/#photo=chelsea&layer=block5_conv3&model=both&unit=11")
+    page.wait_for_selector(".cnn-x-bar")
+    for model in ("trained", "untrained"):
+        shown = page.evaluate(f"""() => Array.from(document.querySelectorAll('.cnn-x-bar-group')).map(g =>
+            [g.dataset.photo, +g.querySelector('.cnn-x-bar[data-model="{model}"]').dataset.value])""")
+        assert [p for p, _ in shown] == [p["id"] for p in index["photos"]]
+        for photo, value in shown:
+            means = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/{photo}/{model}.json')"
+                                  ".then(r => r.json()).then(d => d.layers['block5_conv3'].mean)")
+            assert value == means[11], (photo, model)
+    other = index["photos"][1]["id"]
+    page.click(f'.cnn-x-bar-group[data-photo="{other}"] .cnn-x-bar')
+    page.wait_for_function(f"() => location.hash.includes('photo={other}')")
+    assert _state(page)["unit"] == 11 and _state(page)["layer"] == "block5_conv3"
+    assert not errors, errors

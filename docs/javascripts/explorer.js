@@ -52,6 +52,13 @@ function parseHash() {
   return out;
 }
 
+function svgEl(tag, attrs = {}, ...children) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -307,11 +314,57 @@ class Explorer {
       return el("figure", {}, big, el("figcaption", {},
         `${label}: mean ${d.stats.mean[c].toPrecision(3)}, peak ${d.stats.scale[c].toPrecision(3)}`));
     });
+    const bars = el("figure", { class: "cnn-x-bars" }, el("figcaption", {}, "Loading this unit on every photo …"));
     this.unitPanel.replaceChildren(
       el("h3", {}, `${layer.name}, channel ${c}`),
       el("p", {}, `Each pixel of this map sees a ${rf.size}×${rf.size} square of the input; neighbouring `
         + `pixels' squares are ${rf.jump} pixels apart.`),
-      el("div", { class: "cnn-x-unit-maps" }, photoFig, ...rows));
+      el("div", { class: "cnn-x-unit-maps" }, photoFig, ...rows), bars);
+    this.renderBars(bars, layer, c, loaded.map((d) => d.model));
+  }
+
+  async renderBars(figure, layer, c, models) {
+    // The unit's mean activation on every photo, per network (a bar each), its peak as a tick; a click on
+    // a photo's bars shows that photo.
+    let rows;
+    try {
+      rows = await Promise.all(this.index.photos.map(async (p) => ({
+        photo: p, stats: await Promise.all(models.map((m) => fetchJSON(`${p.id}/${m}.json`))) })));
+    } catch (err) {
+      figure.replaceChildren(el("figcaption", {}, `Could not load the other photos: ${err.message}`));
+      return;
+    }
+    if (!figure.isConnected) return; // another unit was picked meanwhile
+    const colour = { trained: "#1b6ca8", untrained: "#d1495b" };
+    const top = Math.max(1e-12, ...rows.flatMap((r) => r.stats.map((s) => s.layers[layer.name].scale[c])));
+    const W = 640, H = 150, left = 8, bottom = 36, group = (W - left) / rows.length, bw = (group - 12) / models.length;
+    const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, class: "cnn-x-bar-chart", role: "img",
+                               "aria-label": `${layer.name} channel ${c}: mean activation per photo` });
+    rows.forEach((r, i) => {
+      const g = svgEl("g", { class: "cnn-x-bar-group", "data-photo": r.photo.id });
+      g.addEventListener("click", () => this.set({ photo: r.photo.id, unit: c }));
+      models.forEach((m, k) => {
+        const s = r.stats[k].layers[layer.name];
+        const x = left + i * group + 6 + k * bw;
+        const y = (v) => (H - bottom) * (1 - v / top);
+        const bar = svgEl("rect", { x, y: y(s.mean[c]), width: bw - 2, height: (H - bottom) - y(s.mean[c]),
+                                    fill: colour[m] || "#888", class: "cnn-x-bar", "data-model": m,
+                                    "data-value": String(s.mean[c]) });
+        bar.append(svgEl("title", {}, `${r.photo.title}, ${m}: mean ${s.mean[c].toPrecision(3)}, `
+                                      + `peak ${s.scale[c].toPrecision(3)}`));
+        g.append(bar, svgEl("line", { x1: x, x2: x + bw - 2, y1: y(s.scale[c]), y2: y(s.scale[c]),
+                                      stroke: colour[m] || "#888", "stroke-width": 2 }));
+      });
+      const label = svgEl("text", { x: left + i * group + group / 2, y: H - bottom + 14, "text-anchor": "middle",
+                                    class: "cnn-x-bar-label" });
+      label.textContent = r.photo.id === this.state.photo ? `▸ ${r.photo.id}` : r.photo.id;
+      g.append(label);
+      svg.append(g);
+    });
+    const legend = models.map((m) => this.index.models.find((x) => x.name === m).label).join(" and ");
+    figure.replaceChildren(svg, el("figcaption", {},
+      `Channel ${c} of ${layer.name} on every photo: mean activation (bars) and peak (ticks), ${legend}, `
+      + "on one scale. Click a photo to show it."));
   }
 }
 
