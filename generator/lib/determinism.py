@@ -11,9 +11,10 @@ three things are not, by default:
   CUDA call (unless the user set it), and then
   ``torch.use_deterministic_algorithms(True)``, which makes every other op
   either deterministic or an error;
-* **three backward passes have no deterministic CUDA kernel**, so on a
-  CUDA device in deterministic mode they are computed another way, with the
-  same values:
+* **two backward passes have no deterministic CUDA kernel** (PyTorch raises
+  an error for them in deterministic mode), and a third is not documented as
+  deterministic, so on a CUDA device in deterministic mode they are computed
+  another way, with the same values:
 
   - ``grid_sample`` (the scale-and-rotate of activation maximisation's
     transformation robustness): :func:`bilinear_sample_border` gathers the four
@@ -26,8 +27,9 @@ three things are not, by default:
     pooling matrices (matrix products are deterministic under the fixed
     cuBLAS workspace);
   - advanced indexing of one channel per image (``out[idx, channel]``), whose
-    backward is an accumulating ``index_put``: the objectives use ``gather``
-    instead (:func:`pick_channels`).
+    backward is an accumulating ``index_put`` on CUDA (not in PyTorch's list of
+    deterministic operations): the objectives use ``gather`` instead, which is
+    (:func:`pick_channels`).
 
 On a CPU these functions take the usual path, so CPU figures do not change.
 Figures from a CPU and a GPU still differ in their last bits (other kernels,
