@@ -62,7 +62,7 @@ def render(rc: RenderContext, results) -> dict:
                  for layer in layers} for m in models}
     naive_wins = {m: sum(1 for r in table if r[f"naive_{m}"] is not None and r[f"naive_{m}"] > r[f"ours_same_{m}"])
                   for m in models}
-    return {"layers": layers, "models": models, "table": table, "settings_text": text,
+    return {"layers": layers, "models": models, "table": table, "settings_text": text, "featured": rc.featured(),
             "naive_text": naive_text(s), "curves": curves, "curve_shape": shape, "settings": s, "naive_wins": naive_wins,
             "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models)}
 
