@@ -36,6 +36,9 @@ def test_the_data_covers_every_photo_layer_and_model(quick_build):
     manifest = json.loads((quick_build / "manifest.json").read_text())
     assert [p["id"] for p in index["photos"]] == [i["id"] for i in manifest["images"]]
     assert [m["name"] for m in index["models"]] == ["trained", "untrained"]
+    from generator.models import MODELS
+
+    assert {m["name"]: m["colour"] for m in index["models"]} == {n: MODELS[n].colour for n in MODELS}
     assert len(index["layers"]) == 18
     for photo in index["photos"]:
         with Image.open(quick_build / EXPLORER / photo["thumb"]) as thumb:

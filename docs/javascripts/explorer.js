@@ -335,7 +335,7 @@ class Explorer {
       return;
     }
     if (!figure.isConnected) return; // another unit was picked meanwhile
-    const colour = { trained: "#1b6ca8", untrained: "#d1495b" };
+    const colour = Object.fromEntries(this.index.models.map((m) => [m.name, m.colour])); // the site's plot colours
     const top = Math.max(1e-12, ...rows.flatMap((r) => r.stats.map((s) => s.layers[layer.name].scale[c])));
     const W = 640, H = 150, left = 8, bottom = 36, group = (W - left) / rows.length, bw = (group - 12) / models.length;
     const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, class: "cnn-x-bar-chart", role: "img",

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from generator.models import FEATURE_LAYERS
-from generator.render import RenderContext, to_uint8
+from generator.render import MODEL_COLOURS, RenderContext, to_uint8
 
 EXPLORER = "explorer"
 COLOUR_MAPS = ("viridis", "magma")
@@ -109,7 +109,7 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
         "max_side": max(layer["stored_width"] for layer in layers),
         "photos": [{"id": i.id, "title": i.title, "thumb": f"{i.id}/thumb.png", "seen": f"figures/seen/{i.id}.png"}
                    for i in rc.images],
-        "models": [{"name": m, "label": rc.labels[m]} for m in models],
+        "models": [{"name": m, "label": rc.labels[m], "colour": MODEL_COLOURS[m]} for m in models],
         "layers": layers,
         "colour_maps": {name: colormaps[name].resampled(256)(np.arange(256), bytes=True)[:, :3].tolist()
                         for name in COLOUR_MAPS},
