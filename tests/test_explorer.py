@@ -100,3 +100,82 @@ def test_receptive_fields_match_the_architecture_table():
         size, jump = table[feature_index(layer)]
         rf = receptive_field(layer)
         assert (rf["size"], rf["jump"]) == (size, jump), layer
+
+
+def _photos(build: Path) -> list[str]:
+    return [p["id"] for p in _index(build)["photos"]]
+
+
+@pytest.mark.parametrize("layer", ["block1_conv2", "block4_pool"])
+def test_the_unit_view_holds_each_unit_on_every_photo(quick_build, standin_weights, layer):
+    """A unit's row of its chunk: per photo and model its map, averaged down by the stated factor, on one
+    scale per unit and model, within one quantisation step of the activations computed here; and the
+    unit's mean, peak and where the peak is, at full resolution."""
+    import torch.nn.functional as F
+
+    index = _index(quick_build)
+    meta = next(entry for entry in index["layers"] if entry["name"] == layer)
+    units = json.loads((quick_build / EXPLORER / "units" / f"{layer}.json").read_text())
+    photos = _photos(quick_build)
+    assert units["columns"] == [[p, m] for p in photos for m in ("trained", "untrained")]
+    h, w, chunk = units["height"], units["width"], index["chunk"]
+    factor = meta["unit_factor"]
+    assert (h, w) == (meta["height"] // factor, meta["width"] // factor) and w <= 28
+    sheets = []
+    for k in range(-(-meta["channels"] // chunk)):
+        sheet = np.asarray(Image.open(quick_build / EXPLORER / "units" / layer / f"{k}.png"))
+        rows = min(chunk, meta["channels"] - k * chunk)
+        assert sheet.shape == (rows * h, len(units["columns"]) * w)
+        sheets.append(sheet)
+    for photo in photos[:2]:
+        for model in ("trained", "untrained"):
+            act = _expected(standin_weights, photo, layer, model)
+            small = F.avg_pool2d(act[None], factor)[0].numpy() if factor > 1 else act.numpy()
+            j = units["columns"].index([photo, model])
+            flat = act.flatten(1)
+            assert units["peak"][model][photo] == pytest.approx(flat.amax(1).tolist(), rel=1e-6, abs=1e-9)
+            assert units["argmax"][model][photo] == flat.argmax(1).tolist()
+            assert units["mean"][model][photo] == pytest.approx(act.mean(dim=(1, 2)).tolist(), rel=1e-5, abs=1e-7)
+            for c in (0, 1, meta["channels"] // 2, meta["channels"] - 1):
+                k, r = divmod(c, chunk)
+                grey = sheets[k][r * h:(r + 1) * h, j * w:(j + 1) * w].astype(np.float64)
+                step = units["scale"][model][c] / 255
+                assert np.abs(grey * step - small[c]).max() <= step + 1e-6 * max(1.0, units["scale"][model][c]), \
+                    (photo, model, c)
+    # one scale per unit and model: the largest (averaged-down) value over the photos
+    for model in ("trained", "untrained"):
+        assert all(v >= 0 for v in units["scale"][model])
+
+
+def test_the_weights_and_optimised_images_for_the_unit_view(quick_build, standin_weights):
+    """Per model and conv layer: each filter's kernel norms per input channel (a grey row scaled to its
+    largest), the first layer's raw RGB weights, and one PNG per unit that activation maximisation ran on."""
+    from generator import models
+    from generator.lib.layers import conv_layer
+    from generator.models import CONV_LAYERS, FEATURE_LAYERS
+
+    root = quick_build / "figures" / "filters" / "explorer"
+    for model in ("trained", "untrained"):
+        net = models.build_trained(standin_weights) if model == "trained" else models.build_untrained()
+        meta = json.loads((root / f"{model}.json").read_text())["layers"]
+        assert list(meta) == CONV_LAYERS
+        for layer in ("block1_conv1", "block3_conv2", "block5_conv3"):
+            w = conv_layer(net, layer).weight.detach().double()
+            norms = w.pow(2).sum(dim=(2, 3)).sqrt().numpy()
+            grey = np.asarray(Image.open(root / model / f"{layer}.png")).astype(np.float64)
+            assert grey.shape == norms.shape
+            scale = np.array(meta[layer]["row_max"])[:, None]
+            assert np.abs(grey * scale / 255 - norms).max() <= (scale / 510).max() + 1e-6
+            assert meta[layer]["input_layer"] == (FEATURE_LAYERS[FEATURE_LAYERS.index(layer) - 1]
+                                                  if layer != "block1_conv1" else None)
+        assert np.allclose(meta["block1_conv1"]["rgb"], conv_layer(net, "block1_conv1").weight.detach().numpy(),
+                           rtol=1e-6, atol=1e-9)
+    am = json.loads((quick_build / "figures" / "activation_max" / "explorer" / "index.json").read_text())
+    state = json.loads((quick_build / ".state" / "activation_max.json").read_text())
+    for model, layers in am["units"].items():
+        assert layers and all(layers.values())
+        for layer, channels in layers.items():
+            for c in channels:
+                with Image.open(quick_build / "figures" / "activation_max" / "explorer" / model / f"{layer}-{c}.png") as im:
+                    assert im.size == (am["size"], am["size"]) and im.mode == "RGB"
+    assert am["units"]["trained"] == {r["layer"]: r["channels_trained"] for r in state["records"]["table"]}

@@ -516,3 +516,64 @@ def test_a_unit_on_every_photo(explorer) -> None:
     page.wait_for_function(f"() => location.hash.includes('photo={other}')")
     assert _state(page)["unit"] == 11 and _state(page)["layer"] == "block5_conv3"
     assert not errors, errors
+
+
+def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> None:
+    """The unit view of block1_conv2 channel 5: its small map on every photo is what the data holds and the
+    activations computed here (within one step); its photo examples are ordered by peak and box the
+    receptive field of each peak; its strongest-input link opens the input unit with the largest kernel
+    norm; an optimised image is shown for a unit that activation maximisation ran on."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from generator import models
+    from generator.lib.layers import conv_layer
+    from generator.render.explorer import receptive_field
+    from tests.test_explorer import _expected
+
+    page, base, errors, index = explorer
+    layer, c = "block1_conv2", 5
+    meta = next(entry for entry in index["layers"] if entry["name"] == layer)
+    _open(page, f"{base}explorer/#photo=chelsea&layer={layer}&model=both&unit={c}&cmap=grey")
+    page.wait_for_selector(".cnn-x-every canvas")
+    page.wait_for_selector(".cnn-x-weight a")
+    units = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/units/{layer}.json').then(r => r.json())")
+    rf = receptive_field(layer)
+    examples = page.evaluate("() => window.cnnExplorer.examples()")
+    for model in ("trained", "untrained"):
+        for photo in [p["id"] for p in index["photos"]][:2]:
+            act = _expected(standin_weights, photo, layer, model)
+            small = F.avg_pool2d(act[None], meta["unit_factor"])[0, c].numpy()
+            drawn = np.array(page.evaluate(f"() => window.cnnExplorer.unitValues('{model}', '{photo}')"), np.float64)
+            canvas = page.evaluate(f"""() => {{
+                const c = document.querySelector('.cnn-x-every tr[data-model="{model}"] button[data-photo="{photo}"] canvas');
+                return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).filter((_, i) => i % 4 === 0);
+            }}""")
+            assert drawn.tolist() == canvas
+            step = units["scale"][model][c] / 255
+            assert np.abs(drawn.reshape(small.shape) * step - small).max() <= step + 1e-6, (model, photo)
+            # the photo example: the receptive field around the strongest pixel, at full resolution
+            y, x = divmod(int(act[c].argmax()), act.shape[-1])
+            shown = next(e for e in examples if e["model"] == model and e["photo"] == photo)
+            centre = (rf["start"] + rf["jump"] * x, rf["start"] + rf["jump"] * y)
+            assert (shown["x"], shown["y"]) == (x, y)
+            assert shown["box"] == [centre[0] - rf["size"] / 2, centre[1] - rf["size"] / 2,
+                                    centre[0] + rf["size"] / 2, centre[1] + rf["size"] / 2]
+        peaks = [e["peak"] for e in examples if e["model"] == model]
+        assert peaks == sorted(peaks, reverse=True) and len(peaks) == len(index["photos"])
+    # the strongest input of the trained filter: the largest kernel norm over block1_conv1's channels
+    w = conv_layer(models.build_trained(standin_weights), layer).weight.detach()
+    strongest = int(w[c].pow(2).sum(dim=(1, 2)).argmax())
+    page.click('.cnn-x-weight[data-model="trained"] a >> nth=0')
+    page.wait_for_function(f"() => location.hash.includes('layer=block1_conv1') && location.hash.includes('unit={strongest}')")
+    assert _state(page)["unit"] == strongest
+    # a unit with an optimised image (the first the build ran on), and a pool, which has no weights
+    am = page.evaluate("() => fetch('../generated/figures/activation_max/explorer/index.json').then(r => r.json())")
+    am_layer, am_units = next(iter(am["units"]["trained"].items()))
+    _open(page, f"{base}explorer/#photo=chelsea&layer={am_layer}&model=both&unit={am_units[0]}")
+    page.wait_for_function("() => { const i = document.querySelector('.cnn-x-am-one[data-model=\"trained\"] img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    _open(page, f"{base}explorer/#photo=chelsea&layer=block2_pool&model=trained&unit=7")
+    page.wait_for_selector(".cnn-x-weights a")
+    assert "A max-pool has no weights" in page.locator(".cnn-x-weights").inner_text()
+    assert not errors, errors

@@ -5,15 +5,21 @@
 //   index.json                    photos (and their thumbnails), models, layers (sizes, atlas columns), colour maps
 //   <photo>/<model>.json          per layer and channel: scale (activation of grey 255) and mean
 //   <photo>/<model>/<layer>.png   one grey atlas per layer, channel c at tile (c // cols, c % cols)
+//   units/<layer>.json            per model: each unit's scale in the unit view, and per photo its mean,
+//                                 its peak at full resolution and where that peak is (row * width + column)
+//   units/<layer>/<k>.png         units k*chunk .. k*chunk+chunk-1, a row each: one small map per [photo, model]
+// and, when the build ran those techniques, the weights (figures/filters/explorer/) and the
+// activation-maximisation images (figures/activation_max/explorer/).
 // The colour map is applied here, from the grey values, so switching it fetches nothing.
 // The state lives in the URL hash: #photo=chelsea&layer=block4_conv3&unit=213&model=both
 
 const DATA = new URL("../generated/figures/feature_maps/explorer/", import.meta.url);
 const GENERATED = new URL("../generated/", import.meta.url);
+const FIGURES = new URL("../generated/figures/", import.meta.url);
 const cache = new Map(); // url -> Promise
 
-function fetchJSON(rel) {
-  const url = new URL(rel, DATA).href;
+function fetchJSON(rel, base = DATA) {
+  const url = new URL(rel, base).href;
   if (!cache.has(url)) cache.set(url, fetch(url).then((r) => {
     if (!r.ok) throw new Error(`${rel}: HTTP ${r.status}`);
     return r.json();
@@ -21,9 +27,9 @@ function fetchJSON(rel) {
   return cache.get(url);
 }
 
-function fetchGrey(rel) {
+function fetchGrey(rel, base = DATA) {
   // The atlas's grey values, as a Uint8ClampedArray of width x height (one byte per pixel).
-  const url = new URL(rel, DATA).href;
+  const url = new URL(rel, base).href;
   if (!cache.has(url)) cache.set(url, new Promise((resolve, reject) => {
     const img = new Image();
     img.onload = () => {
@@ -41,6 +47,40 @@ function fetchGrey(rel) {
     img.src = url;
   }));
   return cache.get(url);
+}
+
+function fetchImage(url) {
+  if (!cache.has(url)) cache.set(url, new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error(`${url}: could not load`));
+    img.src = url;
+  }));
+  return cache.get(url);
+}
+
+function paint(source, x0, y0, w, h, gain, lut, cls = "cnn-x-map") {
+  // A canvas of the w x h block at (x0, y0) of a grey source, coloured through lut; and the grey values.
+  const { grey, width } = source;
+  const canvas = el("canvas", { width: String(w), height: String(h), class: cls });
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  const values = new Uint8ClampedArray(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = grey[(y0 + y) * width + x0 + x];
+      values[y * w + x] = v;
+      const [r, g, b] = lut[Math.min(255, Math.round(v * gain))];
+      const i = 4 * (y * w + x);
+      img.data[i] = r; img.data[i + 1] = g; img.data[i + 2] = b; img.data[i + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return { canvas, values };
+}
+
+function fmt(v) {
+  return Number(v).toPrecision(3);
 }
 
 function parseHash() {
@@ -116,7 +156,7 @@ class Explorer {
 
   set(changes) {
     Object.assign(this.state, changes);
-    if ("layer" in changes) this.state.unit = null;
+    if ("layer" in changes && !("unit" in changes)) this.state.unit = null;
     this.writeHash();
     this.render();
   }
@@ -238,23 +278,9 @@ class Explorer {
   }
 
   tile(layer, data, c, gain, lut) {
-    const { grey, width } = data.atlas;
     const w = layer.stored_width, h = layer.stored_height;
     const x0 = (c % layer.cols) * w, y0 = Math.floor(c / layer.cols) * h;
-    const canvas = el("canvas", { width: String(w), height: String(h), class: "cnn-x-map" });
-    const ctx = canvas.getContext("2d");
-    const img = ctx.createImageData(w, h);
-    const values = new Uint8ClampedArray(w * h);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const v = grey[(y0 + y) * width + x0 + x];
-        values[y * w + x] = v;
-        const [r, g, b] = lut[Math.round(v * gain)];
-        const i = 4 * (y * w + x);
-        img.data[i] = r; img.data[i + 1] = g; img.data[i + 2] = b; img.data[i + 3] = 255;
-      }
-    }
-    ctx.putImageData(img, 0, 0);
+    const { canvas, values } = paint(data.atlas, x0, y0, w, h, gain, lut);
     this.drawn[data.model][c] = values;
     return canvas;
   }
@@ -311,60 +337,279 @@ class Explorer {
         show(box);
       });
       big.addEventListener("mouseleave", () => show(null));
+      const peak = layer.factor > 1 ? "brightest stored pixel" : "peak";
       return el("figure", {}, big, el("figcaption", {},
-        `${label}: mean ${d.stats.mean[c].toPrecision(3)}, peak ${d.stats.scale[c].toPrecision(3)}`));
+        `${label}: mean ${fmt(d.stats.mean[c])}, ${peak} ${fmt(d.stats.scale[c])}`));
     });
-    const bars = el("figure", { class: "cnn-x-bars" }, el("figcaption", {}, "Loading this unit on every photo …"));
+    const more = el("div", { class: "cnn-x-unit-more" }, el("p", {}, "Loading this unit on every photo …"));
     this.unitPanel.replaceChildren(
       el("h3", {}, `${layer.name}, channel ${c}`),
       el("p", {}, `Each pixel of this map sees a ${rf.size}×${rf.size} square of the input; neighbouring `
         + `pixels' squares are ${rf.jump} pixels apart.`),
-      el("div", { class: "cnn-x-unit-maps" }, photoFig, ...rows), bars);
-    this.renderBars(bars, layer, c, loaded.map((d) => d.model));
+      el("div", { class: "cnn-x-unit-maps" }, photoFig, ...rows), more);
+    this.renderMore(more, layer, c, loaded.map((d) => d.model));
   }
 
-  async renderBars(figure, layer, c, models) {
-    // The unit's mean activation on every photo, per network (a bar each), its peak as a tick; a click on
-    // a photo's bars shows that photo.
-    let rows;
+  label(model) {
+    return this.index.models.find((m) => m.name === model).label;
+  }
+
+  link(layer, unit, text) {
+    // A link to another unit on this photo, in this network choice (the hash is the state).
+    const s = this.state;
+    return el("a", { href: `#photo=${encodeURIComponent(s.photo)}&layer=${layer}&model=${s.model}&unit=${unit}` }, text);
+  }
+
+  async renderMore(root, layer, c, models) {
+    // Everything about the unit that spans the photos or lives outside the feature maps: its maps and
+    // activations on every photo, its photo examples, its weights and its activation-maximisation image.
+    const chunk = this.index.chunk;
+    let units, sheet;
     try {
-      rows = await Promise.all(this.index.photos.map(async (p) => ({
-        photo: p, stats: await Promise.all(models.map((m) => fetchJSON(`${p.id}/${m}.json`))) })));
+      [units, sheet] = await Promise.all([fetchJSON(`units/${layer.name}.json`),
+                                          fetchGrey(`units/${layer.name}/${Math.floor(c / chunk)}.png`)]);
     } catch (err) {
-      figure.replaceChildren(el("figcaption", {}, `Could not load the other photos: ${err.message}`));
+      root.replaceChildren(el("p", {}, `Could not load this unit on the other photos: ${err.message}`));
       return;
     }
-    if (!figure.isConnected) return; // another unit was picked meanwhile
+    if (!root.isConnected) return; // another unit was picked meanwhile
+    this.unitDrawn = {};
+    const sections = [this.everyPhoto(layer, c, models, units, sheet), this.bars(layer, c, models, units),
+                      this.examples(layer, c, models, units)];
+    const weights = el("section", { class: "cnn-x-weights" }, el("h4", {}, "Weights"), el("p", {}, "Loading …"));
+    const am = el("section", { class: "cnn-x-am" }, el("h4", {}, "Activation maximisation"), el("p", {}, "Loading …"));
+    root.replaceChildren(...sections, weights, am);
+    this.renderWeights(weights, layer, c, models);
+    this.renderAM(am, layer, c, models);
+  }
+
+  everyPhoto(layer, c, models, units, sheet) {
+    // The unit's map on every photo, one row per network, on one scale per network (the largest value
+    // over the photos), so the row compares the photos. Read from the unit's row of its chunk.
+    const { height: h, width: w, columns } = units;
+    const row = c % this.index.chunk;
+    const lut = this.lut();
+    const table = el("table", { class: "cnn-x-every" });
+    const head = el("tr", {}, el("th", {}, ""));
+    for (const p of this.index.photos) {
+      head.append(el("th", { scope: "col" }, p.id === this.state.photo ? `▸ ${p.id}` : p.id));
+    }
+    table.append(el("thead", {}, head));
+    const body = el("tbody");
+    for (const m of models) {
+      const tr = el("tr", { "data-model": m }, el("th", { scope: "row" }, this.label(m)));
+      this.unitDrawn[m] = {};
+      for (const p of this.index.photos) {
+        const j = columns.findIndex(([cp, cm]) => cp === p.id && cm === m);
+        const { canvas, values } = paint(sheet, j * w, row * h, w, h, 1, lut, "cnn-x-small");
+        this.unitDrawn[m][p.id] = values;
+        const mean = units.mean[m][p.id][c];
+        tr.append(el("td", {}, el("button", { type: "button", class: "cnn-x-small-button", "data-photo": p.id,
+          title: `${p.title}: mean ${fmt(mean)}, peak ${fmt(units.peak[m][p.id][c])}`,
+          "aria-label": `Show ${p.title} (channel ${c}, ${this.label(m)}: mean ${fmt(mean)})`,
+          onclick: () => this.set({ photo: p.id, unit: c }) }, canvas)));
+      }
+      body.append(tr);
+    }
+    table.append(body);
+    const size = layer.unit_factor > 1
+      ? `${layer.height}×${layer.width} maps averaged down ${layer.unit_factor}× to ${h}×${w}`
+      : `${h}×${w} maps`;
+    return el("section", {}, el("h4", {}, "On every photo"), el("div", { class: "cnn-x-scroll" }, table),
+      el("p", { class: "cnn-x-caption" }, `Channel ${c} on each photo (${size}), one colour scale per network: `
+        + "the largest value over all photos is the top colour. Click a map to show that photo."));
+  }
+
+  bars(layer, c, models, units) {
+    // The unit's mean activation on every photo, per network (a bar each), its peak as a tick; a click on
+    // a photo's bars shows that photo.
     const colour = Object.fromEntries(this.index.models.map((m) => [m.name, m.colour])); // the site's plot colours
-    const top = Math.max(1e-12, ...rows.flatMap((r) => r.stats.map((s) => s.layers[layer.name].scale[c])));
-    const W = 640, H = 150, left = 8, bottom = 36, group = (W - left) / rows.length, bw = (group - 12) / models.length;
+    const photos = this.index.photos;
+    const top = Math.max(1e-12, ...models.flatMap((m) => photos.map((p) => units.peak[m][p.id][c])));
+    const W = 640, H = 150, left = 8, bottom = 36, group = (W - left) / photos.length, bw = (group - 12) / models.length;
     const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, class: "cnn-x-bar-chart", role: "img",
                                "aria-label": `${layer.name} channel ${c}: mean activation per photo` });
-    rows.forEach((r, i) => {
-      const g = svgEl("g", { class: "cnn-x-bar-group", "data-photo": r.photo.id });
-      g.addEventListener("click", () => this.set({ photo: r.photo.id, unit: c }));
+    const y = (v) => (H - bottom) * (1 - v / top);
+    photos.forEach((p, i) => {
+      const g = svgEl("g", { class: "cnn-x-bar-group", "data-photo": p.id });
+      g.addEventListener("click", () => this.set({ photo: p.id, unit: c }));
       models.forEach((m, k) => {
-        const s = r.stats[k].layers[layer.name];
+        const mean = units.mean[m][p.id][c], peak = units.peak[m][p.id][c];
         const x = left + i * group + 6 + k * bw;
-        const y = (v) => (H - bottom) * (1 - v / top);
-        const bar = svgEl("rect", { x, y: y(s.mean[c]), width: bw - 2, height: (H - bottom) - y(s.mean[c]),
+        const bar = svgEl("rect", { x, y: y(mean), width: bw - 2, height: (H - bottom) - y(mean),
                                     fill: colour[m] || "#888", class: "cnn-x-bar", "data-model": m,
-                                    "data-value": String(s.mean[c]) });
-        bar.append(svgEl("title", {}, `${r.photo.title}, ${m}: mean ${s.mean[c].toPrecision(3)}, `
-                                      + `peak ${s.scale[c].toPrecision(3)}`));
-        g.append(bar, svgEl("line", { x1: x, x2: x + bw - 2, y1: y(s.scale[c]), y2: y(s.scale[c]),
+                                    "data-value": String(mean) });
+        bar.append(svgEl("title", {}, `${p.title}, ${m}: mean ${fmt(mean)}, peak ${fmt(peak)}`));
+        g.append(bar, svgEl("line", { x1: x, x2: x + bw - 2, y1: y(peak), y2: y(peak),
                                       stroke: colour[m] || "#888", "stroke-width": 2 }));
       });
       const label = svgEl("text", { x: left + i * group + group / 2, y: H - bottom + 14, "text-anchor": "middle",
                                     class: "cnn-x-bar-label" });
-      label.textContent = r.photo.id === this.state.photo ? `▸ ${r.photo.id}` : r.photo.id;
+      label.textContent = p.id === this.state.photo ? `▸ ${p.id}` : p.id;
       g.append(label);
       svg.append(g);
     });
-    const legend = models.map((m) => this.index.models.find((x) => x.name === m).label).join(" and ");
-    figure.replaceChildren(svg, el("figcaption", {},
-      `Channel ${c} of ${layer.name} on every photo: mean activation (bars) and peak (ticks), ${legend}, `
-      + "on one scale. Click a photo to show it."));
+    const legend = models.map((m) => this.label(m)).join(" and ");
+    return el("figure", { class: "cnn-x-bars" }, svg, el("figcaption", {},
+      `Channel ${c} of ${layer.name} on every photo: mean activation (bars) and peak at full resolution `
+      + `(ticks), ${legend}, on one scale. Click a photo to show it.`));
+  }
+
+  examples(layer, c, models, units) {
+    // Microscope's "dataset examples" over this build's photos: for each photo, the part of it that the
+    // unit's strongest pixel sees (its receptive field, from the true geometry), strongest photo first.
+    const { size, jump, start } = layer.receptive_field;
+    const n = this.index.input_size;
+    const side = Math.max(size, 32); // small fields are shown with some context around them
+    const shown = 96;
+    this.shownExamples = [];
+    const rows = models.map((m) => {
+      const order = this.index.photos.map((p) => ({ photo: p, peak: units.peak[m][p.id][c],
+                                                    at: units.argmax[m][p.id][c] }))
+        .sort((a, b) => b.peak - a.peak || a.photo.id.localeCompare(b.photo.id));
+      const cells = order.map(({ photo, peak, at }) => {
+        const x = at % layer.width, y = Math.floor(at / layer.width);
+        const cx = start + jump * x, cy = start + jump * y;
+        const box = [cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2];
+        this.shownExamples.push({ model: m, photo: photo.id, peak, x, y, box });
+        const canvas = el("canvas", { width: String(shown), height: String(shown), class: "cnn-x-example" });
+        const fig = el("figure", { "data-photo": photo.id }, canvas,
+          el("figcaption", {}, peak > 0 ? `${photo.id}: ${fmt(peak)}` : `${photo.id}: silent`));
+        if (peak > 0) {
+          fetchImage(new URL(photo.seen, GENERATED).href).then((img) => {
+            const ctx = canvas.getContext("2d");
+            const k = shown / side;
+            const sx = cx - side / 2, sy = cy - side / 2;
+            ctx.fillStyle = "#808080"; // outside the photo: the zero padding the network sees (mean grey)
+            ctx.fillRect(0, 0, shown, shown);
+            const x0 = Math.max(0, sx), y0 = Math.max(0, sy), x1 = Math.min(n, sx + side), y1 = Math.min(n, sy + side);
+            ctx.imageSmoothingEnabled = false;
+            ctx.drawImage(img, x0, y0, x1 - x0, y1 - y0, (x0 - sx) * k, (y0 - sy) * k, (x1 - x0) * k, (y1 - y0) * k);
+            if (side > size) {
+              ctx.strokeStyle = "#ff5722";
+              ctx.lineWidth = 2;
+              ctx.strokeRect((box[0] - sx) * k, (box[1] - sy) * k, size * k, size * k);
+            }
+          }).catch(() => {});
+        }
+        return fig;
+      });
+      return el("div", { class: "cnn-x-example-row", "data-model": m },
+        el("p", { class: "cnn-x-caption" }, this.label(m)), el("div", { class: "cnn-x-examples" }, ...cells));
+    });
+    const what = side > size
+      ? `the ${size}×${size} receptive field (outlined) of its strongest pixel, with context to ${side}×${side}`
+      : `the ${size}×${size} receptive field of its strongest pixel`;
+    return el("section", {}, el("h4", {}, "Photo examples"), ...rows,
+      el("p", { class: "cnn-x-caption" }, `For each photo, ${what}, strongest photo first; the number is that `
+        + "peak activation. Grey is outside the photo (the network sees zero padding there)."));
+  }
+
+  async renderWeights(section, layer, c, models) {
+    const title = el("h4", {}, "Weights");
+    if (!layer.name.includes("_conv")) {
+      const i = this.index.layers.findIndex((l) => l.name === layer.name);
+      const prev = this.index.layers[i - 1].name;
+      section.replaceChildren(title, el("p", {}, "A max-pool has no weights: channel ", String(c),
+        " here is the largest value of ", this.link(prev, c, `channel ${c} of ${prev}`), " in each 2×2 window."));
+      return;
+    }
+    let data;
+    try {
+      data = await Promise.all(models.map(async (m) => {
+        const [meta, norms] = await Promise.all([fetchJSON(`filters/explorer/${m}.json`, FIGURES),
+                                                 fetchGrey(`filters/explorer/${m}/${layer.name}.png`, FIGURES)]);
+        return { model: m, meta: meta.layers[layer.name], norms };
+      }));
+    } catch (err) {
+      section.replaceChildren(title, el("p", {}, `The weights are not in this build (run the filters technique): ${err.message}`));
+      return;
+    }
+    if (!section.isConnected) return;
+    const lut = this.lut();
+    const parts = data.map(({ model, meta, norms }) => {
+      const inputs = meta.inputs;
+      const scale = meta.row_max[c];
+      const { canvas, values } = paint(norms, 0, c, inputs, 1, 1, lut, "cnn-x-norms");
+      const norm = (k) => (values[k] * scale) / 255;
+      const order = [...values.keys()].sort((a, b) => values[b] - values[a] || a - b).slice(0, 5);
+      const tip = el("span", { class: "cnn-x-caption" }, "");
+      const input = meta.input_layer;
+      canvas.addEventListener("mousemove", (e) => {
+        const k = Math.min(inputs - 1, Math.floor(e.offsetX / canvas.clientWidth * inputs));
+        tip.textContent = input ? `input channel ${k} (${input}): kernel norm ${fmt(norm(k))}`
+                                : `${["red", "green", "blue"][k]}: kernel norm ${fmt(norm(k))}`;
+      });
+      if (input) {
+        canvas.addEventListener("click", (e) => {
+          const k = Math.min(inputs - 1, Math.floor(e.offsetX / canvas.clientWidth * inputs));
+          this.set({ layer: input, unit: k });
+        });
+      }
+      const fig = el("figure", { class: "cnn-x-weight", "data-model": model }, el("figcaption", {}, this.label(model)));
+      if (meta.rgb) fig.append(this.rgbKernel(meta.rgb[c]));
+      fig.append(canvas, tip);
+      const strongest = input
+        ? el("p", { class: "cnn-x-caption" }, "Strongest inputs: ",
+            ...order.flatMap((k, i) => [this.link(input, k, `${input} ${k}`), ` (${fmt(norm(k))})`, i < order.length - 1 ? ", " : "."]))
+        : el("p", { class: "cnn-x-caption" }, "Left: the 3×3 kernel over red, green and blue as a colour image, "
+            + "scaled to its own range (mid-grey: its middle).");
+      fig.append(strongest);
+      return fig;
+    });
+    const across = layer.name === "block1_conv1" ? "red, green and blue" : `the ${data[0].meta.inputs} channels of ${data[0].meta.input_layer}`;
+    section.replaceChildren(title, ...parts, el("p", { class: "cnn-x-caption" },
+      `The strip: how strongly filter ${c} weighs each input, the L2 norm of its 3×3 kernel over ${across}, `
+      + "left to right, scaled to the filter's strongest input. Hover over it to read one; click to open that input unit."));
+  }
+
+  rgbKernel(w) {
+    // w: 3 (red, green, blue) x 3 x 3 weights, min-max scaled together, as a magnified colour image.
+    const flat = w.flat(2);
+    const lo = Math.min(...flat), hi = Math.max(...flat), span = hi - lo || 1;
+    const canvas = el("canvas", { width: "3", height: "3", class: "cnn-x-rgb" });
+    const ctx = canvas.getContext("2d");
+    const img = ctx.createImageData(3, 3);
+    for (let y = 0; y < 3; y++) {
+      for (let x = 0; x < 3; x++) {
+        for (let ch = 0; ch < 3; ch++) img.data[4 * (3 * y + x) + ch] = Math.round(255 * (w[ch][y][x] - lo) / span);
+        img.data[4 * (3 * y + x) + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    return canvas;
+  }
+
+  async renderAM(section, layer, c, models) {
+    const title = el("h4", {}, "Activation maximisation");
+    let index;
+    try {
+      index = await fetchJSON("activation_max/explorer/index.json", FIGURES);
+    } catch (err) {
+      section.replaceChildren(title, el("p", {}, `Not in this build (run the activation_max technique): ${err.message}`));
+      return;
+    }
+    if (!section.isConnected) return;
+    const parts = models.map((m) => {
+      const done = index.units[m]?.[layer.name];
+      let body;
+      if (done && done.includes(c)) {
+        body = el("img", { src: new URL(`activation_max/explorer/${m}/${layer.name}-${c}.png`, FIGURES).href,
+                           alt: `An image optimised to excite channel ${c} of ${layer.name}, ${this.label(m)}`,
+                           width: "128", height: "128", class: "cnn-x-am-image" });
+      } else if (done) {
+        body = el("p", { class: "cnn-x-caption" }, "Not computed for this unit. This build optimised the filters ",
+          ...done.flatMap((k, i) => [this.link(layer.name, k, String(k)), i < done.length - 1 ? ", " : ""]),
+          `: the ${done.length} that the photos excite most.`);
+      } else {
+        body = el("p", { class: "cnn-x-caption" }, "This build optimises images for the last conv layer of each "
+          + `block only (${Object.keys(index.units[m] || {}).join(", ")}).`);
+      }
+      return el("figure", { class: "cnn-x-am-one", "data-model": m }, el("figcaption", {}, this.label(m)), body);
+    });
+    section.replaceChildren(title, el("div", { class: "cnn-x-am-row" }, ...parts),
+      el("p", { class: "cnn-x-caption" }, `An image optimised to excite this channel: ${index.settings}. `
+        + "See the chapter on activation maximisation."));
   }
 }
 
@@ -378,6 +623,8 @@ async function main() {
     // receptive-field box last drawn (input pixels, not clipped).
     window.cnnExplorer = { explorer, state: () => ({ ...explorer.state }),
                            values: (model, unit) => Array.from(explorer.drawn[model]?.[unit] || []),
+                           unitValues: (model, photo) => Array.from(explorer.unitDrawn?.[model]?.[photo] || []),
+                           examples: () => explorer.shownExamples || [],
                            box: () => explorer.lastBox || null };
   } catch (err) {
     root.textContent = `The explorer's data could not be loaded (${err.message}). Run \`nox -s build\`.`;

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from PIL import Image
 
 from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
 
@@ -53,6 +56,7 @@ def render(rc: RenderContext, results) -> dict:
             row[f"ours_same_{m}"] = float(np.mean(info["final"][:nk])) if nk else None
             row[f"gain_{m}"] = float(np.mean(info["final"])) / max(float(np.mean(info["photo_mean"])), 1e-12)
         table.append(row)
+    _explorer_images(rc, results, models, layers)
     for m in models:
         _overview(rc, results[(None, m)], m, layers, text)
         if f"{layers[0]}.naive" in results[(None, m)].arrays:
@@ -65,6 +69,25 @@ def render(rc: RenderContext, results) -> dict:
     return {"layers": layers, "models": models, "table": table, "settings_text": text, "featured": rc.featured(),
             "naive_text": naive_text(s), "curves": curves, "curve_shape": shape, "settings": s, "naive_wins": naive_wins,
             "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models)}
+
+
+def _explorer_images(rc, results, models, layers) -> None:
+    """Each optimised image on its own, for the unit explorer's unit view: ``explorer/<model>/<layer>-<c>.png``
+    under this technique's folder, and ``explorer/index.json`` listing which units have one."""
+    from generator.render.explorer import json_bytes
+
+    units: dict = {}
+    for m in models:
+        units[m] = {}
+        for layer in layers:
+            channels = results[(None, m)].records["layers"][layer]["channels"]
+            for c, image in zip(channels, results[(None, m)].arrays[f"{layer}.images"]):
+                buf = io.BytesIO()
+                Image.fromarray(image).save(buf, format="PNG", optimize=False, compress_level=6)
+                rc.data(f"explorer/{m}/{layer}-{c}.png", buf.getvalue())
+            units[m][layer] = channels
+    rc.data("explorer/index.json", json_bytes({"size": rc.settings["size"], "steps": rc.settings["steps"],
+                                          "settings": settings_text(rc.settings), "units": units}))
 
 
 def _overview(rc, res, model, layers, text):

@@ -8,7 +8,13 @@ Written by the feature-maps renderer from the feature-maps results (the same for
 * ``<photo>/<model>.json``: per layer, every channel's scale (the activation that grey 255 stands for)
   and its exact mean and maximum activation on the photo;
 * ``<photo>/<model>/<layer>.png``: one grey PNG per layer, channel ``c`` in tile ``(c // cols, c % cols)``;
-* ``<photo>/thumb.png``: the photo, 96 px, for the picker.
+* ``<photo>/thumb.png``: the photo, 96 px, for the picker;
+* ``units/<layer>.json`` and ``units/<layer>/<k>.png``: the same maps unit by unit, for the unit view:
+  chunk ``k`` holds units ``k * CHUNK`` to ``k * CHUNK + CHUNK - 1``, one row each, and in that row one
+  small map (at most ``UNIT_SIDE`` px, averaged down by ``unit_factor``) per photo and model, all on one
+  scale per unit and model, so a row compares the photos.  The JSON holds those scales and, per model
+  and photo, each unit's mean activation and its strongest response at full resolution: its value and
+  where it is (``argmax``: row * width + column; the photo examples crop the receptive field around it).
 
 A pixel's activation is ``grey * scale / 255``, within half a quantisation step
 (``docs/javascripts/explorer.js`` reads them; ``tests/test_explorer.py`` checks them).
@@ -29,6 +35,8 @@ from generator.render import MODEL_COLOURS, RenderContext, to_uint8
 EXPLORER = "explorer"
 COLOUR_MAPS = ("viridis", "magma")
 THUMB = 96  # px: the photo picker shows 48 px buttons, at twice the density
+UNIT_SIDE = 28  # px: the unit view's map per photo is at most this wide (block4's own size at 224 px)
+CHUNK = 32  # units per file of the unit view: one click on a unit fetches one such file
 
 
 def receptive_field(layer: str) -> dict:
@@ -60,19 +68,70 @@ def atlas(maps: np.ndarray) -> tuple[np.ndarray, int]:
     return out, cols
 
 
-def _png(grey: np.ndarray) -> bytes:
+def grey_png(grey: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(grey, mode="L").save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
 
 
-def _json(obj) -> bytes:
+def json_bytes(obj) -> bytes:
     return (json.dumps(obj, separators=(",", ":"), sort_keys=True) + "\n").encode()
 
 
-def _numbers(values: np.ndarray) -> list[float]:
+def float32_numbers(values: np.ndarray) -> list[float]:
     """float32 values as the shortest decimals that read back as the same float32."""
     return [float(np.format_float_positional(v, unique=True, trim="-")) for v in np.asarray(values, np.float32)]
+
+
+def shrink(maps: np.ndarray, scale: np.ndarray, side: int = UNIT_SIDE) -> tuple[np.ndarray, int]:
+    """Stored uint8 maps (C x h x w, value = q * scale / 255) back to activations, averaged down by the
+    smallest power of 2 that makes them at most ``side`` wide; (float32 maps, factor)."""
+    values = maps.astype(np.float32) * (np.asarray(scale, np.float32)[:, None, None] / 255)
+    factor = 1
+    while maps.shape[-1] // factor > side:
+        factor *= 2
+    if factor > 1:
+        c, h, w = values.shape
+        h, w = h // factor, w // factor
+        values = values[:, :h * factor, :w * factor].reshape(c, h, factor, w, factor).mean(axis=(2, 4))
+    return values, factor
+
+
+def quantise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Float maps (... x h x w) to uint8 with ``scale`` (broadcast over the last two axes) as grey 255."""
+    s = np.maximum(np.asarray(scale, np.float32), np.float32(1e-30))[..., None, None]
+    return np.clip(np.round(values / s * 255), 0, 255).astype(np.uint8)
+
+
+def _units(rc: RenderContext, results, models: list[str], layer: dict) -> dict:
+    """The unit view's files for one layer (see the module docstring); returns its index entry."""
+    name = layer["name"]
+    photos = [img.id for img in rc.images]
+    small: dict[tuple[str, str], np.ndarray] = {}
+    for p in photos:
+        for m in models:
+            res = results[(p, m)]
+            small[(p, m)], factor = shrink(res.arrays[f"{name}.all"], res.arrays[f"{name}.all_scale"])
+    columns = [(p, m) for p in photos for m in models]
+    # one scale per unit and model: the largest value over the photos
+    scale = {m: np.max(np.stack([small[(p, m)].max(axis=(1, 2)) for p in photos]), axis=0) for m in models}
+    c, h, w = small[columns[0]].shape
+    for k in range(-(-c // CHUNK)):
+        units = range(k * CHUNK, min(c, (k + 1) * CHUNK))
+        sheet = np.zeros((len(units) * h, len(columns) * w), np.uint8)
+        for j, (p, m) in enumerate(columns):
+            q = quantise(small[(p, m)][units.start:units.stop], scale[m][units.start:units.stop])
+            for i in range(len(units)):
+                sheet[i * h:(i + 1) * h, j * w:(j + 1) * w] = q[i]
+        rc.data(f"{EXPLORER}/units/{name}/{k}.png", grey_png(sheet))
+    means = {m: {p: float32_numbers(results[(p, m)].arrays[f"{name}.all_mean"]) for p in photos} for m in models}
+    peaks = {m: {p: float32_numbers(results[(p, m)].arrays[f"{name}.all_peak"]) for p in photos} for m in models}
+    where = {m: {p: results[(p, m)].arrays[f"{name}.all_argmax"].astype(int).tolist() for p in photos} for m in models}
+    rc.data(f"{EXPLORER}/units/{name}.json", json_bytes({
+        "layer": name, "columns": [list(col) for col in columns], "height": h, "width": w,
+        "scale": {m: float32_numbers(scale[m]) for m in models}, "mean": means, "peak": peaks,
+        "argmax": where}))
+    return {"unit_height": h, "unit_width": w, "unit_factor": layer["factor"] * factor}
 
 
 def write(rc: RenderContext, results, models: list[str]) -> dict:
@@ -99,12 +158,15 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
             for layer in layers:
                 name = layer["name"]
                 grey, _ = atlas(res.arrays[f"{name}.all"])
-                rc.data(f"{EXPLORER}/{img.id}/{model}/{name}.png", _png(grey))
-                stats[name] = {"scale": _numbers(res.arrays[f"{name}.all_scale"]),
-                               "mean": _numbers(res.arrays[f"{name}.all_mean"])}
-            rc.data(f"{EXPLORER}/{img.id}/{model}.json", _json({"photo": img.id, "model": model, "layers": stats}))
+                rc.data(f"{EXPLORER}/{img.id}/{model}/{name}.png", grey_png(grey))
+                stats[name] = {"scale": float32_numbers(res.arrays[f"{name}.all_scale"]),
+                               "mean": float32_numbers(res.arrays[f"{name}.all_mean"])}
+            rc.data(f"{EXPLORER}/{img.id}/{model}.json", json_bytes({"photo": img.id, "model": model, "layers": stats}))
+    for layer in layers:
+        layer.update(_units(rc, results, models, layer))
     index = {
-        "version": 1,
+        "version": 2,
+        "chunk": CHUNK,
         "input_size": rc.profile.input_size,
         "max_side": max(layer["stored_width"] for layer in layers),
         "photos": [{"id": i.id, "title": i.title, "thumb": f"{i.id}/thumb.png", "seen": f"figures/seen/{i.id}.png"}
@@ -114,7 +176,7 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
         "colour_maps": {name: colormaps[name].resampled(256)(np.arange(256), bytes=True)[:, :3].tolist()
                         for name in COLOUR_MAPS},
     }
-    rc.data(f"{EXPLORER}/index.json", _json(index))
+    rc.data(f"{EXPLORER}/index.json", json_bytes(index))
     return {"layers": len(layers), "photos": len(rc.images), "models": models,
             "channels": sum(layer["channels"] for layer in layers),
             "downsampled": [layer["name"] for layer in layers if layer["factor"] > 1],

@@ -94,6 +94,11 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         arrays[f"{name}.maps"] = (maps / peak.clamp_min(1e-12)[:, None, None]).numpy().astype(np.float16)
         # every channel, quantised, for the unit explorer (the same forward pass)
         arrays[f"{name}.all"], arrays[f"{name}.all_scale"], arrays[f"{name}.all_mean"], factor = atlas_maps(act)
+        # each channel's strongest response at full resolution (value, and where: row * W + column), for
+        # the explorer's photo examples (the receptive field around it)
+        flat = act.flatten(1)
+        arrays[f"{name}.all_peak"] = flat.amax(dim=1).numpy().astype(np.float32)
+        arrays[f"{name}.all_argmax"] = flat.argmax(dim=1).numpy().astype(np.int32)
         totals = act.sum(dim=(1, 2))
         layers[name] = {
             "atlas_factor": factor,
