@@ -577,3 +577,46 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
     page.wait_for_selector(".cnn-x-weights a")
     assert "A max-pool has no weights" in page.locator(".cnn-x-weights").inner_text()
     assert not errors, errors
+
+
+def test_the_explorer_budget_check_measures_the_site(built_site: Path, tmp_path: Path) -> None:
+    """``python -m generator.site.explorer_budget`` on the quick site: the data it counts is every file the
+    generator listed as explorer data, and the first view and each click transfer something and stay within
+    the budgets (bytes only: times are for the benchmark, ``nox -s bench -- explorer``). It runs in its own
+    process: the session's browser fixture holds this one's Playwright loop."""
+    from generator.site import explorer_budget as eb
+
+    site = built_site / "site"
+    manifest = json.loads((built_site / "docs" / "generated" / "manifest.json").read_text())
+    listed = [p for p in manifest["data"] if any(f"figures/{d}/" in p for d in eb.DATA_DIRS)]
+    total, files = eb.data_bytes(site)
+    assert files == len(listed) and total == sum((site / "generated" / p).stat().st_size for p in listed)
+    out = tmp_path / "budget.json"
+    done = subprocess.run([sys.executable, "-m", "generator.site.explorer_budget", str(site), "--json", str(out),
+                           "--layers", "block1_conv1", "block5_conv3"], capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr
+    m = json.loads(out.read_text())
+    assert m["data_bytes"] == total
+    assert [r["layer"] for r in m["clicks"]] == ["block1_conv1", "block5_conv3"]
+    assert m["first_view_bytes"] > 0 and all(r["unit_bytes"] > 0 and r["photo_bytes"] > 0 for r in m["clicks"])
+    assert m["clicks"][1]["layer_bytes"] > 0
+    problems = [line for line in eb.over_budget(m) if not line.startswith("first paint")]
+    assert not problems, problems
+    assert "largest single click" in done.stdout
+
+
+def test_any_unit_is_three_clicks_from_the_home_page(explorer) -> None:
+    """Home page → a photo's "every unit on it" (1) → a layer (2) → a channel (3): that photo's unit view."""
+    page, base, errors, index = explorer
+    photo = index["photos"][-1]["id"]
+    page.goto(base, wait_until="load")
+    page.click(f'a[href^="explorer/#photo={photo}&"]')
+    page.wait_for_function("() => window.cnnExplorer && document.querySelector('.cnn-x-tile')")
+    page.select_option("#cnn-x-layer", "block4_conv2")
+    page.wait_for_function("() => location.hash.includes('layer=block4_conv2')")
+    page.click('.cnn-x-grid[data-model="untrained"] .cnn-x-tile[data-unit="300"]')
+    page.wait_for_selector(".cnn-x-every canvas")
+    state = _state(page)
+    assert (state["photo"], state["layer"], state["unit"], state["model"]) == (photo, "block4_conv2", 300, "both")
+    assert page.locator(".cnn-x-unit h3").inner_text() == "block4_conv2, channel 300"
+    assert not errors, errors

@@ -249,6 +249,10 @@ class Explorer {
     this.grids.replaceChildren(...grids);
     if (refocus && s.unit !== null) this.grids.querySelector(`.cnn-x-tile[data-unit="${s.unit}"]`)?.focus();
     this.grids.classList.toggle("cnn-x-both", loaded.length > 1);
+    if (!this.painted) { // for the budget check (python -m generator.site.explorer_budget): the first paint
+      this.painted = true;
+      performance.mark("cnn-explorer-painted");
+    }
     this.renderUnit(layer, loaded);
   }
 
@@ -477,18 +481,20 @@ class Explorer {
           el("figcaption", {}, peak > 0 ? `${photo.id}: ${fmt(peak)}` : `${photo.id}: silent`));
         if (peak > 0) {
           fetchImage(new URL(photo.seen, GENERATED).href).then((img) => {
+            // the square around the peak's field, cut to the photo, scaled to fit and centred
+            const x0 = Math.max(0, cx - side / 2), y0 = Math.max(0, cy - side / 2);
+            const x1 = Math.min(n, cx + side / 2), y1 = Math.min(n, cy + side / 2);
+            const k = shown / Math.max(x1 - x0, y1 - y0);
+            const ox = (shown - (x1 - x0) * k) / 2, oy = (shown - (y1 - y0) * k) / 2;
             const ctx = canvas.getContext("2d");
-            const k = shown / side;
-            const sx = cx - side / 2, sy = cy - side / 2;
-            ctx.fillStyle = "#808080"; // outside the photo: the zero padding the network sees (mean grey)
-            ctx.fillRect(0, 0, shown, shown);
-            const x0 = Math.max(0, sx), y0 = Math.max(0, sy), x1 = Math.min(n, sx + side), y1 = Math.min(n, sy + side);
             ctx.imageSmoothingEnabled = false;
-            ctx.drawImage(img, x0, y0, x1 - x0, y1 - y0, (x0 - sx) * k, (y0 - sy) * k, (x1 - x0) * k, (y1 - y0) * k);
+            ctx.drawImage(img, x0, y0, x1 - x0, y1 - y0, ox, oy, (x1 - x0) * k, (y1 - y0) * k);
             if (side > size) {
+              const bx0 = Math.max(x0, box[0]), by0 = Math.max(y0, box[1]);
+              const bx1 = Math.min(x1, box[2]), by1 = Math.min(y1, box[3]);
               ctx.strokeStyle = "#ff5722";
               ctx.lineWidth = 2;
-              ctx.strokeRect((box[0] - sx) * k, (box[1] - sy) * k, size * k, size * k);
+              ctx.strokeRect(ox + (bx0 - x0) * k, oy + (by0 - y0) * k, (bx1 - bx0) * k, (by1 - by0) * k);
             }
           }).catch(() => {});
         }
@@ -502,7 +508,8 @@ class Explorer {
       : `the ${size}×${size} receptive field of its strongest pixel`;
     return el("section", {}, el("h4", {}, "Photo examples"), ...rows,
       el("p", { class: "cnn-x-caption" }, `For each photo, ${what}, strongest photo first; the number is that `
-        + "peak activation. Grey is outside the photo (the network sees zero padding there)."));
+        + "peak activation. Where the field reaches past the photo's edge (the network sees zero padding "
+        + "there), only the part inside the photo is shown."));
   }
 
   async renderWeights(section, layer, c, models) {

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                         "every row names it")
     p.add_argument("--profile", choices=["quick", "default", "full"], default=None,
                    help="profile of the build benchmark (default: default on a CPU, full on a GPU)")
+    p.add_argument("--site", type=Path, default=Path("site"),
+                   help="built site for the explorer benchmark (default: %(default)s, what nox -s build writes)")
     args = p.parse_args(argv)
     unknown = [n for n in args.names if n not in names]
     if unknown:

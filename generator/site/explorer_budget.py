@@ -1,0 +1,181 @@
+"""Check the unit explorer against its budgets, in headless Chromium on a built site.
+
+    python -m generator.site.explorer_budget site/            # a table; exit 1 over a budget
+    python -m generator.site.explorer_budget site/ --json explorer-budget.json
+
+The site is served as a static host serves it (text gzip-compressed, see
+:class:`generator.site.weigh._Host`), each measurement in a fresh browser context
+(an empty cache). Bytes are the Resource Timing API's ``transferSize``.
+
+* **data**: every file of the explorer's data on disk (feature maps, weights and
+  optimised images), uncompressed;
+* **first view**: what opening the explorer page transfers, page and assets included;
+* **paint**: from the start of navigation to the first grid of maps on screen
+  (the page marks it ``cnn-explorer-painted``);
+* **click**: for every layer, starting from the first view, what picking that
+  layer, then a unit of it, then another photo transfers; the largest is the
+  budget's "any single click".
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from generator.site.weigh import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, _Host, _TRANSFERRED
+
+DATA_BUDGET = 100_000_000
+FIRST_VIEW_BUDGET = 1_500_000
+CLICK_BUDGET = 2_000_000
+PAINT_BUDGET_S = 1.0
+DATA_DIRS = ("feature_maps/explorer", "filters/explorer", "activation_max/explorer")
+
+
+def data_bytes(site: Path) -> tuple[int, int]:
+    """(bytes, files) of the explorer's data in a built site (or a generator output folder)."""
+    root = site / "generated" / "figures" if (site / "generated").is_dir() else site / "figures"
+    files = [p for d in DATA_DIRS if (root / d).is_dir() for p in (root / d).rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def _settle(page) -> None:
+    """Wait until the explorer has stopped fetching: nothing says "Loading" and no new request for 0.4 s."""
+    page.wait_for_function("() => !document.querySelector('.cnn-explorer').textContent.includes('Loading')",
+                           timeout=TIMEOUT_MS)
+    last = -1
+    while True:
+        n = page.evaluate("() => performance.getEntriesByType('resource').length")
+        if n == last:
+            return
+        last = n
+        time.sleep(0.4)
+
+
+def _sent(page) -> int:
+    return int(page.evaluate(_TRANSFERRED)[0])
+
+
+def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHROMIUM, progress=None) -> dict:
+    """The explorer's numbers on a built site (see the module docstring); clicks into ``layers`` (default:
+    all; the first view is measured with the first of them)."""
+    from playwright.sync_api import sync_playwright
+
+    index = json.loads((site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").read_text())
+    photos = [p["id"] for p in index["photos"]]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Host, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/explorer/#photo={photos[0]}&layer=block1_conv1&model=both"
+    total, files = data_bytes(site)
+    out = {"data_bytes": total, "data_files": files, "first_view_bytes": 0, "paint_s": 0.0, "clicks": []}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+            try:
+                chosen = [entry for entry in index["layers"] if layers is None or entry["name"] in layers]
+                for n, layer in enumerate(chosen):
+                    if progress:
+                        progress(n, len(chosen), layer["name"])
+                    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+                    context.add_init_script("performance.setResourceTimingBufferSize(100000)")
+                    page = context.new_page()
+                    page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
+                    page.wait_for_function("() => performance.getEntriesByName('cnn-explorer-painted').length",
+                                           timeout=TIMEOUT_MS)
+                    _settle(page)
+                    before = _sent(page)
+                    if n == 0:
+                        out["first_view_bytes"] = before
+                        out["paint_s"] = page.evaluate(
+                            "() => performance.getEntriesByName('cnn-explorer-painted')[0].startTime") / 1000
+                    row = {"layer": layer["name"]}
+                    if layer["name"] != "block1_conv1":
+                        page.select_option("#cnn-x-layer", layer["name"])
+                        page.wait_for_function(f"() => location.hash.includes('layer={layer['name']}')")
+                        _settle(page)
+                    row["layer_bytes"], before = _sent(page) - before, _sent(page)
+                    page.click('.cnn-x-grid[data-model="trained"] .cnn-x-tile[data-unit="0"]')
+                    page.wait_for_selector(".cnn-x-am-one, .cnn-x-am p", timeout=TIMEOUT_MS)
+                    _settle(page)
+                    row["unit_bytes"], before = _sent(page) - before, _sent(page)
+                    page.click(f'.cnn-x-photo[data-photo="{photos[-1]}"]')
+                    page.wait_for_function(f"() => location.hash.includes('photo={photos[-1]}')")
+                    _settle(page)
+                    row["photo_bytes"] = _sent(page) - before
+                    out["clicks"].append(row)
+                    context.close()
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    out["worst_click_bytes"] = max(max(r["layer_bytes"], r["unit_bytes"], r["photo_bytes"]) for r in out["clicks"])
+    return out
+
+
+def over_budget(m: dict) -> list[str]:
+    lines = []
+    for key, budget, what in (("data_bytes", DATA_BUDGET, "all explorer data"),
+                              ("first_view_bytes", FIRST_VIEW_BUDGET, "the first view"),
+                              ("worst_click_bytes", CLICK_BUDGET, "the largest single click")):
+        if m[key] > budget:
+            lines.append(f"{what}: {m[key] / 1e6:.2f} MB (budget {budget / 1e6:g} MB)")
+    if m["paint_s"] > PAINT_BUDGET_S:
+        lines.append(f"first paint: {m['paint_s']:.2f} s (budget {PAINT_BUDGET_S:g} s)")
+    return lines
+
+
+def table(m: dict) -> str:
+    rows = [f"all explorer data: {m['data_bytes'] / 1e6:.1f} MB in {m['data_files']} files "
+            f"(budget {DATA_BUDGET / 1e6:g} MB)",
+            f"first view: {m['first_view_bytes'] / 1e6:.2f} MB transferred (budget {FIRST_VIEW_BUDGET / 1e6:g} MB), "
+            f"painted after {m['paint_s']:.2f} s (budget {PAINT_BUDGET_S:g} s)",
+            f"largest single click: {m['worst_click_bytes'] / 1e6:.2f} MB (budget {CLICK_BUDGET / 1e6:g} MB)",
+            "", "| layer | pick the layer | pick a unit | another photo |", "|---|---:|---:|---:|"]
+    rows += [f"| {r['layer']} | {r['layer_bytes'] / 1e3:.0f} kB | {r['unit_bytes'] / 1e3:.0f} kB | "
+             f"{r['photo_bytes'] / 1e3:.0f} kB |" for r in m["clicks"]]
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator.site.explorer_budget",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("site", type=Path, help="a built site folder (properdocs build's output, e.g. site/)")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    parser.add_argument("--layers", nargs="+", metavar="LAYER",
+                        help="click into these layers only (default: all 18; the first view opens block1_conv1)")
+    args = parser.parse_args(argv)
+    if not (args.site / "explorer" / "index.html").is_file():
+        print(f"error: {args.site}/explorer/index.html not found: build the site first (nox -s build)", file=sys.stderr)
+        return 2
+    if not (args.site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").is_file():
+        print(f"error: {args.site} has no explorer data: run the generator with the feature_maps technique, then "
+              "build the site (nox -s build)", file=sys.stderr)
+        return 2
+    if not CHROMIUM.exists():
+        print(f"error: {CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)",
+              file=sys.stderr)
+        return 2
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        print("error: the playwright package is not installed: pip install -e '.[test]'", file=sys.stderr)
+        return 2
+    m = measure(args.site, layers=args.layers, progress=lambda n, total, name: print(f"[{n + 1}/{total}] {name}", file=sys.stderr,
+                                                                  flush=True))
+    print(table(m))
+    if args.json:
+        args.json.write_text(json.dumps(m, indent=1) + "\n", encoding="utf-8")
+    problems = over_budget(m)
+    for line in problems:
+        print(f"over budget: {line}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
