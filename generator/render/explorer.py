@@ -180,4 +180,5 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
     return {"layers": len(layers), "photos": len(rc.images), "models": models,
             "channels": sum(layer["channels"] for layer in layers),
             "downsampled": [layer["name"] for layer in layers if layer["factor"] > 1],
-            "max_side": index["max_side"]}
+            "max_side": index["max_side"], "unit_side": UNIT_SIDE, "chunk": CHUNK,
+            "unit_downsampled": [layer["name"] for layer in layers if layer["unit_factor"] > 1]}
