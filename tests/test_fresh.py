@@ -5,7 +5,6 @@ sends the build down the full path, which puts things right."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from generator.site.weigh import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, _Host, _TRANSFERRED
+from generator.site.weigh import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, _Host, _TRANSFERRED, browser_missing
 
 DATA_BUDGET = 100_000_000
 FIRST_VIEW_BUDGET = 1_500_000
@@ -157,17 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.site} has no explorer data: run the generator with the feature_maps technique, then "
               "build the site (nox -s build)", file=sys.stderr)
         return 2
-    if not CHROMIUM.exists():
-        print(f"error: {CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)",
-              file=sys.stderr)
+    missing = browser_missing()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
         return 2
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        print("error: the playwright package is not installed: pip install -e '.[test]'", file=sys.stderr)
-        return 2
-    m = measure(args.site, layers=args.layers, progress=lambda n, total, name: print(f"[{n + 1}/{total}] {name}", file=sys.stderr,
-                                                                  flush=True))
+    m = measure(args.site, layers=args.layers,
+                progress=lambda n, total, name: print(f"[{n + 1}/{total}] {name}", file=sys.stderr, flush=True))
     print(table(m))
     if args.json:
         args.json.write_text(json.dumps(m, indent=1) + "\n", encoding="utf-8")

@@ -121,6 +121,17 @@ def _gzipped(path: Path) -> bytes:
     return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
 
 
+def browser_missing() -> str | None:
+    """What is missing to drive Chromium (one line with the fix), or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed: pip install -e '.[test]'"
+    return None
+
+
 def site_pages(site: Path) -> list[str]:
     """Every page of a built site (use_directory_urls), as URL paths; '' is the home page."""
     pages = []
@@ -238,14 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.site}/index.html not found: build the site first (nox -s build, or nox -s site)",
               file=sys.stderr)
         return 2
-    if not CHROMIUM.exists():
-        print(f"error: {CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)",
-              file=sys.stderr)
-        return 2
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        print("error: the playwright package is not installed: pip install -e '.[test]'", file=sys.stderr)
+    missing = browser_missing()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
         return 2
     weights = weigh_site(args.site, compress=not args.uncompressed, progress=lambda n, total, path: print(
         f"[{n + 1}/{total}] /{path}", file=sys.stderr, flush=True))
