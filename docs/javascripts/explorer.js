@@ -237,6 +237,10 @@ class Explorer {
     this.status.textContent = `${photo.title}: all ${layer.channels} channels of ${layer.name} (${sizeNote}). `
       + "Click a map, or use the arrow keys, to pick a unit.";
     const ref = loaded[0];
+    if (s.sort === "activation") {
+      this.status.textContent += ` Sorted by the mean activation in the ${this.label(ref.model)} network`
+        + (loaded.length > 1 ? "; the other grid keeps that order, so a channel sits at the same place in both." : ".");
+    }
     this.order = [...Array(layer.channels).keys()];
     if (s.sort === "activation") {
       const mean = ref.stats.mean;
