@@ -179,3 +179,37 @@ def test_the_weights_and_optimised_images_for_the_unit_view(quick_build, standin
                 with Image.open(quick_build / "figures" / "activation_max" / "explorer" / model / f"{layer}-{c}.png") as im:
                     assert im.size == (am["size"], am["size"]) and im.mode == "RGB"
     assert am["units"]["trained"] == {r["layer"]: r["channels_trained"] for r in state["records"]["table"]}
+
+
+def test_the_budget_check_refuses_bad_input_in_one_line(tmp_path, capsys):
+    """No built site, or a layer the data does not have: exit 2 with one line that names the fix."""
+    from generator.site import explorer_budget
+
+    assert explorer_budget.main([str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "build the site first" in err
+    site = tmp_path / "site"
+    (site / "explorer").mkdir(parents=True)
+    (site / "explorer" / "index.html").write_text("<html></html>")
+    assert explorer_budget.main([str(site)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no explorer data" in err
+    data = site / "generated" / EXPLORER
+    data.mkdir(parents=True)
+    (data / "index.json").write_text(json.dumps({"layers": [{"name": "block1_conv1"}]}))
+    assert explorer_budget.main([str(site), "--layers", "block9_conv1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown layer(s) block9_conv1; choose from block1_conv1"
+
+
+def test_the_home_page_links_each_photo_into_the_explorer_when_it_has_data(quick_build):
+    from generator.site.fragments import environment
+
+    text = (quick_build / "fragments" / "images.md").read_text()
+    for photo in _photos(quick_build):
+        assert f'href="explorer/#photo={photo}&amp;layer=block1_conv1&amp;model=both"' in text
+    image = {"id": "cat", "title": "Cat", "seen": "figures/seen/cat.png", "credit": None}
+    profile = {"name": "quick", "input_size": 64}
+    template = environment().get_template("images.md.j2")
+    assert "explorer/#photo=cat" in template.render(images=[image], profile=profile, base="generated/", explorer=True)
+    assert "explorer/" not in template.render(images=[image], profile=profile, base="generated/", explorer=False)

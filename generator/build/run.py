@@ -357,7 +357,8 @@ class Build:
         marker = self.opts.out_dir / INCOMPLETE
         atomic_write_text(marker, INCOMPLETE_TEXT)
         site = self.site_context()
-        write_site_fragments(site, self.images)
+        explorer = any(t.name == "feature_maps" for t in selected) or self.state.read("feature_maps") is not None
+        write_site_fragments(site, self.images, explorer=explorer)
         for tech in selected:
             self.run_technique(tech)
         self.finish_renders()

@@ -5,8 +5,8 @@ Written by the feature-maps renderer from the feature-maps results (the same for
 
 * ``index.json``: the photos, models and layers (channels, map size, stored size, downsampling,
   receptive field), the atlas layout and the colour maps the page applies;
-* ``<photo>/<model>.json``: per layer, every channel's scale (the activation that grey 255 stands for)
-  and its exact mean and maximum activation on the photo;
+* ``<photo>/<model>.json``: per layer, every channel's scale (the activation that grey 255 stands for,
+  the peak of the stored map) and its exact mean activation on the photo;
 * ``<photo>/<model>/<layer>.png``: one grey PNG per layer, channel ``c`` in tile ``(c // cols, c % cols)``;
 * ``<photo>/thumb.png``: the photo, 96 px, for the picker;
 * ``units/<layer>.json`` and ``units/<layer>/<k>.png``: the same maps unit by unit, for the unit view:

@@ -157,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.site} has no explorer data: run the generator with the feature_maps technique, then "
               "build the site (nox -s build)", file=sys.stderr)
         return 2
+    if args.layers:
+        index = json.loads((args.site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").read_text())
+        known = [entry["name"] for entry in index["layers"]]
+        unknown = [name for name in args.layers if name not in known]
+        if unknown:
+            print(f"error: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(known)}", file=sys.stderr)
+            return 2
     missing = browser_missing()
     if missing:
         print(f"error: {missing}", file=sys.stderr)

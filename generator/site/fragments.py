@@ -150,7 +150,7 @@ def write_missing(site: SiteContext, tech: "Technique", reason: str) -> None:
                           MISSING.format(reason=text(reason)))
 
 
-def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
+def write_site_fragments(site: SiteContext, images: "list[ImageInput]", explorer: bool = True) -> None:
     """The photos as the model sees them, and the shared fragments (image set, credits)."""
     from PIL import Image
 
@@ -173,6 +173,7 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]") -> None:
         if "size" in settings and "steps" in settings:
             optimisations.append({"what": what, "size": settings["size"], "steps": settings["steps"]})
     context["optimisations"] = optimisations
+    context["explorer"] = explorer  # the unit explorer has data (the feature-maps technique ran or runs now)
     from generator.config import FEATURED_IMAGE
 
     context["featured"] = next((i for i in site.images if i["id"] == FEATURED_IMAGE),
