@@ -213,3 +213,6 @@ def test_the_home_page_links_each_photo_into_the_explorer_when_it_has_data(quick
     template = environment().get_template("images.md.j2")
     assert "explorer/#photo=cat" in template.render(images=[image], profile=profile, base="generated/", explorer=True)
     assert "explorer/" not in template.render(images=[image], profile=profile, base="generated/", explorer=False)
+    # the links are a paragraph of their own under the title (the template's tags must not eat the blank line)
+    assert "**Cat**\n\n    [All figures for this photo]" in template.render(images=[image], profile=profile,
+                                                                           base="generated/", explorer=True)
