@@ -146,6 +146,8 @@ def weigh_site(site: Path, pages: list[str] | None = None, *, chromium: Path = C
     """Serve ``site`` on 127.0.0.1 and weigh each page (all of them by default).
 
     ``compress=False`` sends text uncompressed, as ``python -m http.server`` does.
+    Pages are weighed one at a time: a busy CPU can make the network look idle before a
+    page's scripts have asked for everything its first screen needs.
     """
     from playwright.sync_api import sync_playwright
 
@@ -201,10 +203,9 @@ def _weigh_page(browser, base: str, path: str) -> PageWeight:
         _scroll_all(page)
         full, requests = page.evaluate(_TRANSFERRED)
         images = {src: [natural, shown] for src, natural, shown in page.evaluate(_IMAGES)}
-    finally:
-        context.close()
-    context, page = _open(browser, base + path, WIDE_COLUMN_VIEWPORT)
-    try:
+        # The same page, narrowed to where the content column is widest. Every image has
+        # arrived, so this only lays the page out again (no second load).
+        page.set_viewport_size(WIDE_COLUMN_VIEWPORT)
         _scroll_all(page)
         for src, natural, shown in page.evaluate(_IMAGES):
             if src in images:
