@@ -294,3 +294,5 @@ def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_miss
     page = (out / "fragments" / "build.md").read_text()  # the build page does not claim ImageNet weights
     assert "**not available** when this site was built" in page and "torchvision's ImageNet file |" not in page
     assert "| [Saliency maps](saliency.md) | not built |" in page
+    home = (out / "fragments" / "networks.md").read_text()  # nor does the home page
+    assert home.startswith('!!! warning "This build had no trained weights"') and "built with that file" not in home

@@ -64,6 +64,8 @@ def test_a_stand_in_build_says_so_on_every_page_and_never_says_imagenet(stand_in
     assert any("trained (stand-in weights)" in c for c in captions)
     fragments = "".join(p.read_text() for p in (quick_build / "fragments").glob("*.md"))
     assert "trained (ImageNet)" not in fragments
+    home = (stand_in_site / "site" / "index.html").read_text()  # the home page's "Two networks" says it too
+    assert "This build used stand-in weights" in home and f"sha256 <code>{sha[:16]}…</code>" in home
 
 
 def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_weights, monkeypatch):
@@ -86,6 +88,8 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
     assert manifest["models"][0]["label"] == "trained (ImageNet)"
     assert any("trained (ImageNet)" in f["caption"] for f in manifest["figures"])
     hooks = _hooks()
+    assert (tmp_path / "out" / "fragments" / "networks.md").read_text() == (
+        f"This site was built with that file (sha256 `{OFFICIAL_PREFIX}00000000…`).\n")
     assert hooks.banner_text(manifest["weights"]) is None
     config = {"docs_dir": str(tmp_path / "docs"), "extra": {"weights_banner": "left over"}}
     (tmp_path / "docs" / "generated").mkdir(parents=True)

@@ -340,7 +340,7 @@ class Build:
 
     def _run(self, selected: list[Technique]) -> None:
         from generator.site.fragments import (write_build_page, write_manifest, write_methods_table,
-                                              write_site_fragments)
+                                              write_networks_note, write_site_fragments)
 
         from generator.lib.determinism import configure
 
@@ -364,6 +364,7 @@ class Build:
         self.finish_renders()
         site = self.site_context()  # again: whether the trained weights could be loaded is known now
         write_manifest(site, self.techniques.values(), self.state)
+        write_networks_note(site)
         write_build_page(site, self.techniques.values(), self.state, self.build_info())
         write_methods_table(site, self.techniques.values(), self.state, str(self.opts.device))
         marker.unlink(missing_ok=True)

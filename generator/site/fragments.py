@@ -183,6 +183,14 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]", explorer
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
 
 
+def write_networks_note(site: SiteContext) -> None:
+    """``fragments/networks.md``: which trained weights this build used, for the home page.
+
+    Written once the build knows whether the trained weights could be loaded."""
+    text = environment().get_template("networks.md.j2").render(weights=site.weights)
+    atomic_write_text(site.out_dir / "fragments" / "networks.md", text)
+
+
 def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore", info: dict) -> None:
     """``fragments/build.md``: provenance and, per technique, units, figures and timings.
 
