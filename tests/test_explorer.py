@@ -136,7 +136,7 @@ def test_the_unit_view_holds_each_unit_on_every_photo(quick_build, standin_weigh
             assert units["peak"][model][photo] == pytest.approx(flat.amax(1).tolist(), rel=1e-6, abs=1e-9)
             assert units["argmax"][model][photo] == flat.argmax(1).tolist()
             assert units["mean"][model][photo] == pytest.approx(act.mean(dim=(1, 2)).tolist(), rel=1e-5, abs=1e-7)
-            for c in (0, 1, meta["channels"] // 2, meta["channels"] - 1):
+            for c in range(meta["channels"]):
                 k, r = divmod(c, chunk)
                 grey = sheets[k][r * h:(r + 1) * h, j * w:(j + 1) * w].astype(np.float64)
                 step = units["scale"][model][c] / 255

@@ -11,8 +11,8 @@ Written by the feature-maps renderer from the feature-maps results (the same for
 * ``<photo>/thumb.png``: the photo, 96 px, for the picker;
 * ``units/<layer>.json`` and ``units/<layer>/<k>.png``: the same maps unit by unit, for the unit view:
   chunk ``k`` holds units ``k * CHUNK`` to ``k * CHUNK + CHUNK - 1``, one row each, and in that row one
-  small map (at most ``UNIT_SIDE`` px, averaged down by ``unit_factor``) per photo and model, all on one
-  scale per unit and model, so a row compares the photos.  The JSON holds those scales and, per model
+  small map (at most ``UNIT_SIDE`` px, averaged down from full resolution by ``unit_factor``) per photo
+  and model, all on one scale per unit and model, so a row compares the photos (within one step of it).  The JSON holds those scales and, per model
   and photo, each unit's mean activation and its strongest response at full resolution: its value and
   where it is (``argmax``: row * width + column; the photo examples crop the receptive field around it).
 
@@ -31,11 +31,11 @@ from PIL import Image
 
 from generator.models import FEATURE_LAYERS
 from generator.render import MODEL_COLOURS, RenderContext, to_uint8
+from generator.techniques.feature_maps import UNIT_MAX_SIDE as UNIT_SIDE  # block4's own size at 224 px
 
 EXPLORER = "explorer"
 COLOUR_MAPS = ("viridis", "magma")
 THUMB = 96  # px: the photo picker shows 48 px buttons, at twice the density
-UNIT_SIDE = 28  # px: the unit view's map per photo is at most this wide (block4's own size at 224 px)
 CHUNK = 32  # units per file of the unit view: one click on a unit fetches one such file
 
 
@@ -83,20 +83,6 @@ def float32_numbers(values: np.ndarray) -> list[float]:
     return [float(np.format_float_positional(v, unique=True, trim="-")) for v in np.asarray(values, np.float32)]
 
 
-def shrink(maps: np.ndarray, scale: np.ndarray, side: int = UNIT_SIDE) -> tuple[np.ndarray, int]:
-    """Stored uint8 maps (C x h x w, value = q * scale / 255) back to activations, averaged down by the
-    smallest power of 2 that makes them at most ``side`` wide; (float32 maps, factor)."""
-    values = maps.astype(np.float32) * (np.asarray(scale, np.float32)[:, None, None] / 255)
-    factor = 1
-    while maps.shape[-1] // factor > side:
-        factor *= 2
-    if factor > 1:
-        c, h, w = values.shape
-        h, w = h // factor, w // factor
-        values = values[:, :h * factor, :w * factor].reshape(c, h, factor, w, factor).mean(axis=(2, 4))
-    return values, factor
-
-
 def quantise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Float maps (... x h x w) to uint8 with ``scale`` (broadcast over the last two axes) as grey 255."""
     s = np.maximum(np.asarray(scale, np.float32), np.float32(1e-30))[..., None, None]
@@ -110,8 +96,11 @@ def _units(rc: RenderContext, results, models: list[str], layer: dict) -> dict:
     small: dict[tuple[str, str], np.ndarray] = {}
     for p in photos:
         for m in models:
-            res = results[(p, m)]
-            small[(p, m)], factor = shrink(res.arrays[f"{name}.all"], res.arrays[f"{name}.all_scale"])
+            # the technique's small maps (value = q * scale / 255), or the atlas where the layer is narrow
+            arrays = results[(p, m)].arrays
+            key = f"{name}.unit" if f"{name}.unit" in arrays else f"{name}.all"
+            s = arrays[f"{key}_scale"].astype(np.float32)
+            small[(p, m)] = arrays[key].astype(np.float32) * (s[:, None, None] / 255)
     columns = [(p, m) for p in photos for m in models]
     # one scale per unit and model: the largest value over the photos
     scale = {m: np.max(np.stack([small[(p, m)].max(axis=(1, 2)) for p in photos]), axis=0) for m in models}
@@ -131,7 +120,8 @@ def _units(rc: RenderContext, results, models: list[str], layer: dict) -> dict:
         "layer": name, "columns": [list(col) for col in columns], "height": h, "width": w,
         "scale": {m: float32_numbers(scale[m]) for m in models}, "mean": means, "peak": peaks,
         "argmax": where}))
-    return {"unit_height": h, "unit_width": w, "unit_factor": layer["factor"] * factor}
+    return {"unit_height": h, "unit_width": w,
+            "unit_factor": results[(photos[0], models[0])].records["layers"][name]["unit_factor"]}
 
 
 def write(rc: RenderContext, results, models: list[str]) -> dict:

@@ -56,16 +56,17 @@ def select_channels(act: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
 
 
 ATLAS_MAX_SIDE = 112
+UNIT_MAX_SIDE = 28  # px: the explorer's unit view shows each unit on every photo at most this wide
 """The unit explorer stores maps at most this many pixels wide: larger ones are averaged down 2x."""
 
 
-def atlas_maps(act: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def atlas_maps(act: torch.Tensor, max_side: int = ATLAS_MAX_SIDE) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Every channel of one layer (C x H x W, >= 0) for the unit explorer: the maps as uint8 with one scale
     per channel (value = q * scale / 255, so the error is at most half a step, scale / 510), the scales,
-    the exact per-channel means, and the downsampling factor (maps wider than ``ATLAS_MAX_SIDE`` are
+    the exact per-channel means, and the downsampling factor (maps wider than ``max_side`` are
     average-pooled by 2 until they fit)."""
     factor = 1
-    while act.shape[-1] // factor > ATLAS_MAX_SIDE:
+    while act.shape[-1] // factor > max_side:
         factor *= 2
     small = F.avg_pool2d(act[None], factor)[0] if factor > 1 else act
     scale = small.amax(dim=(1, 2))
@@ -99,9 +100,15 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         flat = act.flatten(1)
         arrays[f"{name}.all_peak"] = flat.amax(dim=1).numpy().astype(np.float32)
         arrays[f"{name}.all_argmax"] = flat.argmax(dim=1).numpy().astype(np.int32)
+        # the unit view's small maps, averaged down from full resolution (from the atlas they would be
+        # rounded twice); narrower layers use the atlas as it is
+        unit_factor = 1
+        if act.shape[-1] > UNIT_MAX_SIDE:
+            arrays[f"{name}.unit"], arrays[f"{name}.unit_scale"], _, unit_factor = atlas_maps(act, UNIT_MAX_SIDE)
         totals = act.sum(dim=(1, 2))
         layers[name] = {
             "atlas_factor": factor,
+            "unit_factor": unit_factor,
             "shape": list(act.shape),
             "sparsity": float((act == 0).float().mean()),
             "dead_channels": float((act.amax(dim=(1, 2)) == 0).float().mean()),
