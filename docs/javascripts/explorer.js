@@ -353,7 +353,7 @@ class Explorer {
     this.unitPanel.replaceChildren(
       el("h3", {}, `${layer.name}, channel ${c}`),
       el("p", {}, `Each pixel of this map sees a ${rf.size}×${rf.size} square of the input; neighbouring `
-        + `pixels' squares are ${rf.jump} pixels apart.`),
+        + `pixels' squares are ${rf.jump} pixel${rf.jump === 1 ? "" : "s"} apart.`),
       el("div", { class: "cnn-x-unit-maps" }, photoFig, ...rows), more);
     this.renderMore(more, layer, c, loaded.map((d) => d.model));
   }
