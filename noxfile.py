@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -77,6 +78,21 @@ def require_generated(session: nox.Session) -> None:
             "docs/generated/ is empty: run `nox -s build` first "
             "(`nox -s build -- --profile quick` makes a small set quickly)"
         )
+    for page, path in included_fragments():
+        if not (ROOT / "docs" / path).is_file():
+            session.error(
+                f"docs/{page} includes docs/{path}, which the last build did not write: rerun `nox -s build` "
+                "(docs/generated/ is older than the chapters), or correct the name in the page"
+            )
+
+
+def included_fragments() -> list[tuple[str, str]]:
+    """(page, path) for every generated file that a chapter includes with `--8<-- "generated/..."`."""
+    found = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for path in re.findall(r'^[ \t]*--8<-- "(generated/[^"]+)"', page.read_text(encoding="utf-8"), re.M):
+            found.append((page.name, path))
+    return found
 
 
 def build_site(session: nox.Session, python: str) -> None:
