@@ -18,18 +18,10 @@ class _OneLine(logging.Formatter):
 
 
 def technique_names() -> list[str]:
-    """The techniques' names in site order, read from their modules' ``Technique(name=..., order=...)``
-    without importing them (importing one imports torch, which a no-change build must not do)."""
-    import ast
+    """The techniques' names in site order, from the chapters' torch-free ``spec.py`` files."""
+    from generator.chapters import registry
 
-    found = []
-    for path in sorted((Path(__file__).parent / "techniques").glob("[!_]*.py")):
-        for node in ast.walk(ast.parse(path.read_bytes())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Technique":
-                kw = {k.arg: k.value for k in node.keywords}
-                if isinstance(kw.get("name"), ast.Constant) and isinstance(kw.get("order"), ast.Constant):
-                    found.append((kw["order"].value, kw["name"].value))
-    return [name for _, name in sorted(found)]
+    return list(registry())
 
 
 def configure_logging(verbose: bool) -> None:
@@ -193,7 +185,7 @@ def _finish(report, args) -> int:
 
 
 def cmd_list(_args) -> int:
-    from generator.techniques import registry
+    from generator.chapters import registry
 
     print("techniques (site order):")
     for t in registry().values():

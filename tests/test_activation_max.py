@@ -13,7 +13,7 @@ from torch import nn
 from generator.lib import optvis
 from generator.lib.layers import capture, resolve_layer
 from generator.models import build_untrained
-from generator.techniques.activation_max import LAYERS, chosen_filters
+from generator.chapters.activation_max.compute import LAYERS, chosen_filters
 
 # A vertical edge: dark on the left, bright on the right, the same in all three colours.
 EDGE = torch.tensor([[-1.0, -1.0, 0.0, 1.0, 1.0]] * 5)
@@ -106,7 +106,7 @@ def test_works_on_another_torchvision_cnn():
 
 
 def test_chosen_filters_are_the_most_activated_on_average(vgg):
-    from generator.techniques import ImageInput
+    from generator.core import ImageInput
 
     g = torch.Generator().manual_seed(0)
     imgs = [ImageInput(f"i{i}", "", "", np.zeros((1, 1, 3), np.float32), torch.randn(1, 3, 32, 32, generator=g))

@@ -15,10 +15,10 @@ from tests.conftest import ROOT
 
 
 def test_library_imports_without_the_site():
-    """generator.lib must not pull in the build, the site, the renderers or the techniques."""
+    """generator.lib must not pull in the build, the site, the renderers or the chapters."""
     code = ("import sys, generator.lib as lib; "
             "bad = [m for m in sys.modules if m.startswith(('generator.build', 'generator.site', "
-            "'generator.render', 'generator.techniques', 'generator.models', 'matplotlib', 'jinja2'))]; "
+            "'generator.render', 'generator.chapters', 'generator.core', 'generator.models', 'matplotlib', 'jinja2'))]; "
             "print(bad); print(sorted(lib.__all__))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     bad, names = out.stdout.splitlines()

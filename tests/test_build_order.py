@@ -25,7 +25,8 @@ import torch
 import torchvision
 
 from generator.config import get_profile
-from generator.techniques import Result, registry
+from generator.core import Result
+from generator.chapters import registry
 from tests.conftest import IMAGES
 from generator.site.fragments import TIMED_FRAGMENTS
 
@@ -45,7 +46,7 @@ def _vgg(seed: int):
 
 def test_explain_on_a_cascade_leaves_the_shared_models_in_eval_mode():
     """The bug as found: explain() on CascadeVGG restored 'training' into the shared modules."""
-    from generator.techniques.cascading_randomisation import CascadeVGG
+    from generator.chapters.cascading_randomisation.compute import CascadeVGG
     from generator.lib.engine import explain
 
     trained, untrained = _vgg(1), _vgg(2)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from generator.techniques.building_blocks import top_units
+from generator.chapters.building_blocks.compute import top_units
 
 
 def test_units_are_ranked_by_weighted_contribution_not_by_weight_alone():

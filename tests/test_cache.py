@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from generator.build.cache import ResultCache
-from generator.techniques import Result
+from generator.core import Result
 from tests.conftest import IMAGES, ROOT
 from generator.site.fragments import TIMED_FRAGMENTS
 

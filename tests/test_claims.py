@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generator.render.activation_max import curve_shape
+from generator.chapters.activation_max.render import curve_shape
 from generator.site.fragments import environment
 
 LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
@@ -262,7 +262,7 @@ def build_render(quick_build, technique: str, template: str, change) -> str:
 
     from generator.config import get_profile
     from generator.site.fragments import _finder
-    from generator.techniques import registry
+    from generator.chapters import registry
 
     state = json.loads((quick_build / ".state" / f"{technique}.json").read_text(encoding="utf-8"))
     records = copy.deepcopy(state["records"])

@@ -10,7 +10,7 @@ from torch import nn
 
 from generator.lib import optvis
 from generator.models import CATEGORIES
-from generator.techniques.class_model import WELL_KNOWN
+from generator.chapters.class_model.spec import WELL_KNOWN
 
 
 def small_classifier() -> nn.Module:

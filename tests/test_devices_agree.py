@@ -64,7 +64,7 @@ def disagreements(cpu: dict, gpu: dict, rtol: float) -> list[str]:
 
 
 def test_the_tolerance_rule():
-    from generator.techniques import registry
+    from generator.chapters import registry
 
     assert set(TOLERANCE) == set(registry())  # a new technique states its tolerance here
     assert not disagreements({"a": 1.0, "f": {"caption": "x", "path": "y", "w": 3.0}},

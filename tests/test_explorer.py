@@ -93,7 +93,7 @@ def test_receptive_fields_match_the_architecture_table():
     import torchvision
 
     from generator.models import FEATURE_LAYERS, feature_index
-    from generator.techniques.architecture import receptive_fields
+    from generator.chapters.architecture.compute import receptive_fields
 
     table = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)
     for layer in FEATURE_LAYERS:

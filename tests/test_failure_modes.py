@@ -257,7 +257,7 @@ def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_miss
     from generator import models
     from generator.build import Build, BuildOptions
     from generator.config import get_profile
-    from generator.techniques import registry
+    from generator.chapters import registry
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # nothing cached there
 

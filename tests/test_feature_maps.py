@@ -14,8 +14,9 @@ from generator.config import SEED, get_profile
 from generator.images import load_rgb, prepare
 from generator.lib.layers import activations as feature_outputs
 from generator.models import BLOCKS, FEATURE_LAYERS, LAYERS, build_untrained, conv_module
-from generator.techniques import Context, ImageInput, ModelInput
-from generator.techniques import feature_maps as fm
+from generator.core import Context, ImageInput, ModelInput
+from generator.chapters.feature_maps import compute as fm
+from generator.chapters.feature_maps.spec import TECHNIQUE as FM_TECHNIQUE
 from tests.conftest import IMAGES, figure_files
 
 
@@ -42,7 +43,7 @@ def reference(photo):
 
 @pytest.fixture(scope="module")
 def computed(untrained, photo):
-    settings = fm.TECHNIQUE.settings_for("quick")
+    settings = FM_TECHNIQUE.settings_for("quick")
     ctx = Context(profile=get_profile("quick"), settings=settings, device=torch.device("cpu"), images=[photo],
                   seed=0, result_fn=None, model_fn=None)
     return fm.compute(ctx, ModelInput("untrained", untrained), photo), settings

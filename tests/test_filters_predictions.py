@@ -15,9 +15,12 @@ from torch import nn
 from generator.config import SEED, get_profile
 from generator.images import load_rgb, prepare
 from generator.models import CATEGORIES, CONV_LAYERS, build_untrained
-from generator.render.filters import grey_grid, rgb_grid
-from generator.techniques import Context, ImageInput, ModelInput
-from generator.techniques import architecture, filters, predictions
+from generator.chapters.filters.render import grey_grid, rgb_grid
+from generator.core import Context, ImageInput, ModelInput
+from generator.chapters import registry
+from generator.chapters.architecture import compute as architecture
+from generator.chapters.filters import compute as filters
+from generator.chapters.predictions import compute as predictions
 from tests.conftest import IMAGES, figure_files
 
 
@@ -42,7 +45,7 @@ def _runs(mask: np.ndarray) -> int:
 
 def test_layer1_filter_figure_has_64_tiles(quick_build):
     """Read the saved PNG back: 8 columns and 8 rows of tiles separated by white gaps."""
-    px = filters.TECHNIQUE.settings_for("quick")["px_rgb"]
+    px = registry()["filters"].settings_for("quick")["px_rgb"]
     for model in ("trained", "untrained"):
         (path,) = figure_files(quick_build, "filters", model=model, kind="rgb")
         arr = np.asarray(Image.open(path).convert("RGB"))
@@ -109,12 +112,12 @@ def test_colour_share_analytic_cases():
 
 
 def test_filters_compute_on_the_untrained_model(untrained):
-    result = filters.compute(_ctx(filters.TECHNIQUE), ModelInput("untrained", untrained), None)
+    result = filters.compute(_ctx(registry()["filters"]), ModelInput("untrained", untrained), None)
     layers = result.records["layers"]
     assert list(layers) == CONV_LAYERS
     np.testing.assert_array_equal(result.arrays["block1_conv1.weights"],
                                   untrained.features[0].weight.numpy())
-    s = filters.TECHNIQUE.settings_for("quick")
+    s = registry()["filters"].settings_for("quick")
     assert result.arrays["block3_conv1.weights"].shape == (s["filters"], s["inputs"], 3, 3)
     # torchvision's Kaiming init (fan_out, ReLU gain): std = sqrt(2 / (C_out * 9)), so
     # std * sqrt(fan_in) = sqrt(2 * C_in / C_out)
@@ -149,15 +152,15 @@ def photo():
 
 
 def test_probabilities_sum_to_one_and_untrained_is_near_uniform(untrained, photo):
-    from generator.techniques import feature_maps
+    from generator.chapters.feature_maps import compute as feature_maps
 
     model = ModelInput("untrained", untrained)
 
     def result_fn(technique, image_id, model_name):  # what the pipeline's ctx.result does
         assert (technique, image_id, model_name) == ("feature_maps", photo.id, "untrained")
-        return feature_maps.compute(_ctx(feature_maps.TECHNIQUE, [photo]), model, photo)
+        return feature_maps.compute(_ctx(registry()["feature_maps"], [photo]), model, photo)
 
-    ctx = _ctx(predictions.TECHNIQUE, [photo])
+    ctx = _ctx(registry()["predictions"], [photo])
     ctx._result_fn = result_fn
     result = predictions.compute(ctx, model, photo)
     probs, logits = result.arrays["probs"], result.arrays["logits"]
@@ -239,7 +242,7 @@ def test_receptive_fields_of_vgg16_and_alexnet():
 
 
 def test_architecture_records(untrained):
-    result = architecture.compute(_ctx(architecture.TECHNIQUE), ModelInput("untrained", untrained), None)
+    result = architecture.compute(_ctx(registry()["architecture"]), ModelInput("untrained", untrained), None)
     totals = result.records["totals"]
     assert totals["params"] == totals["params_check"] == 138_357_544
     assert totals["n_conv"] == 13 and totals["n_dense"] == 3

@@ -114,7 +114,7 @@ def test_the_fingerprint_follows_code_photos_and_weights(tmp_path, standin_weigh
 
     base = fp()
     assert fp() == base
-    (pkg / "site" / "templates" / "predictions.tables.md.j2").write_text("changed\n")
+    (pkg / "chapters" / "predictions" / "templates" / "predictions.tables.md.j2").write_text("changed\n")
     assert fp()["code"] != base["code"]
     base = fp()
     (pkg / "render" / "__pycache__").mkdir(exist_ok=True)
@@ -136,7 +136,7 @@ def test_no_cuda_probe_without_a_device(monkeypatch):
 
 def test_technique_names_without_importing_them():
     from generator.cli import technique_names
-    from generator.techniques import registry
+    from generator.chapters import registry
 
     assert technique_names() == list(registry())
 

@@ -19,8 +19,8 @@ import torchvision
 from generator import images as imgmod
 from generator.lib.attr import grad_cam, guided_grad_cam, upsample
 from generator.lib.engine import explain
-from generator.techniques.grad_cam import cam_stats
-from generator.techniques.saliency import CAM_LAYERS
+from generator.chapters.grad_cam.compute import cam_stats
+from generator.chapters.saliency.compute import CAM_LAYERS
 
 from test_saliency import Mask, RegionNet, region, rel_err  # noqa: F401  (shared oracle helpers)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from generator.techniques import registry
+from generator.chapters import registry
 from tests.conftest import IMAGES, ROOT
 from generator.site.fragments import TIMED_FRAGMENTS
 

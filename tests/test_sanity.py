@@ -11,7 +11,7 @@ import torch
 from generator.site import fragments
 from generator.models import build_trained, build_untrained
 from generator.render import colormap, overlay, to_uint8
-from generator.techniques.cascading_randomisation import METHODS, STEPS, CascadeVGG, method_maps
+from generator.chapters.cascading_randomisation.compute import METHODS, STEPS, CascadeVGG, method_maps
 
 
 @pytest.fixture(scope="module")

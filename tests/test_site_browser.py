@@ -475,7 +475,7 @@ def test_the_receptive_field_box_follows_the_architecture_table(explorer) -> Non
     import torchvision
 
     from generator.models import feature_index
-    from generator.techniques.architecture import receptive_fields
+    from generator.chapters.architecture.compute import receptive_fields
 
     page, base, errors, index = explorer
     size, jump = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)[

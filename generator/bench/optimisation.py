@@ -74,7 +74,7 @@ from generator.bench import best_of as _best  # noqa: E402
 
 def bench_layers(net, repeats: int) -> list[dict]:
     from generator.lib import optvis
-    from generator.techniques.activation_max import LAYERS
+    from generator.chapters.activation_max.compute import LAYERS
 
     chans = list(range(K))
     kw = dict(steps=STEPS, size=SIZE, relu_warmup=2)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from generator.atomic import atomic_write_bytes
-from generator.techniques import Result, records_json
+from generator.core import Result, records_json
 
 log = logging.getLogger("generator")
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from generator.techniques import ImageInput
+from generator.core import ImageInput
 
 log = logging.getLogger("generator")
 

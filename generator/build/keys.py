@@ -202,7 +202,7 @@ class UnitKeys:
             self._memo[memo] = digest(
                 "unit", __version__, tech.name, tech.compute_settings_for(self.profile.name),
                 self.profile.as_dict(), image_part, self.identity(model),
-                code_hash(f"generator.techniques.{tech.name}"), upstream,
+                code_hash(tech.compute_module), upstream,
             )
         return self._memo[memo]
 
@@ -212,4 +212,4 @@ class UnitKeys:
         return digest("render", sorted((str(u), k) for u, k in keys.items()), labels or {},
                       sorted(_photo(i) for i in self.images),
                       tech.render_settings_for(self.profile.name), self.profile.as_dict(),
-                      code_hash(f"generator.render.{tech.name}"))
+                      code_hash(tech.render_module))

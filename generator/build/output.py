@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from generator.build.state import StateStore
-from generator.techniques import Technique, records_json
+from generator.core import Technique, records_json
 
 INCOMPLETE = ".incomplete"
 """Present in an output folder while a build is writing it (and after one that was stopped)."""
@@ -24,7 +24,7 @@ def render_technique(name: str, settings: dict, results: dict, render_key: str, 
     from generator.render import RenderContext
 
     t0 = time.perf_counter()
-    renderer = importlib.import_module(f"generator.render.{name}")
+    renderer = importlib.import_module(f"generator.chapters.{name}.render")
     rc = RenderContext(technique=name, out_dir=out_dir, profile=profile, settings=settings, images=images,
                        labels=labels)
     records = renderer.render(rc, results) or {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from generator.techniques import ModelInput
+from generator.core import ModelInput
 
 log = logging.getLogger("generator")
 

@@ -80,12 +80,10 @@ def _worker_init() -> None:
 def preload_modules() -> list[str]:
     """What the forkserver imports once (the renderers and the cache), so that every worker forked from it
     starts warm."""
-    import pkgutil
-
-    import generator.render as render
+    from generator.chapters import registry
 
     return ["generator.build.render_jobs", "generator.build.cache", "generator.build.output"] + [
-        f"generator.render.{m.name}" for m in pkgutil.iter_modules(render.__path__) if not m.name.startswith("_")]
+        tech.render_module for tech in registry().values()]
 
 
 MAX_DEFAULT_JOBS = 8

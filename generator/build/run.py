@@ -42,7 +42,8 @@ from generator.build.report import BuildReport, Failure, TechniqueStats
 from generator.build.state import StateStore
 from generator.config import Profile
 from generator.errors import ImageError
-from generator.techniques import Context, ImageInput, Result, Technique, registry, run_order
+from generator.core import Context, ImageInput, Result, Technique
+from generator.chapters import registry, run_order
 
 log = logging.getLogger("generator")
 
@@ -169,7 +170,7 @@ class Build:
             torch.manual_seed(seed)
             np.random.seed(seed)
             t0 = time.perf_counter()
-            result = tech.compute(ctx, net, image)
+            result = tech.run(ctx, net, image)
             self.models.check_pristine(f"after {where},")
             result.seconds = time.perf_counter() - t0
             stats = self.report.stats.setdefault(tech.name, TechniqueStats())

@@ -31,7 +31,7 @@ from PIL import Image
 
 from generator.models import FEATURE_LAYERS
 from generator.render import MODEL_COLOURS, RenderContext, to_uint8
-from generator.techniques.feature_maps import UNIT_MAX_SIDE as UNIT_SIDE  # block4's own size at 224 px
+from generator.chapters.feature_maps.compute import UNIT_MAX_SIDE as UNIT_SIDE  # block4's own size at 224 px
 
 EXPLORER = "explorer"
 COLOUR_MAPS = ("viridis", "magma")

@@ -33,9 +33,16 @@ from generator.site.markup import manifest_figure, manifest_thumbnail, number, s
 if TYPE_CHECKING:  # pragma: no cover
     from generator.build.state import StateStore
     from generator.config import Profile
-    from generator.techniques import ImageInput, Technique
+    from generator.core import ImageInput, Technique
 
 TEMPLATES = Path(__file__).parent / "templates"
+"""The site-wide templates (macros, the methods table, credits ...); each chapter's are in its folder."""
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+
+
+def chapter_templates() -> list[Path]:
+    """Every chapter's ``templates/`` folder (their file names start with the chapter's name, so none collide)."""
+    return sorted(d for d in CHAPTERS.glob("*/templates") if d.is_dir())
 
 def model_info(table=None) -> list[dict]:
     """The models as templates and the manifest see them (from ``generator.models.model_table``)."""
@@ -77,7 +84,7 @@ def _pct(x, digits: int = 1) -> str:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(TEMPLATES)] + [str(d) for d in chapter_templates()]), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              autoescape=False)
     env.filters["fmt"] = _fmt
@@ -115,10 +122,12 @@ def _finder(figures: list[dict]):
 
 
 def _template_names(tech: "Technique") -> list[str]:
-    names = sorted(p.name for p in TEMPLATES.glob(f"{tech.name}*.md.j2")
+    folder = CHAPTERS / tech.name / "templates"
+    names = sorted(p.name for p in folder.glob(f"{tech.name}*.md.j2")
                    if p.name == f"{tech.name}.md.j2" or p.name.startswith(f"{tech.name}."))
     if not names:
-        raise FileNotFoundError(f"generator/site/templates/{tech.name}.md.j2 is missing; every technique needs one")
+        raise FileNotFoundError(f"generator/chapters/{tech.name}/templates/ has no {tech.name}.md.j2 or "
+                                f"{tech.name}.<part>.md.j2; every technique needs at least one fragment")
     return names
 
 
@@ -163,7 +172,7 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]", explorer
     env = environment()
     context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models,
                "base": "generated/"}
-    from generator.techniques import registry
+    from generator.chapters import registry
 
     optimisations = []
     for name, what in (("activation_max", "activation maximisation"), ("class_model", "class models"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from generator.render import MODEL_COLOURS, layer_axis, models_in, new_figure, RenderContext
-from generator.render.saliency import clip_scale, expected_note, overlay_grid
-from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
+from generator.chapters.saliency.render import clip_scale, expected_note, overlay_grid
+from generator.chapters.saliency.compute import CAM_LAYERS, PRIMARY_CAM_LAYER
 
 
 def render(rc: RenderContext, results) -> dict:

@@ -18,7 +18,7 @@ from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.layers import conv_layer
 from generator.models import BLOCKS, activations, last_conv
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
 
 LAYERS = [last_conv(b) for b in BLOCKS]
 
@@ -70,16 +70,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
             info["naive_final"] = naive.final.tolist()
         layers[layer] = info
     return Result(arrays=arrays, records={"layers": layers, "layer_names": LAYERS})
-
-
-_COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True, "naive_k": 2}
-TECHNIQUE = Technique(
-    name="activation_max", title="Activation maximisation", chapter="activation-maximisation.md", order=60, compute=compute,
-    scope="model",
-    compute_settings={
-        "quick": {**_COMMON, "top_k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "naive_k": 1},
-        "default": {**_COMMON, "top_k": 4, "steps": 64, "size": 64},
-        "full": {**_COMMON, "top_k": 8, "steps": 512, "size": 128},
-    },
-    summary="images that maximise the most photo-activated filters of each block's last conv; naive ascent for comparison",
-)

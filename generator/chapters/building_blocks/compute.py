@@ -23,8 +23,8 @@ import torch
 from generator.config import FEATURED_IMAGE
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques.saliency import PRIMARY_CAM_LAYER
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.chapters.saliency.compute import PRIMARY_CAM_LAYER
 
 
 def is_shown(ctx: Context, image: ImageInput) -> bool:
@@ -64,19 +64,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
                  "target": int(base.records["target"]), "target_label": base.records["target_label"],
                  "final": res.final.tolist()},
     )
-
-
-_COMMON = {"k": 4, "lr": 0.05, "relu_warmup": 16}
-
-TECHNIQUE = Technique(
-    name="building_blocks", title="The units behind a decision", chapter="cam.md", order=43, compute=compute,
-    needs=("saliency",),  # Grad-CAM's channel weights for the trained model's top-1
-    compute_settings={
-        "quick": {**_COMMON, "k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "photos": "featured"},
-        "default": {**_COMMON, "steps": 64, "size": 64, "photos": "featured"},
-        "full": {**_COMMON, "steps": 256, "size": 128, "photos": "all"},
-    },
-    scope="image",
-    summary="for the featured photo, the block5_conv3 channels that raise the class score most: "
-            "their maps on the photo and what each responds to on its own",
-)

@@ -16,7 +16,7 @@ for a layer with kernel ``k`` and stride ``s``.  A 3×3 conv adds ``2j``; a
 
 Use it from plain Python on any chain of conv / pool layers::
 
-    from generator.techniques.architecture import receptive_fields
+    from generator.chapters.architecture.compute import receptive_fields
     receptive_fields(torchvision.models.vgg16().features)   # [(1, 1) ... per module: (r, j)]
 """
 
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
 
 INPUT_SIZE = 224  # the size VGG16 was designed and trained for, whatever the profile
 
@@ -98,12 +98,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
                    "n_dense": sum(1 for r in rows if r["name"] in DENSE_LAYERS),
                    "activations": sum(r["outputs"] for r in rows)},
     })
-
-
-TECHNIQUE = Technique(
-    name="architecture", title="VGG16 in one page", chapter="vgg16.md", order=5, compute=compute,
-    compute_settings={"quick": {}, "default": {}, "full": {}},
-    scope="model",
-    models=("untrained",),
-    summary="layer table (shapes, parameters, receptive fields) and a diagram, generated from the model",
-)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from generator.render import RenderContext, colormap, mosaic, new_figure
-from generator.render.saliency import CMAP, colourbar
-from generator.techniques.cascading_randomisation import METHOD_TITLES, METHODS
+from generator.chapters.saliency.render import CMAP, colourbar
+from generator.chapters.cascading_randomisation.compute import METHOD_TITLES, METHODS
 
 METHOD_COLOURS = {"gradient": "#1b6ca8", "smoothgrad": "#6a4c93", "guided": "#2a9d8f",
                   "grad_cam": "#e76f51", "guided_grad_cam": "#8a5a44"}

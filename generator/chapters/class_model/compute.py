@@ -15,10 +15,9 @@ import torch
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.models import CATEGORIES
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques.predictions import target_class
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.chapters.predictions.compute import target_class
 
-WELL_KNOWN = [11, 130, 980]  # goldfinch, flamingo, volcano
 
 
 def chosen_classes(ctx: Context, extra: list[int]) -> list[dict]:
@@ -52,17 +51,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     images = to_uint8(res.images.permute(0, 2, 3, 1).numpy())
     return Result(arrays={"images": images, "history": res.history.numpy().astype(np.float32)},
                   records={"classes": classes})
-
-
-_COMMON = {"extra_classes": WELL_KNOWN, "lr": 0.1, "l2": 0.05, "jitter": 4, "blur_every": 4, "blur_sigma": 0.5}
-TECHNIQUE = Technique(
-    name="class_model", title="Class model visualisation", chapter="class-models.md", order=61, compute=compute,
-    scope="model",
-    needs=("predictions",),  # the photos' top-1 classes
-    compute_settings={
-        "quick": {**_COMMON, "steps": 4, "size": 32, "jitter": 2},
-        "default": {**_COMMON, "steps": 80, "size": 64},
-        "full": {**_COMMON, "steps": 400, "size": 224, "jitter": 8},
-    },
-    summary="images that maximise the class score of the photos' classes and a few well-known ones",
-)

@@ -32,8 +32,8 @@ from generator.lib import metrics
 from generator.lib.attr import saliency_map, upsample
 from generator.lib.engine import explain
 from generator.models import LAYERS
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques.saliency import PRIMARY_CAM_LAYER
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.chapters.saliency.compute import PRIMARY_CAM_LAYER
 
 STEPS = ["classifier", "block5", "block4", "block3", "block2", "block1"]
 """Layer groups re-initialised in turn, top down."""
@@ -152,13 +152,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         "sanity": sanity, "edges": edge_rho, "target": target, "target_label": rec["target_label"],
         "smoothgrad_n": rec["n"], "cam_flat": cam_flat,
     })
-
-
-TECHNIQUE = Technique(
-    name="cascading_randomisation", title="Sanity checks", chapter="sanity-checks.md", order=42, compute=compute,
-    needs=("saliency",),  # both models' maps, settings and SmoothGrad noise
-    compute_settings={"quick": {"smoothgrad": False}, "default": {"smoothgrad": False}, "full": {"smoothgrad": True}},
-    scope="image",
-    models=("trained",),
-    summary="trained-vs-untrained similarity of every map, and cascading randomisation from the top block down",
-)

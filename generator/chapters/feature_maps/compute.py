@@ -10,7 +10,7 @@ the chapter's claims: the share of exactly-zero activations per layer
 From plain Python, on any torchvision CNN::
 
     from generator.lib import activations
-    from generator.techniques.feature_maps import select_channels
+    from generator.chapters.feature_maps.compute import select_channels
     maps = activations(net, x, ["block3_conv1"])["block3_conv1"][0]   # C × H × W
     top, first = select_channels(maps, 16)
 """
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from generator.lib.layers import activations
 from generator.models import BLOCKS, FEATURE_LAYERS
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
 
 
 def luminance(seen: np.ndarray) -> torch.Tensor:
@@ -129,10 +129,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     # classifier on it instead of a second pass through the conv layers.
     arrays["block5_pool.full"] = outs["block5_pool"][0].float().cpu().numpy()
     return Result(arrays=arrays, records={"layers": layers, "blocks": blocks})
-
-
-TECHNIQUE = Technique(
-    name="feature_maps", title="Feature maps", chapter="feature-maps.md", order=20, compute=compute,
-    compute_settings={"quick": {"top_k": 4}, "default": {"top_k": 16}, "full": {"top_k": 32}},
-    summary="top-k and first-k maps of all 13 conv layers and 5 block outputs, block aggregates, sparsity",
-)

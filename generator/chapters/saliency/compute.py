@@ -17,8 +17,8 @@ import hashlib
 
 from generator.lib.engine import explain
 from generator.models import CATEGORIES
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques.predictions import target_class
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.chapters.predictions.compute import target_class
 
 # The Grad-CAM layers the site shows: the last conv (after its ReLU) of every block.
 CAM_LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
@@ -68,16 +68,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         "batch_size": s["batch_size"], "channels_last": s["channels_last"],
         "input_range": float(image.tensor.max() - image.tensor.min()),
     })
-
-
-TECHNIQUE = Technique(
-    name="saliency", title="Saliency maps", chapter="saliency.md", order=40, compute=compute,
-    needs=("predictions",),
-    compute_settings={
-        "quick": {"smoothgrad_n": 4, "sigma": 0.15, "noise_seed": 0, "batch_size": 4, "channels_last": False},
-        "default": {"smoothgrad_n": 25, "sigma": 0.15, "noise_seed": 0, "batch_size": 5, "channels_last": True},
-        "full": {"smoothgrad_n": 50, "sigma": 0.15, "noise_seed": 0, "batch_size": 25, "channels_last": True},
-    },
-    render_settings={p: {"clip_percentile": 99.0, "alpha": 0.6} for p in ("quick", "default", "full")},
-    summary="vanilla gradient, SmoothGrad and guided backprop of the trained model's top-1 class (and the Grad-CAM pass)",
-)

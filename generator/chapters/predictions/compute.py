@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from generator.models import CATEGORIES
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
 
 UNIFORM_ENTROPY = math.log(len(CATEGORIES))
 
@@ -71,11 +71,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 def target_class(ctx: Context, image: ImageInput) -> int:
     """The class every explanation of ``image`` targets: the trained model's top-1."""
     return int(ctx.result("predictions", image.id, "trained").records["top"][0]["index"])
-
-
-TECHNIQUE = Technique(
-    name="predictions", title="Predictions", chapter="predictions.md", order=10, compute=compute,
-    needs=("feature_maps",),  # block5_pool of each photo
-    compute_settings={"quick": {"k": 5}, "default": {"k": 5}, "full": {"k": 5}},
-    summary="top-5 ImageNet classes with probabilities, entropy against the uniform guess",
-)

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from generator.lib.attr import saliency_map, upsample
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
-from generator.techniques.saliency import CAM_LAYERS, PRIMARY_CAM_LAYER
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.chapters.saliency.compute import CAM_LAYERS, PRIMARY_CAM_LAYER
 
 
 # --------------------------------------------------------------------------- technique
@@ -73,12 +73,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             "index": base.records["expected"], "label": base.records["expected_label"]}
     return Result(arrays=arrays, records={"layers": layers, "target": base.records["target"],
                                           "target_label": base.records["target_label"], "expected": expected})
-
-
-TECHNIQUE = Technique(
-    name="grad_cam", title="Class activation maps", chapter="cam.md", order=41, compute=compute,
-    needs=("saliency",),  # the maps come from the saliency technique's single pass
-    compute_settings={"quick": {}, "default": {}, "full": {}},
-    render_settings={"quick": {"alpha": 0.5}, "default": {"alpha": 0.5}, "full": {"alpha": 0.5}},
-    summary="Grad-CAM at the last conv of every block (block5_conv3 primary) and guided Grad-CAM",
-)

@@ -23,7 +23,7 @@ Numbers kept per layer (both models):
 
 Use it from plain Python on any torchvision CNN::
 
-    from generator.techniques.filters import kernels, kernel_stats
+    from generator.chapters.filters.compute import kernels, kernel_stats
     w = kernels(torchvision.models.vgg16(weights=None), "features.0")  # or "block1_conv1"
     kernel_stats(w)["smoothness"]
 """
@@ -35,7 +35,7 @@ from torch import nn
 
 from generator.lib.layers import conv_layer
 from generator.models import CONV_LAYERS
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
 
 GREY_THRESHOLD = 0.2
 """A first-layer filter counts as greyscale when its colour share is below this."""
@@ -115,14 +115,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         else:
             arrays[f"{name}.weights"] = w[:n_filters, :n_inputs]
     return Result(arrays=arrays, records={"layers": layers, "grey_threshold": GREY_THRESHOLD})
-
-
-TECHNIQUE = Technique(
-    name="filters", title="Filters", chapter="filters.md", order=30, compute=compute,
-    compute_settings={"quick": {"filters": 4, "inputs": 4}, "default": {"filters": 16, "inputs": 16},
-                      "full": {"filters": 32, "inputs": 32}},
-    render_settings={"quick": {"px_rgb": 6, "px_grey": 4}, "default": {"px_rgb": 14, "px_grey": 8},
-                     "full": {"px_rgb": 16, "px_grey": 8}},
-    scope="model",
-    summary="first-layer filters in colour, deeper 3×3 kernels in greyscale, smoothness and colour statistics",
-)

@@ -19,7 +19,7 @@ from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.metrics import psnr, ssim_rgb
 from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
-from generator.techniques import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result, Technique
 
 # lambda_TV per block: a deeper layer keeps less, so the prior must fill in more.
 TV_BY_BLOCK = {"block1": 0.05, "block2": 0.1, "block3": 0.3, "block4": 1.0, "block5": 3.0}
@@ -67,17 +67,3 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
                      "loss_start": float(res.history[0, i]), "loss_end": float(res.history[-1, i])})
     arrays["history"] = res.history.numpy().astype(np.float32)
     return Result(arrays=arrays, records={"rows": rows, "photos": [p.id for p in photos], "layers": layers})
-
-
-_COMMON = {"photos": ["chelsea", "coffee"], "n_photos": 2, "lr": 0.05, "lr_end": 0.005, "alpha": 6.0,
-           "lambda_alpha": 1e-3, "beta": 2.0, "tv_scale": 1.0, "layers": "last"}
-TECHNIQUE = Technique(
-    name="inversion", title="Representation inversion", chapter="inversion.md", order=62, compute=compute,
-    scope="model",
-    compute_settings={
-        "quick": {**_COMMON, "steps": 6, "size": 32},
-        "default": {**_COMMON, "steps": 100, "size": 64},
-        "full": {**_COMMON, "steps": 600, "size": 224, "layers": "all"},
-    },
-    summary="reconstructions of two photos from one layer of every block (all 13 in full), with SSIM/PSNR",
-)

@@ -1,0 +1,1 @@
+"""VGG16 in one page: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

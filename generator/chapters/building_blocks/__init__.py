@@ -1,0 +1,1 @@
+"""The units behind a decision: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

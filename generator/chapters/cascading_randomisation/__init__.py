@@ -1,0 +1,1 @@
+"""Sanity checks: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

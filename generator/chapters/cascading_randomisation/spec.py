@@ -1,0 +1,14 @@
+"""The sanity checks chapter's declaration: settings, dependencies and named outputs (no torch)."""
+
+from __future__ import annotations
+
+from generator.core import Technique
+
+TECHNIQUE = Technique(
+    name="cascading_randomisation", title="Sanity checks", chapter="sanity-checks.md", order=42,
+    needs=("saliency",),  # both models' maps, settings and SmoothGrad noise
+    compute_settings={"quick": {"smoothgrad": False}, "default": {"smoothgrad": False}, "full": {"smoothgrad": True}},
+    scope="image",
+    models=("trained",),
+    summary="trained-vs-untrained similarity of every map, and cascading randomisation from the top block down",
+)

@@ -1,0 +1,1 @@
+"""Class model visualisation: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

@@ -1,0 +1,1 @@
+"""Feature maps: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

@@ -1,0 +1,1 @@
+"""Class activation maps: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

@@ -1,0 +1,1 @@
+"""Predictions: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""

@@ -1,0 +1,1 @@
+"""Saliency maps: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""
