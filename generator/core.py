@@ -118,28 +118,33 @@ class Output:
 class OutputFamily:
     """Outputs named by one or more members (a layer, a method): ``family(member, ...)`` is an :class:`Output`.
 
-    ``axes`` gives each member position's allowed values, so an unknown member fails where it is asked for.
+    ``axes`` gives each member position's allowed values (a tuple, or a function returning one, for values
+    that only the science knows, such as the CAM rules in use), so an unknown member fails where it is asked for.
     """
 
     technique: str
     key: str
     doc: str
-    axes: tuple[tuple[str, ...], ...]
+    axes: tuple  # of tuple[str, ...] or Callable[[], tuple[str, ...]]
     kind: Literal["array", "record"] = "array"
     optional: bool = False
 
     def __call__(self, *members: str) -> Output:
         if len(members) != len(self.axes):
             raise TypeError(f"{self.technique} output {self.key!r} takes {len(self.axes)} member(s), got {members}")
-        for m, allowed in zip(members, self.axes):
+        for m, allowed in zip(members, self.allowed()):
             if m not in allowed:
                 raise KeyError(f"{self.technique} output {self.key!r} has no member {m!r}; valid: {', '.join(allowed)}")
         return Output(self.technique, ".".join((self.key, *members)), self.doc, self.kind, self.optional)
 
+    def allowed(self) -> list[tuple[str, ...]]:
+        """Each member position's allowed values."""
+        return [tuple(a() if callable(a) else a) for a in self.axes]
+
     def all(self) -> list[Output]:
         """Every member's output."""
         combos: list[tuple[str, ...]] = [()]
-        for allowed in self.axes:
+        for allowed in self.allowed():
             combos = [c + (m,) for c in combos for m in allowed]
         return [self(*c) for c in combos]
 

@@ -11,7 +11,9 @@ import torch
 from generator.site import fragments
 from generator.models import build_trained, build_untrained
 from generator.render import colormap, overlay, to_uint8
-from generator.chapters.cascading_randomisation.compute import METHODS, STEPS, CascadeVGG, method_maps
+from generator.chapters.cascading_randomisation.compute import CascadeVGG
+from generator.chapters.cascading_randomisation.spec import STEPS
+from generator.lib.methods import METHODS, Signals, cam_rules_used
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +43,11 @@ def test_cascade_rejects_unknown_groups(nets):
 def test_method_maps_shapes_and_flat_cam():
     rng = np.random.default_rng(0)
     g = rng.normal(size=(3, 16, 16)).astype(np.float32)
-    maps = method_maps(g, g, np.abs(g), np.zeros((2, 2), np.float32), (16, 16))
-    assert set(maps) == set(METHODS)
+    flat = np.zeros((2, 2), np.float32)
+    signals = Signals(size=(16, 16), gradient=g, guided=g, smooth=np.abs(g), cams={r: flat for r in cam_rules_used()})
+    maps = {name: m.map(signals) for name, m in METHODS.items()}
     assert all(m.shape == (16, 16) and np.isfinite(m).all() for m in maps.values())
-    assert not maps["grad_cam"].any() and not maps["guided_grad_cam"].any()
+    assert all(not maps[name].any() for name, m in METHODS.items() if m.family == "cam")  # a flat CAM stays flat
     assert np.array_equal(maps["gradient"], np.abs(g).max(0))
 
 

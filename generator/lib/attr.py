@@ -86,7 +86,7 @@ def upsample(cam: torch.Tensor, size: tuple[int, int], *, scale: bool = True) ->
 
 def cam(model: nn.Module, x: torch.Tensor, target, layer, *, variant: str = "grad_cam",
         upsample_to_input: bool = True) -> torch.Tensor:
-    """The CAM ``variant`` (a key of :data:`CAM_WEIGHTS`) of class ``target`` at ``layer``.
+    """The CAM ``variant`` (a key of :data:`generator.lib.cam_rules.CAM_RULES`) of class ``target`` at ``layer``.
 
     Returns an H x W map in [0, 1] at the input's size (N x H x W for a
     batch), or with ``upsample_to_input=False`` the raw h x w map at the

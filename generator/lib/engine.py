@@ -10,91 +10,41 @@ Three gradient explanations of one class score S_c (the pre-softmax logit):
 * **guided backpropagation** (Springenberg et al., 2014): the gradient with
   every ReLU's backward pass also dropping negative incoming gradients;
 
-and the class activation maps of a layer with activations A^k and
-gradients dS_c/dA^k, ``ReLU(sum_k w_k A^k)``, where a *CAM variant* is just
-the rule for the channel weights ``w_k`` (:data:`CAM_WEIGHTS`):
+and the class activation maps of a layer from its activations A^k and
+gradients dS_c/dA^k, combined by a CAM rule (:mod:`generator.lib.cam_rules`:
+Grad-CAM, Grad-CAM++, LayerCAM).
 
-* **Grad-CAM** (Selvaraju et al., 2017): the spatial mean of the gradient;
-* **Grad-CAM++** (Chattopadhyay et al., 2018): the positive gradients weighted
-  by alpha = g² / (2g² + sum(A)·g³).
+:func:`explain` is built from three parts:
 
-One forward pass per image serves the vanilla gradient, guided
-backpropagation and the CAMs at every requested layer (:func:`explain`): the
-forward graph is kept, the normal backward pass yields the input gradient
-*and* the gradients at the CAM layers, then a switch flips every ReLU's
-backward rule to the guided one and a second backward pass runs over the same
-graph.  SmoothGrad's noisy copies go through the network in batches; their
-noise is drawn on the model's device.
+1. **the shared forward pass** (:func:`forward`): hooks capture the CAM
+   layers' outputs and make every ReLU switchable; the graph is kept;
+2. **backward passes** over that one graph (:func:`backward`): the normal
+   rule yields the input gradient *and* the gradients at the CAM layers, then
+   a switch flips every ReLU to another rule (:mod:`generator.lib.backward`:
+   guided, deconvnet) for another pass;
+3. **CAM combiners** (:func:`combine_cams`): each requested variant turns
+   a layer's activations and gradients into a map.
+
+So one forward pass per image serves every gradient method and every CAM at
+every layer.  SmoothGrad's noisy copies go through the network in batches
+(:func:`smoothgrad_pass`); their noise is drawn on the model's device.
 
 The public functions built on :func:`explain` are in :mod:`generator.lib.attr`.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
+from generator.lib import backward as rules
+from generator.lib.cam_rules import CAM_RULES, cam_rule
 from generator.lib.layers import device_of, prepared, resolve_layer
-
-# --------------------------------------------------------------------------- CAM weights
-
-
-def grad_cam_weights(activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM: alpha_k = (1/Z) sum_ij dS/dA^k_ij, for C x h x w activations and gradients."""
-    return grads.mean(dim=(1, 2))
-
-
-def grad_cam_plus_plus_weights(activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM++: w_k = sum_ij ReLU(g_ij) * alpha_ij, alpha = g² / (2g² + sum(A^k)·g³) (0 where g = 0)."""
-    g2 = grads * grads
-    a = g2 / (2 * g2 + activations.sum(dim=(1, 2))[:, None, None] * g2 * grads + 1e-6)
-    a = torch.where(grads != 0, a, torch.zeros((), dtype=a.dtype, device=a.device))
-    return (torch.relu(grads) * a).sum(dim=(1, 2))
-
-
-CAM_WEIGHTS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "grad_cam": grad_cam_weights,
-    "grad_cam_plus_plus": grad_cam_plus_plus_weights,
-}
-"""Every CAM variant: name -> channel-weight rule.  Adding a variant is adding one function here."""
-
-
-# --------------------------------------------------------------------------- guided ReLU
-
-
-class _Switch:
-    """Shared by every switchable ReLU of one pass: which backward rule they use."""
-
-    def __init__(self) -> None:
-        self.guided = False
-
-
-class _SwitchableReLU(torch.autograd.Function):
-    """ReLU whose backward rule is chosen when the backward pass runs.
-
-    Normal: pass the incoming gradient where the output is positive (exactly
-    autograd's ReLU rule).  Guided: additionally drop negative incoming
-    gradients (Springenberg et al., 2014).
-    """
-
-    @staticmethod
-    def forward(ctx, x, switch):
-        out = torch.relu(x)
-        ctx.save_for_backward(out)
-        ctx.switch = switch
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        keep = out > 0
-        if ctx.switch.guided:
-            keep = keep & (grad > 0)
-        return torch.where(keep, grad, torch.zeros((), dtype=grad.dtype, device=grad.device)), None
 
 
 def _as_batch(x: torch.Tensor) -> torch.Tensor:
@@ -123,11 +73,13 @@ class Explanation:
     """Everything one call of :func:`explain` computed for one image and one class.
 
     Tensors are detached, on the CPU, shaped for a single image:
-    ``gradient`` / ``guided`` 3 x H x W (signed), ``smooth`` 3 x H x W
-    (mean of |gradient| over the noisy copies), ``cams`` layer -> h x w raw
-    Grad-CAM (ReLU of the weighted channel sum, not yet scaled), ``cam_weights``
-    layer -> the channel weights alpha_k, ``cam_activations`` layer -> the layer's
-    activations A (k x h x w) that the weights multiply.
+    ``gradient`` / ``guided`` / ``deconvnet`` 3 x H x W (signed), ``smooth`` 3 x H x W
+    (mean of |gradient| over the noisy copies), ``cams`` layer -> h x w raw map
+    of the primary variant (ReLU of the combination, not yet scaled),
+    ``cam_weights`` layer -> its channel weights alpha_k, ``variants``
+    variant -> layer -> raw map and ``variant_weights`` likewise for every
+    requested variant (no weights for an element-wise rule),
+    ``cam_activations`` layer -> the layer's activations A (k x h x w).
     """
 
     target: int
@@ -135,8 +87,11 @@ class Explanation:
     gradient: torch.Tensor | None
     guided: torch.Tensor | None = None
     smooth: torch.Tensor | None = None
+    deconvnet: torch.Tensor | None = None
     cams: dict[str, torch.Tensor] = field(default_factory=dict)
     cam_weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    variants: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    variant_weights: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     cam_activations: dict[str, torch.Tensor] = field(default_factory=dict)
     sigma_abs: float | None = None
 
@@ -164,99 +119,165 @@ def smoothgrad_noise(x: torch.Tensor, n: int, sigma: float, seed: int,
     return noise, sigma_abs
 
 
+# --------------------------------------------------------------------------- part 1: the forward pass
+
+
+@dataclass
+class Forward:
+    """One forward pass kept for its backward passes: the input leaf, the score, the captured layers."""
+
+    x0: torch.Tensor
+    score: torch.Tensor
+    target: int
+    captured: dict[str, torch.Tensor]
+    switch: rules.Switch | None
+
+
+@contextmanager
+def _capturing(model: nn.Module, names: list[str], cut: bool, switch: rules.Switch | None):
+    """Hooks for one forward pass: switchable ReLUs (with a ``switch``) and the CAM layers' outputs."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = rules.install(model, switch) if switch is not None else []
+    for name in names:
+        def grab(mod, inp, out, name=name):
+            if not isinstance(out, torch.Tensor) or out.dim() != 4:
+                raise ValueError(f"Grad-CAM layer {name!r} must output an N x C x H x W tensor")
+            if cut and not captured:
+                out = out.detach().requires_grad_(True)  # the first CAM layer reached becomes the graph's leaf
+            captured[name] = out
+            return out
+        handles.append(resolve_layer(model, name).module.register_forward_hook(grab))
+    try:
+        yield captured
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def forward(model: nn.Module, x: torch.Tensor, target, names: list[str], *, cut: bool, switchable: bool,
+            fmt=torch.contiguous_format) -> Forward:
+    """Run ``model`` on ``x`` (1 x 3 x H x W, on its device) with gradients, keeping the graph.
+
+    ``cut``: the graph starts at the first CAM layer (no input gradient);
+    ``switchable``: every ReLU's backward rule can be switched between passes.
+    """
+    switch = rules.Switch() if switchable else None
+    x0 = x.clone().contiguous(memory_format=fmt).requires_grad_(not cut)
+    with torch.enable_grad(), _capturing(model, names, cut, switch) as captured:
+        out = model(x0)
+        if out.dim() != 2:
+            raise ValueError(f"the model must return class scores of shape (1, classes), got {tuple(out.shape)}")
+        target = _check_target(target, out.shape[1])
+        score = out[0, target]
+    return Forward(x0=x0, score=score, target=target, captured=captured, switch=switch)
+
+
+# --------------------------------------------------------------------------- part 2: backward passes
+
+
+def backward(fw: Forward, names: list[str], *, cut: bool, more: Iterable[str] = ()) -> dict:
+    """The normal backward pass (input gradient and every CAM layer's gradient), then one input-gradient
+    pass per rule in ``more`` ("guided", "deconvnet") over the same graph.
+
+    Returns {"gradient": 1x3xHxW or None, "layers": [gradients per name], rule: 1x3xHxW, ...}.
+    """
+    more = list(more)
+    with torch.enable_grad():
+        wrt = ([] if cut else [fw.x0]) + [fw.captured[n] for n in names]
+        grads = list(torch.autograd.grad(fw.score, wrt, retain_graph=bool(more)))
+        out = {"gradient": None if cut else grads[0], "layers": grads[0 if cut else 1:]}
+        for i, rule in enumerate(more):
+            fw.switch.use(rule)
+            (out[rule],) = torch.autograd.grad(fw.score, fw.x0, retain_graph=i < len(more) - 1)
+    return out
+
+
+# --------------------------------------------------------------------------- part 3: CAM combiners
+
+
+def combine_cams(result: Explanation, fw: Forward, names: list[str], layer_grads: list, variants: list[str]) -> None:
+    """Every requested CAM variant at every layer, into ``result`` (the first variant is the primary one)."""
+    with torch.no_grad():
+        for name, g in zip(names, layer_grads):
+            act = fw.captured[name][0].detach()
+            for variant in variants:
+                raw, weights = CAM_RULES[variant].combine(act, g[0])
+                result.variants.setdefault(variant, {})[name] = raw.contiguous().cpu()
+                if weights is not None:
+                    result.variant_weights.setdefault(variant, {})[name] = weights.cpu()
+            result.cam_activations[name] = act.contiguous().cpu()
+    primary = variants[0]
+    result.cams = dict(result.variants.get(primary, {}))
+    result.cam_weights = dict(result.variant_weights.get(primary, {}))
+
+
+def smoothgrad_pass(model: nn.Module, x: torch.Tensor, target: int, n: int, sigma: float, seed: int,
+                    batch_size: int, fmt=torch.contiguous_format) -> tuple[torch.Tensor, float]:
+    """SmoothGrad's mean |gradient| (3 x H x W, on the CPU) over ``n`` noisy copies, and the noise's sigma."""
+    device = x.device
+    noise, sigma_abs = smoothgrad_noise(x, n, sigma, seed, device=device)
+    noise = noise.to(device=device, dtype=x.dtype)
+    total = torch.zeros_like(x[0])
+    with torch.enable_grad():
+        for i in range(0, n, batch_size):
+            xb = (x + noise[i:i + batch_size]).contiguous(memory_format=fmt).requires_grad_(True)
+            (g,) = torch.autograd.grad(model(xb)[:, target].sum(), xb)
+            total += g.abs().sum(0)
+    return (total / n).detach().contiguous().cpu(), sigma_abs
+
+
+# --------------------------------------------------------------------------- all together
+
+
+def _cpu(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t[0].detach().contiguous().cpu()
+
+
 def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Iterable[str] = (),
             guided: bool = True, smooth_n: int = 0, sigma: float = 0.15, seed: int = 0,
             batch_size: int = 8, input_grad: bool = True, channels_last: bool = False,
-            cam: str = "grad_cam") -> Explanation:
+            cam: str = "grad_cam", cam_variants: Iterable[str] = (), deconvnet: bool = False) -> Explanation:
     """All gradient explanations of class ``target`` for one image, sharing the forward pass.
 
     ``model``: any classifier whose output is the pre-softmax scores.
     ``x``: one preprocessed image, (3, H, W) or (1, 3, H, W).
-    ``cam_layers``: module paths or VGG16 names for Grad-CAM.
-    ``guided``: also run the guided backward pass.
+    ``cam_layers``: module paths or VGG16 names for the CAMs.
+    ``guided`` / ``deconvnet``: also run the guided / deconvnet backward pass.
     ``smooth_n``: number of SmoothGrad samples (0: skip), noise ``sigma`` as a
     fraction of the input's range, drawn from ``seed``, ``batch_size`` at a time.
-    ``input_grad``: False when only Grad-CAM is wanted (and not ``guided``): the
-    graph then starts at the first Grad-CAM layer, so the backward pass stops
+    ``input_grad``: False when only CAMs are wanted (and no other rule): the
+    graph then starts at the first CAM layer, so the backward pass stops
     there instead of running down to the pixels.
     ``channels_last``: run the convolutions channels-last.  About 10-20 % faster
     with oneDNN on a CPU, but float32 results then differ from the contiguous
     layout (and from Captum) in the last bits, which on ill-conditioned pixels
     reaches a few per cent of the map's maximum; so it is off by default.
-    ``cam``: the CAM variant, a key of :data:`CAM_WEIGHTS`.
+    ``cam``: the primary CAM variant (``cams``, ``cam_weights``), a key of
+    :data:`generator.lib.cam_rules.CAM_RULES`; ``cam_variants``: more variants
+    computed from the same activations and gradients (``variants``).
     """
-    if cam not in CAM_WEIGHTS:
-        raise ValueError(f"unknown CAM variant {cam!r}; valid: {', '.join(CAM_WEIGHTS)}")
-    cam_rule = CAM_WEIGHTS[cam]
+    variants = [cam] + [v for v in cam_variants if v != cam]
+    for v in variants:
+        cam_rule(v)  # a one-line error for an unknown variant
     x = _as_batch(x)
-    layers = [resolve_layer(model, name) for name in cam_layers]
     names = list(cam_layers)
-    device = device_of(model)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    cut = not input_grad and not guided
+    for name in names:
+        resolve_layer(model, name)
+    more = [r for r, on in (("guided", guided), ("deconvnet", deconvnet)) if on]
+    cut = not input_grad and not more
     if cut and not names:
         raise ValueError("nothing to compute: input_grad=False needs at least one Grad-CAM layer")
+    device = device_of(model)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = x.detach().to(device)
-    switch = _Switch()
     with prepared(model, channels_last):
-        captured: dict[str, torch.Tensor] = {}
-        handles = []
-        try:
-            if guided:
-                for m in model.modules():
-                    if isinstance(m, nn.ReLU):
-                        handles.append(m.register_forward_hook(
-                            lambda mod, inp, out: _SwitchableReLU.apply(inp[0], switch)))
-            for name, module in zip(names, [layer.module for layer in layers]):
-                def grab(mod, inp, out, name=name):
-                    if not isinstance(out, torch.Tensor) or out.dim() != 4:
-                        raise ValueError(f"Grad-CAM layer {name!r} must output an N x C x H x W tensor")
-                    if cut and not captured:
-                        # the first Grad-CAM layer reached becomes the graph's leaf
-                        out = out.detach().requires_grad_(True)
-                    captured[name] = out
-                    return out
-                handles.append(module.register_forward_hook(grab))
-            x0 = x.clone().contiguous(memory_format=fmt).requires_grad_(not cut)
-            with torch.enable_grad():
-                out = model(x0)
-                if out.dim() != 2:
-                    raise ValueError(f"the model must return class scores of shape (1, classes), got {tuple(out.shape)}")
-                target = _check_target(target, out.shape[1])
-                score = out[0, target]
-                wrt = ([] if cut else [x0]) + [captured[n] for n in names]
-                grads = list(torch.autograd.grad(score, wrt, retain_graph=guided))
-                if cut:
-                    grads.insert(0, None)
-                guided_grad = None
-                if guided:
-                    switch.guided = True
-                    (guided_grad,) = torch.autograd.grad(score, x0)
-        finally:
-            for h in handles:
-                h.remove()
-        result = Explanation(target=target, score=float(score.detach()),
-                             gradient=None if cut else grads[0][0].detach().contiguous().cpu(),
-                             guided=None if guided_grad is None else guided_grad[0].detach().contiguous().cpu())
-        with torch.no_grad():
-            for name, g in zip(names, grads[1:]):
-                act = captured[name][0].detach()
-                weights = cam_rule(act, g[0])
-                result.cams[name] = torch.relu(torch.einsum("k,khw->hw", weights, act)).contiguous().cpu()
-                result.cam_weights[name] = weights.cpu()
-                result.cam_activations[name] = act.contiguous().cpu()
-        del captured, grads, out, score
+        fw = forward(model, x, target, names, cut=cut, switchable=bool(more), fmt=fmt)
+        grads = backward(fw, names, cut=cut, more=more)
+        result = Explanation(target=fw.target, score=float(fw.score.detach()), gradient=_cpu(grads["gradient"]),
+                             guided=_cpu(grads.get("guided")), deconvnet=_cpu(grads.get("deconvnet")))
+        combine_cams(result, fw, names, grads["layers"], variants)
+        del fw, grads
         if smooth_n:
-            noise, result.sigma_abs = smoothgrad_noise(x, smooth_n, sigma, seed, device=device)
-            noise = noise.to(device=device, dtype=x.dtype)
-            total = torch.zeros_like(x[0])
-            with torch.enable_grad():
-                for i in range(0, smooth_n, batch_size):
-                    xb = (x + noise[i:i + batch_size]).contiguous(memory_format=fmt).requires_grad_(True)
-                    (g,) = torch.autograd.grad(model(xb)[:, target].sum(), xb)
-                    total += g.abs().sum(0)
-            result.smooth = (total / smooth_n).detach().contiguous().cpu()
+            result.smooth, result.sigma_abs = smoothgrad_pass(model, x, result.target, smooth_n, sigma, seed,
+                                                              batch_size, fmt)
     return result
-
-
-# --------------------------------------------------------------------------- public API

@@ -18,7 +18,7 @@ from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.layers import conv_layer
 from generator.models import BLOCKS, activations, last_conv
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result
 
 LAYERS = [last_conv(b) for b in BLOCKS]
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result
 
 INPUT_SIZE = 224  # the size VGG16 was designed and trained for, whatever the profile
 

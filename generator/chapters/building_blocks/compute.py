@@ -23,8 +23,9 @@ import torch
 from generator.config import FEATURED_IMAGE
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
-from generator.chapters.saliency.compute import PRIMARY_CAM_LAYER
+from generator.core import Context, ImageInput, ModelInput, Result
+from generator.chapters.saliency import spec as saliency
+from generator.chapters.saliency.spec import PRIMARY_CAM_LAYER
 
 
 def is_shown(ctx: Context, image: ImageInput) -> bool:
@@ -47,9 +48,9 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     if not is_shown(ctx, image):
         return Result(records={"shown": False})
     s = ctx.settings
-    base = ctx.result("saliency", image.id, model.name)
-    weights = base.arrays[f"cam_weights.{PRIMARY_CAM_LAYER}"]
-    act = base.arrays[f"cam_activations.{PRIMARY_CAM_LAYER}"]  # from the saliency pass: no second forward
+    base = ctx.result(saliency.TECHNIQUE, image.id, model.name)
+    weights = saliency.CAM_WEIGHTS("grad_cam", PRIMARY_CAM_LAYER).read(base)
+    act = saliency.CAM_ACTIVATIONS(PRIMARY_CAM_LAYER).read(base)  # from the saliency pass: no second forward
     channels, contribution = top_units(weights, act, s["k"])
     gen = torch.Generator().manual_seed(ctx.seed)
     res = optvis.activation_maximisation(model.net, PRIMARY_CAM_LAYER, channels, steps=s["steps"], size=s["size"],
@@ -61,6 +62,6 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
                  "alpha": [float(weights[c]) for c in channels],
                  "mean_activation": [float(act[c].mean()) for c in channels],
                  "positive_share": float((weights > 0).mean()), "n_channels": int(weights.size),
-                 "target": int(base.records["target"]), "target_label": base.records["target_label"],
+                 "target": int(saliency.TARGET.read(base)), "target_label": saliency.TARGET_LABEL.read(base),
                  "final": res.final.tolist()},
     )

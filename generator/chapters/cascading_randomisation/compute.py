@@ -28,19 +28,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from generator.chapters.cascading_randomisation.spec import STEPS
+from generator.chapters.saliency import spec as saliency
+from generator.chapters.saliency.compute import method_maps
+from generator.chapters.saliency.spec import PRIMARY_CAM_LAYER
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import metrics
-from generator.lib.attr import saliency_map, upsample
 from generator.lib.engine import explain
+from generator.lib.methods import METHODS, Signals, cam_rules_used
 from generator.models import LAYERS
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
-from generator.chapters.saliency.compute import PRIMARY_CAM_LAYER
-
-STEPS = ["classifier", "block5", "block4", "block3", "block2", "block1"]
-"""Layer groups re-initialised in turn, top down."""
-
-METHODS = ["gradient", "smoothgrad", "guided", "grad_cam", "guided_grad_cam"]
-METHOD_TITLES = {"gradient": "Gradient", "smoothgrad": "SmoothGrad", "guided": "Guided backprop",
-                 "grad_cam": "Grad-CAM", "guided_grad_cam": "Guided Grad-CAM"}
 
 
 def _feature_blocks() -> list[str]:
@@ -78,24 +74,17 @@ class CascadeVGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def method_maps(gradient, guided, smooth, cam_raw, size) -> dict[str, np.ndarray]:
-    """The H x W map of every method, as the figures and the metrics see it."""
-    gradient, guided = np.asarray(gradient), np.asarray(guided)
-    cam_raw = torch.as_tensor(np.asarray(cam_raw))
-    maps = {
-        "gradient": saliency_map(gradient),
-        "guided": saliency_map(guided),
-        "grad_cam": upsample(cam_raw, size).numpy(),
-        "guided_grad_cam": np.abs(guided * upsample(cam_raw, size, scale=False).numpy()).max(axis=0),
-    }
-    if smooth is not None:
-        maps["smoothgrad"] = np.asarray(smooth).max(axis=0)
-    return {m: maps[m].astype(np.float32) for m in METHODS if m in maps}
+def cascade_methods(with_smooth: bool) -> dict:
+    """The methods the cascade recomputes at every step (SmoothGrad only when the profile pays for it)."""
+    return {n: m for n, m in METHODS.items() if with_smooth or "smooth" not in m.uses}
 
 
-def maps_from_result(res: Result, size) -> dict[str, np.ndarray]:
-    a = res.arrays
-    return method_maps(a["gradient"], a["guided"], a.get("smoothgrad"), a[f"cam.{PRIMARY_CAM_LAYER}"], size)
+def pass_maps(e, size, methods) -> dict[str, np.ndarray]:
+    """Every method's map from one :func:`explain` result at the primary CAM layer."""
+    sig = Signals(size=tuple(size), gradient=e.gradient.numpy(), guided=e.guided.numpy(),
+                  smooth=None if e.smooth is None else e.smooth.numpy(),
+                  cams={rule: e.variants[rule][PRIMARY_CAM_LAYER].numpy() for rule in cam_rules_used()})
+    return {n: m.map(sig) for n, m in methods.items()}
 
 
 def _store(m: np.ndarray) -> np.ndarray:
@@ -105,17 +94,16 @@ def _store(m: np.ndarray) -> np.ndarray:
 
 
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
-    base = ctx.result("saliency", image.id, "trained")
-    other = ctx.result("saliency", image.id, "untrained")
+    base = ctx.result(saliency.TECHNIQUE, image.id, "trained")
+    other = ctx.result(saliency.TECHNIQUE, image.id, "untrained")
     untrained = ctx.model("untrained").net
     size = tuple(image.tensor.shape[-2:])
-    target = int(base.records["target"])
-    rec = base.records
+    target = int(saliency.TARGET.read(base))
     with_smooth = bool(ctx.settings["smoothgrad"])
 
-    original = maps_from_result(base, size)
-    random_maps = maps_from_result(other, size)
-    methods = [m for m in METHODS if with_smooth or m != "smoothgrad"]
+    original = method_maps(base, size)
+    random_maps = method_maps(other, size)
+    methods = cascade_methods(with_smooth)
 
     edges = metrics.sobel_magnitude(metrics.luminance(image.seen))
     sanity = {m: metrics.compare(original[m], random_maps[m]) for m in METHODS}
@@ -124,23 +112,25 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
     arrays: dict[str, np.ndarray] = {f"step0.{m}": _store(original[m]) for m in methods}
     # Is each step's raw Grad-CAM flat (ReLU of a weighted sum that is negative everywhere)?
-    cam_flat = [bool(base.arrays[f"cam.{PRIMARY_CAM_LAYER}"].max() <= 0)]
+    cam = saliency.CAM("grad_cam", PRIMARY_CAM_LAYER)
+    cam_flat = [bool(cam.read(base).max() <= 0)]
     similarity = {m: {"spearman": [1.0], "ssim": [1.0]} for m in methods}
     x = image.tensor.to(ctx.device)
+    rules = cam_rules_used()
     for k in range(1, len(STEPS) + 1):
         if k == len(STEPS):
             # every group re-initialised: the network *is* the untrained model, whose maps the
             # saliency technique has already computed with the same class and noise (bit for bit
             # what explain() would return here; tests/test_sanity.py checks that)
             maps = random_maps
-            cam_flat.append(bool(other.arrays[f"cam.{PRIMARY_CAM_LAYER}"].max() <= 0))
+            cam_flat.append(bool(cam.read(other).max() <= 0))
         else:
             net = CascadeVGG(model.net, untrained, set(STEPS[:k]))
             e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True,
-                        smooth_n=rec["n"] if with_smooth else 0, sigma=rec["sigma"], seed=rec["seed"],
-                        batch_size=rec["batch_size"], channels_last=rec["channels_last"])
-            maps = method_maps(e.gradient.numpy(), e.guided.numpy(), e.smooth.numpy() if with_smooth else None,
-                               e.cams[PRIMARY_CAM_LAYER].numpy(), size)
+                        smooth_n=saliency.SMOOTH_N.read(base) if with_smooth else 0, sigma=saliency.SIGMA.read(base),
+                        seed=saliency.NOISE_SEED.read(base), batch_size=saliency.BATCH_SIZE.read(base),
+                        channels_last=saliency.CHANNELS_LAST.read(base), cam=rules[0], cam_variants=rules)
+            maps = pass_maps(e, size, methods)
             cam_flat.append(bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0))
         for m in methods:
             c = metrics.compare(original[m], maps[m])
@@ -148,7 +138,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             similarity[m]["ssim"].append(c["ssim"])
             arrays[f"step{k}.{m}"] = _store(maps[m])
     return Result(arrays=arrays, records={
-        "steps": ["none"] + STEPS, "methods": methods, "similarity": similarity,
-        "sanity": sanity, "edges": edge_rho, "target": target, "target_label": rec["target_label"],
-        "smoothgrad_n": rec["n"], "cam_flat": cam_flat,
+        "steps": ["none"] + STEPS, "methods": list(methods), "similarity": similarity,
+        "sanity": sanity, "edges": edge_rho, "target": target, "target_label": saliency.TARGET_LABEL.read(base),
+        "smoothgrad_n": saliency.SMOOTH_N.read(base), "cam_flat": cam_flat,
     })

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.lib.methods import METHODS as REGISTRY
 from generator.render import RenderContext, colormap, mosaic, new_figure
-from generator.chapters.saliency.render import CMAP, colourbar
-from generator.chapters.cascading_randomisation.compute import METHOD_TITLES, METHODS
+from generator.render.overlays import CMAP, colourbar
 
-METHOD_COLOURS = {"gradient": "#1b6ca8", "smoothgrad": "#6a4c93", "guided": "#2a9d8f",
-                  "grad_cam": "#e76f51", "guided_grad_cam": "#8a5a44"}
+METHODS = list(REGISTRY)
+METHOD_TITLES = {n: m.title for n, m in REGISTRY.items()}
+METHOD_COLOURS = {n: m.colour for n, m in REGISTRY.items()}
 STEP_LABELS = {"none": "trained", "classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4",
                "block3": "+ block3", "block2": "+ block2", "block1": "+ block1"}
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from generator.core import Technique
 
+STEPS = ["classifier", "block5", "block4", "block3", "block2", "block1"]
+"""Layer groups re-initialised in turn, top down."""
+
 TECHNIQUE = Technique(
     name="cascading_randomisation", title="Sanity checks", chapter="sanity-checks.md", order=42,
     needs=("saliency",),  # both models' maps, settings and SmoothGrad noise

@@ -15,7 +15,7 @@ import torch
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.models import CATEGORIES
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.chapters.predictions.compute import target_class
 
 

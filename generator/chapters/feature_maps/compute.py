@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from generator.lib.layers import activations
 from generator.models import BLOCKS, FEATURE_LAYERS
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result
 
 
 def luminance(seen: np.ndarray) -> torch.Tensor:

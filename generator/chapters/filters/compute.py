@@ -35,7 +35,7 @@ from torch import nn
 
 from generator.lib.layers import conv_layer
 from generator.models import CONV_LAYERS
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result
 
 GREY_THRESHOLD = 0.2
 """A first-layer filter counts as greyscale when its colour share is below this."""

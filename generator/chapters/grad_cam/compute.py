@@ -1,11 +1,11 @@
-"""Grad-CAM and guided Grad-CAM (Selvaraju et al., 2017).
+"""Class activation maps: every CAM method of :data:`generator.lib.methods.METHODS` (Grad-CAM first).
 
 For a layer with activations A^k (channel k, position ij) and class score S_c:
 
     alpha_k = (1/Z) sum_ij dS_c/dA^k_ij          (spatial mean of the gradient)
     L       = ReLU(sum_k alpha_k A^k)            (h x w, the layer's resolution)
 
-``L`` is upsampled bilinearly to the input size and scaled to [0, 1] by its
+Other CAM rules (Grad-CAM++) weight the channels differently.  ``L`` is upsampled bilinearly to the input size and scaled to [0, 1] by its
 own minimum and maximum (an all-zero map -- every weighted sum negative --
 stays all zeros, never NaN).  Guided Grad-CAM multiplies guided
 backpropagation's input gradient, pixel by pixel, by the upsampled ``L``.
@@ -24,12 +24,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from generator.chapters.grad_cam import spec as out
+from generator.chapters.saliency import spec as saliency
+from generator.chapters.saliency.compute import signals
+from generator.chapters.saliency.spec import CAM_LAYERS
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib.attr import saliency_map, upsample
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
-from generator.chapters.saliency.compute import CAM_LAYERS, PRIMARY_CAM_LAYER
-
-
-# --------------------------------------------------------------------------- technique
+from generator.lib.methods import cam_methods
 
 
 def cam_stats(cam01: np.ndarray, raw: np.ndarray) -> dict:
@@ -47,29 +48,39 @@ def cam_stats(cam01: np.ndarray, raw: np.ndarray) -> dict:
     }
 
 
-def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
-    base = ctx.result("saliency", image.id, model.name)
-    size = tuple(image.tensor.shape[-2:])
-    arrays: dict[str, np.ndarray] = {}
+def _layer_stats(base: Result, rule: str, size, res: Result) -> dict[str, dict]:
+    """One CAM rule at every layer: the upsampled maps into ``res``, and their numbers."""
     layers: dict[str, dict] = {}
     for layer in CAM_LAYERS:
-        raw = torch.from_numpy(base.arrays[f"cam.{layer}"])
-        up = upsample(raw, size)
-        arrays[f"cam.{layer}"] = up.numpy().astype(np.float32)
-        weights = base.arrays[f"cam_weights.{layer}"]
-        layers[layer] = cam_stats(arrays[f"cam.{layer}"], raw.numpy()) | {
-            "positive_weights": float((weights > 0).mean()), "channels": int(weights.size)}
-    raw5 = torch.from_numpy(base.arrays[f"cam.{PRIMARY_CAM_LAYER}"])
-    guided = torch.from_numpy(base.arrays["guided"])
-    arrays["guided_grad_cam"] = (guided * upsample(raw5, size, scale=False)).abs().amax(0).numpy().astype(np.float32)
+        raw = saliency.CAM(rule, layer).read(base)
+        up = upsample(torch.from_numpy(raw), size).numpy().astype(np.float32)
+        out.CAM(rule, layer).put(res, up)
+        layers[layer] = cam_stats(up, raw)
+        weights = saliency.CAM_WEIGHTS(rule, layer).get(base)
+        if weights is not None:
+            layers[layer] |= {"positive_weights": float((weights > 0).mean()), "channels": int(weights.size)}
+    return layers
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
+    base = ctx.result(saliency.TECHNIQUE, image.id, model.name)
+    size = tuple(image.tensor.shape[-2:])
+    res = Result()
+    rules = {}
+    for method in cam_methods():
+        if method.cam_rule:
+            rules[method.name] = _layer_stats(base, method.cam_rule, size, res)
+        else:  # built on other signals (guided Grad-CAM): at the primary layer
+            out.COMBINED(method.name).put(res, method.map(signals(base, size)))
     expected = None
-    if base.records.get("expected") is not None:
-        raw_e = torch.from_numpy(base.arrays[f"expected.cam.{PRIMARY_CAM_LAYER}"])
-        arrays["expected.cam"] = upsample(raw_e, size).numpy().astype(np.float32)
+    if saliency.EXPECTED.read(base) is not None:
+        raw_e = saliency.EXPECTED_CAM.read(base)
+        out.EXPECTED_CAM.put(res, upsample(torch.from_numpy(raw_e), size).numpy().astype(np.float32))
         # the vanilla gradient for both classes too (max |.| over colour), for the side-by-side figure
-        arrays["expected.saliency"] = saliency_map(base.arrays["expected.gradient"]).astype(np.float32)
-        arrays["target.saliency"] = saliency_map(base.arrays["gradient"]).astype(np.float32)
-        expected = cam_stats(arrays["expected.cam"], raw_e.numpy()) | {
-            "index": base.records["expected"], "label": base.records["expected_label"]}
-    return Result(arrays=arrays, records={"layers": layers, "target": base.records["target"],
-                                          "target_label": base.records["target_label"], "expected": expected})
+        out.EXPECTED_SALIENCY.put(res, saliency_map(saliency.EXPECTED_GRADIENT.read(base)).astype(np.float32))
+        out.TARGET_SALIENCY.put(res, saliency_map(saliency.GRADIENT.read(base)).astype(np.float32))
+        expected = cam_stats(out.EXPECTED_CAM.read(res), raw_e) | {
+            "index": saliency.EXPECTED.read(base), "label": saliency.EXPECTED_LABEL.read(base)}
+    res.records = {"layers": rules["grad_cam"], "rules": rules, "target": saliency.TARGET.read(base),
+                   "target_label": saliency.TARGET_LABEL.read(base), "expected": expected}
+    return res

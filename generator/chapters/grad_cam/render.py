@@ -4,15 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, layer_axis, models_in, new_figure, RenderContext
-from generator.chapters.saliency.render import clip_scale, expected_note, overlay_grid
-from generator.chapters.saliency.compute import CAM_LAYERS, PRIMARY_CAM_LAYER
+from generator.chapters.grad_cam import spec as out
+from generator.chapters.saliency.spec import CAM_LAYERS, PRIMARY_CAM_LAYER
+from generator.lib.methods import cam_methods
+from generator.render import MODEL_COLOURS, RenderContext, layer_axis, models_in, new_figure
+from generator.render.overlays import clip_scale, expected_note, overlay_grid
+
+
+def method_panels(res, methods) -> list:
+    """Each CAM method's map at the primary layer, as drawn: own-rule maps as they are (already in [0, 1]),
+    maps built on other signals scaled by their 99th percentile."""
+    return [out.CAM(m.name, PRIMARY_CAM_LAYER).read(res) if m.cam_rule else clip_scale(out.COMBINED(m.name).read(res), 99.0)
+            for m in methods]
+
+
+def method_caption(methods) -> str:
+    """What the per-photo CAM figure's panels are."""
+    own = [m.title for m in methods if m.cam_rule]
+    built = [m for m in methods if not m.cam_rule]
+    each = "each " if len(own) > 1 else ""
+    text = " and ".join(own) + f" at `{PRIMARY_CAM_LAYER}` ({each}scaled to [0, 1] by its own minimum and maximum)"
+    for m in built:
+        text += f", {m.title} ({m.definition[0].lower() + m.definition[1:].rstrip('.')}; max |·| over colour, " \
+                f"scaled by its 99th percentile)"
+    return text
 
 
 def render(rc: RenderContext, results) -> dict:
     alpha = rc.settings["alpha"]
     models = models_in(results)
     per_image = []
+    methods = cam_methods()
     for img in rc.images:
         rec0 = results[(img.id, models[0])].records
         label = rec0["target_label"]
@@ -20,9 +42,8 @@ def render(rc: RenderContext, results) -> dict:
         rows, rows5 = [], []
         for model in models:
             res = results[(img.id, model)]
-            rows.append((rc.labels[model], [res.arrays[f"cam.{l}"] for l in CAM_LAYERS]))
-            rows5.append((rc.labels[model], [res.arrays[f"cam.{PRIMARY_CAM_LAYER}"],
-                                                clip_scale(res.arrays["guided_grad_cam"], 99.0)]))
+            rows.append((rc.labels[model], [out.CAM("grad_cam", layer).read(res) for layer in CAM_LAYERS]))
+            rows5.append((rc.labels[model], method_panels(res, methods)))
         sizes = [results[(img.id, models[0])].records["layers"][l]["shape"] for l in CAM_LAYERS]
         titles = [f"{l}\n({h}×{w})" for l, (h, w) in zip(CAM_LAYERS, sizes)]
         fig = overlay_grid(rows, img.seen, titles, alpha=alpha, bar_label="Grad-CAM, scaled to its own maximum",
@@ -36,19 +57,18 @@ def render(rc: RenderContext, results) -> dict:
                                      f"is ReLU(Σₖ αₖ Aᵏ), upsampled bilinearly to the photo's size, then scaled to [0, 1] "
                                      f"by its own minimum and maximum, and blended over the photo at {alpha:g} "
                                      f"opacity.{flat_note}"))
-        fig = overlay_grid(rows5, img.seen, [f"Grad-CAM ({PRIMARY_CAM_LAYER})", "guided Grad-CAM"], alpha=alpha,
-                           bar_label="scaled map (guided: by its 99th percentile)", panel=2.2)
+        fig = overlay_grid(rows5, img.seen, [m.title + (f" ({PRIMARY_CAM_LAYER})" if m.cam_rule else "") for m in methods],
+                           alpha=alpha, bar_label="scaled map (guided: by its 99th percentile)", panel=2.2)
         main_fig = rc.mpl(fig, image=img.id, model="both", kind="grad-cam",
-                          caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` and guided Grad-CAM (guided "
-                                   f"backprop × the upsampled Grad-CAM, max |·| over colour, scaled by its 99th "
-                                   f"percentile) for *{label}*; top row trained, bottom row untrained."))
+                          caption=f"{img.title}: {method_caption(methods)}, for *{label}*; top row trained, "
+                                  f"bottom row untrained.")
         expected_fig = None
         rec_e = results[(img.id, models[0])].records.get("expected")
         if rec_e is not None and all(results[(img.id, m)].records.get("expected") for m in models):
-            rows_e = [(rc.labels[m], [results[(img.id, m)].arrays[f"cam.{PRIMARY_CAM_LAYER}"],
-                                      results[(img.id, m)].arrays["expected.cam"],
-                                      clip_scale(results[(img.id, m)].arrays["target.saliency"], 99.0),
-                                      clip_scale(results[(img.id, m)].arrays["expected.saliency"], 99.0)])
+            rows_e = [(rc.labels[m], [out.CAM("grad_cam", PRIMARY_CAM_LAYER).read(results[(img.id, m)]),
+                                      out.EXPECTED_CAM.read(results[(img.id, m)]),
+                                      clip_scale(out.TARGET_SALIENCY.read(results[(img.id, m)]), 99.0),
+                                      clip_scale(out.EXPECTED_SALIENCY.read(results[(img.id, m)]), 99.0)])
                       for m in models]
             fig = overlay_grid(rows_e, img.seen,
                                [f"Grad-CAM: {label}", f"Grad-CAM: {rec_e['label']}",

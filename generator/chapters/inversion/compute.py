@@ -19,7 +19,7 @@ from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.metrics import psnr, ssim_rgb
 from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.core import Context, ImageInput, ModelInput, Result
 
 # lambda_TV per block: a deeper layer keeps less, so the prior must fill in more.
 TV_BY_BLOCK = {"block1": 0.05, "block2": 0.1, "block3": 0.3, "block4": 1.0, "block5": 3.0}

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 
 from generator.models import CATEGORIES
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+from generator.chapters.feature_maps import spec as feature_maps
+from generator.chapters.predictions import spec
+from generator.core import Context, ImageInput, ModelInput, Result
 
 UNIFORM_ENTROPY = math.log(len(CATEGORIES))
 
@@ -52,7 +54,7 @@ def classify(net: torch.nn.Module, pooled: torch.Tensor) -> torch.Tensor:
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     # The conv layers already ran for the feature maps of this (image, model): reuse
     # their block5_pool output (computed now if it is not cached) and run the head only.
-    pooled = ctx.result("feature_maps", image.id, model.name).arrays["block5_pool.full"]
+    pooled = feature_maps.BLOCK5_POOL.read(ctx.result(feature_maps.TECHNIQUE, image.id, model.name))
     with torch.no_grad():
         logits = classify(model.net, torch.from_numpy(pooled)[None].to(ctx.device))[0].double().cpu()
     probs = torch.softmax(logits, dim=0)
@@ -70,4 +72,4 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
 def target_class(ctx: Context, image: ImageInput) -> int:
     """The class every explanation of ``image`` targets: the trained model's top-1."""
-    return int(ctx.result("predictions", image.id, "trained").records["top"][0]["index"])
+    return int(spec.TOP.read(ctx.result(spec.TECHNIQUE, image.id, "trained"))[0]["index"])

@@ -1,31 +1,31 @@
-"""Saliency maps (the site's unit of work): vanilla gradient, SmoothGrad and guided backprop.
+"""Saliency maps (the site's unit of work): the one gradient pass behind every attribution method.
 
 For one (photo, model) this runs :func:`generator.lib.engine.explain` once
-for the trained model's top-1 class and stores the signed input gradient,
-the guided-backprop gradient, SmoothGrad's mean |gradient| and the raw
-Grad-CAM of the last conv of every block.  When the photo's credits name an
-expected class that differs from that top-1, a second, cheaper pass (input
-gradient and ``block5_conv3`` Grad-CAM, no SmoothGrad) explains the expected
-class too, so that a wrong prediction can be debugged (``expected.*`` arrays).  ``grad_cam`` and
-``cascading_randomisation`` read these (they declare ``needs=("saliency",)``).
-The methods themselves live in :mod:`generator.lib.attr`.
+for the trained model's top-1 class and stores what every method in
+:data:`generator.lib.methods.METHODS` needs: the signed input gradient, the
+guided-backprop gradient, SmoothGrad's mean |gradient| and the raw map of
+every CAM rule the methods use at the last conv of every block.  When the
+photo's credits name an expected class that differs from that top-1, a
+second, cheaper pass (input gradient and ``block5_conv3`` Grad-CAM, no
+SmoothGrad) explains the expected class too, so that a wrong prediction can
+be debugged.  The outputs are named in ``spec.py``; :func:`signals` turns
+them back into a :class:`generator.lib.methods.Signals` for one layer.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from generator.lib.engine import explain
-from generator.models import CATEGORIES
-from generator.core import Context, ImageInput, ModelInput, Result, Technique
+import numpy as np
+
 from generator.chapters.predictions.compute import target_class
-
-# The Grad-CAM layers the site shows: the last conv (after its ReLU) of every block.
-CAM_LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
-PRIMARY_CAM_LAYER = "block5_conv3"
-
-
-# --------------------------------------------------------------------------- technique
+from generator.chapters.saliency import spec
+from generator.chapters.saliency.spec import CAM_LAYERS, PRIMARY_CAM_LAYER
+from generator.core import Context, ImageInput, ModelInput, Result
+from generator.lib.cam_rules import CAM_RULES
+from generator.lib.engine import explain
+from generator.lib.methods import METHODS, Signals, cam_rules_used
+from generator.models import CATEGORIES
 
 
 def noise_seed(image: ImageInput, base: int) -> int:
@@ -34,32 +34,38 @@ def noise_seed(image: ImageInput, base: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
+def _f32(t) -> np.ndarray:
+    return t.float().numpy()
+
+
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     s = ctx.settings
     target = target_class(ctx, image)
     seed = noise_seed(image, s["noise_seed"])
+    rules = cam_rules_used()
     e = explain(model.net, image.tensor.to(ctx.device), target, cam_layers=CAM_LAYERS, guided=True,
                 smooth_n=s["smoothgrad_n"], sigma=s["sigma"], seed=seed, batch_size=s["batch_size"],
-                channels_last=s["channels_last"])
-    arrays = {
-        "gradient": e.gradient.float().numpy(),
-        "guided": e.guided.float().numpy(),
-        "smoothgrad": e.smooth.float().numpy(),
-    }
-    for layer in CAM_LAYERS:
-        arrays[f"cam.{layer}"] = e.cams[layer].float().numpy()
-        arrays[f"cam_weights.{layer}"] = e.cam_weights[layer].float().numpy()
+                channels_last=s["channels_last"], cam=rules[0], cam_variants=rules)
+    res = Result()
+    spec.GRADIENT.put(res, _f32(e.gradient))
+    spec.GUIDED.put(res, _f32(e.guided))
+    spec.SMOOTHGRAD.put(res, _f32(e.smooth))
+    for rule in rules:
+        for layer in CAM_LAYERS:
+            spec.CAM(rule, layer).put(res, _f32(e.variants[rule][layer]))
+            if CAM_RULES[rule].kind == "channel":
+                spec.CAM_WEIGHTS(rule, layer).put(res, _f32(e.variant_weights[rule][layer]))
     # The activations the Grad-CAM weights multiply, for building_blocks (no second forward pass there).
-    arrays[f"cam_activations.{PRIMARY_CAM_LAYER}"] = e.cam_activations[PRIMARY_CAM_LAYER].float().numpy()
+    spec.CAM_ACTIVATIONS(PRIMARY_CAM_LAYER).put(res, _f32(e.cam_activations[PRIMARY_CAM_LAYER]))
     expected = image.credit.label_index if image.credit else None
     expected_score = None
     if expected is not None and expected != target:
         ex = explain(model.net, image.tensor.to(ctx.device), expected, cam_layers=[PRIMARY_CAM_LAYER],
                      guided=False, smooth_n=0, channels_last=s["channels_last"])
-        arrays["expected.gradient"] = ex.gradient.float().numpy()
-        arrays[f"expected.cam.{PRIMARY_CAM_LAYER}"] = ex.cams[PRIMARY_CAM_LAYER].float().numpy()
+        spec.EXPECTED_GRADIENT.put(res, _f32(ex.gradient))
+        spec.EXPECTED_CAM.put(res, _f32(ex.cams[PRIMARY_CAM_LAYER]))
         expected_score = ex.score
-    return Result(arrays=arrays, records={
+    res.records = {
         "expected": expected if expected_score is not None else None,
         "expected_label": CATEGORIES[expected] if expected_score is not None else None,
         "expected_score": expected_score,
@@ -67,4 +73,18 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         "sigma": s["sigma"], "sigma_abs": e.sigma_abs, "n": s["smoothgrad_n"], "seed": seed,
         "batch_size": s["batch_size"], "channels_last": s["channels_last"],
         "input_range": float(image.tensor.max() - image.tensor.min()),
-    })
+    }
+    return res
+
+
+def signals(res: Result, size: tuple[int, int], layer: str = PRIMARY_CAM_LAYER) -> Signals:
+    """A saliency result as the methods read it, with every CAM rule's raw map at ``layer``."""
+    return Signals(size=tuple(size), gradient=spec.GRADIENT.read(res), guided=spec.GUIDED.read(res),
+                   smooth=spec.SMOOTHGRAD.get(res),
+                   cams={rule: spec.CAM(rule, layer).read(res) for rule in cam_rules_used()})
+
+
+def method_maps(res: Result, size: tuple[int, int], methods=None) -> dict[str, np.ndarray]:
+    """Every method's H x W map (float32) from a saliency result, at the primary CAM layer."""
+    sig = signals(res, size)
+    return {m.name: m.map(sig) for m in (methods or METHODS).values()}

@@ -1,0 +1,157 @@
+"""The attribution methods, declared once: what each is, what it needs of the shared pass, its map.
+
+Every map-producing attribution is one :class:`Method` in :data:`METHODS`.
+The site iterates over this table: the saliency pass computes what the
+methods need, and the Grad-CAM figures, the sanity checks, the methods table,
+the gallery and the glossary list every method in it.  A method says which
+signals of the shared pass (:func:`generator.lib.engine.explain`) it uses and
+how they become one H x W map:
+
+* ``"gradient"``, ``"guided"``, ``"smooth"``: the input gradient, the guided
+  backprop signal, SmoothGrad's mean |gradient| (each 3 x H x W);
+* a CAM rule's name (``"grad_cam"``, ``"grad_cam_plus_plus"``): that rule's raw
+  h x w map at the method's layer.
+
+Adding a method that the pass already supports is one ``Method(...)`` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+
+from generator.lib.attr import saliency_map, upsample
+from generator.lib.cam_rules import CAM_RULES
+
+INPUT_SIGNALS = ("gradient", "guided", "smooth")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What one shared pass yields for one image and class, as numpy arrays (CPU, float32)."""
+
+    size: tuple[int, int]  # the input's H x W
+    gradient: np.ndarray | None = None  # 3 x H x W, signed
+    guided: np.ndarray | None = None  # 3 x H x W, signed
+    smooth: np.ndarray | None = None  # 3 x H x W, mean |gradient| over the noisy copies
+    cams: Mapping[str, np.ndarray] = field(default_factory=dict)  # CAM rule -> raw h x w at one layer
+
+    def signal(self, name: str) -> np.ndarray:
+        value = self.cams.get(name) if name in CAM_RULES else getattr(self, name)
+        if value is None:
+            raise KeyError(f"this pass did not compute {name!r}")
+        return np.asarray(value)
+
+
+def _gradient(s: Signals) -> np.ndarray:
+    return saliency_map(s.signal("gradient"))
+
+
+def _smoothgrad(s: Signals) -> np.ndarray:
+    return s.signal("smooth").max(axis=0)
+
+
+def _guided(s: Signals) -> np.ndarray:
+    return saliency_map(s.signal("guided"))
+
+
+def _cam(rule: str) -> Callable[[Signals], np.ndarray]:
+    def to_map(s: Signals) -> np.ndarray:
+        return upsample(torch.as_tensor(s.signal(rule)), s.size).numpy()
+    return to_map
+
+
+def _guided_grad_cam(s: Signals) -> np.ndarray:
+    cam = upsample(torch.as_tensor(s.signal("grad_cam")), s.size, scale=False).numpy()
+    return np.abs(s.signal("guided") * cam).max(axis=0)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One attribution method.
+
+    ``family``: ``"gradient"`` (a map from the input gradient's pass) or ``"cam"``
+    (needs a layer).  ``question``: what its map answers, in one line;
+    ``definition``: one plain sentence for the glossary; ``colour``: its line and
+    dot colour in every plot.  ``uses``: the signals it reads (see the module
+    docstring); ``to_map``: signals -> H x W map (non-negative, not yet scaled
+    unless the method scales itself).  ``cam_rule``: the CAM rule it adds to
+    the pass, for a CAM method.
+    """
+
+    name: str
+    title: str
+    family: str
+    question: str
+    definition: str
+    citation: str
+    colour: str
+    uses: tuple[str, ...]
+    to_map: Callable[[Signals], np.ndarray]
+
+    @property
+    def needs_layer(self) -> bool:
+        return any(u in CAM_RULES for u in self.uses)
+
+    @property
+    def cam_rule(self) -> str | None:
+        """The CAM rule this method *is* (its own name when that is a rule), else None."""
+        return self.name if self.name in CAM_RULES else None
+
+    def map(self, signals: Signals) -> np.ndarray:
+        """This method's H x W map, float32."""
+        return np.asarray(self.to_map(signals)).astype(np.float32)
+
+    def as_dict(self) -> dict:
+        """What pages, the manifest and the glossary state about the method."""
+        return {"name": self.name, "title": self.title, "family": self.family, "question": self.question,
+                "definition": self.definition, "citation": self.citation, "colour": self.colour}
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("gradient", "Gradient", "gradient",
+           "Which pixels is the class score most sensitive to?",
+           "The class score's gradient with respect to the input pixels, largest over the colour channels: "
+           "how much a small change of each pixel would move the score.",
+           "Simonyan et al., 2013", "#1b6ca8", ("gradient",), _gradient),
+    Method("smoothgrad", "SmoothGrad", "gradient",
+           "Which pixels matter once the gradient's noise is averaged away?",
+           "The gradient's magnitude averaged over many copies of the photo with Gaussian noise added, "
+           "which smooths away the speckle of a single gradient.",
+           "Smilkov et al., 2017", "#6a4c93", ("smooth",), _smoothgrad),
+    Method("guided", "Guided backprop", "gradient",
+           "Which input patterns pass positive signals back through every ReLU?",
+           "A backward pass that, at every ReLU, also drops negative incoming gradients; its maps look sharp "
+           "but depend little on the weights.",
+           "Springenberg et al., 2014", "#2a9d8f", ("guided",), _guided),
+    Method("grad_cam", "Grad-CAM", "cam",
+           "Where in the photo is the evidence for the class?",
+           "A layer's channels weighted by the spatial mean of the class score's gradient, summed and passed "
+           "through a ReLU: a coarse map of where the evidence is.",
+           "Selvaraju et al., 2017", "#e76f51", ("grad_cam",), _cam("grad_cam")),
+    Method("guided_grad_cam", "Guided Grad-CAM", "cam",
+           "Which fine details inside the Grad-CAM region carry the evidence?",
+           "Guided backprop multiplied pixel by pixel by the upsampled Grad-CAM map: fine detail, restricted "
+           "to where Grad-CAM finds evidence.",
+           "Selvaraju et al., 2017", "#8a5a44", ("guided", "grad_cam"), _guided_grad_cam),
+)}
+"""Every attribution method the site shows, in the order pages list them."""
+
+
+def cam_rules_used(methods=None) -> list[str]:
+    """The CAM rules the methods need from the pass (Grad-CAM first: it is the primary one)."""
+    used = [u for m in (methods or METHODS).values() for u in m.uses if u in CAM_RULES]
+    return sorted(set(used), key=lambda r: (r != "grad_cam", list(CAM_RULES).index(r)))
+
+
+def family(name: str, methods=None) -> list[Method]:
+    """The methods of one family, in table order."""
+    return [m for m in (methods or METHODS).values() if m.family == name]
+
+
+def cam_methods(methods=None) -> list[Method]:
+    """The CAM family: the methods that need a layer."""
+    return family("cam", methods)
