@@ -224,6 +224,7 @@ class Technique:
     scope: Literal["image", "model"] = "image"
     models: tuple[str, ...] = MODEL_NAMES
     summary: str = ""  # one line for `python -m generator list`
+    family: str | None = None  # the attribution family (generator.lib.methods) whose methods this chapter shows
     compute: ComputeFn | None = None  # default: compute() in generator/chapters/<name>/compute.py
 
     @property

@@ -229,14 +229,20 @@ TIMED_FRAGMENTS = ("fragments/build.md", "fragments/methods.md")
 
 def write_methods_table(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore",
                         device: str) -> None:
-    """``fragments/methods.md``: each method's question, its compute time in this build, its sanity checks."""
+    """``fragments/methods.md``: each method's question, its compute time in this build, its sanity checks.
+
+    The attribution rows list every method of :data:`generator.lib.methods.METHODS` under the chapter that
+    shows its family."""
+    from generator.lib.methods import family
+
     rows = []
     for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
         state = states.read(tech.name)
         timing = (state or {}).get("timing") or {}
         units = timing.get("units", 0)
         rows.append({"name": tech.name, "chapter": tech.chapter, "scope": tech.scope, "missing": state is None,
-                     "per_unit": timing.get("compute_seconds", 0.0) / units if units else 0.0})
+                     "per_unit": timing.get("compute_seconds", 0.0) / units if units else 0.0,
+                     "methods": [m.as_dict() for m in family(tech.family)] if tech.family else []})
     cascade = states.read("cascading_randomisation")
     text = environment().get_template("_methods.md.j2").render(
         rows=rows, checks=cascade["records"] if cascade else None, device=device)
@@ -245,7 +251,9 @@ def write_methods_table(site: SiteContext, techniques: "Iterable[Technique]", st
 
 def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore") -> None:
     """``manifest.json``: every figure with its technique, image, model, layer and path, in site order, and
-    the paths of the data files (not figures) that renderers wrote."""
+    the paths of the data files (not figures) that renderers wrote, and the attribution methods."""
+    from generator.lib.methods import METHODS
+
     figures: list[dict] = []
     data: list[str] = []
     listed = []
@@ -265,5 +273,6 @@ def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states:
         "techniques": listed,
         "figures": figures,
         "data": data,  # files that are not figures (the unit explorer's atlases and indexes)
+        "methods": [m.as_dict() for m in METHODS.values()],  # the attribution methods (the glossary lists them)
     }
     atomic_write_text(site.out_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False) + "\n")

@@ -6,7 +6,7 @@ from generator.core import Output, OutputFamily, Technique
 from generator.chapters.saliency.spec import CAM_LAYERS
 
 TECHNIQUE = Technique(
-    name="grad_cam", title="Class activation maps", chapter="cam.md", order=41,
+    name="grad_cam", title="Class activation maps", chapter="cam.md", order=41, family="cam",
     needs=("saliency",),  # the maps come from the saliency technique's single pass
     compute_settings={"quick": {}, "default": {}, "full": {}},
     render_settings={"quick": {"alpha": 0.5}, "default": {"alpha": 0.5}, "full": {"alpha": 0.5}},

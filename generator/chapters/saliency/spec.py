@@ -29,7 +29,7 @@ def _channel_rules() -> tuple[str, ...]:
 
 
 TECHNIQUE = Technique(
-    name="saliency", title="Saliency maps", chapter="saliency.md", order=40,
+    name="saliency", title="Saliency maps", chapter="saliency.md", order=40, family="gradient",
     needs=("predictions",),
     compute_settings={
         "quick": {"smoothgrad_n": 4, "sigma": 0.15, "noise_seed": 0, "batch_size": 4, "channels_last": False},
