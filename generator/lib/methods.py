@@ -132,6 +132,11 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "A layer's channels weighted by the spatial mean of the class score's gradient, summed and passed "
            "through a ReLU: a coarse map of where the evidence is.",
            "Selvaraju et al., 2017", "#e76f51", ("grad_cam",), _cam("grad_cam")),
+    Method("grad_cam_plus_plus", "Grad-CAM++", "cam",
+           "Where is the evidence, counting every part of the photo that adds to the class?",
+           "Grad-CAM with each channel weighted by its positive gradients only, each scaled by a factor from "
+           "higher powers of the gradient, so that every region that raises the score counts, not just the largest.",
+           "Chattopadhay et al., 2018", "#d4a017", ("grad_cam_plus_plus",), _cam("grad_cam_plus_plus")),
     Method("guided_grad_cam", "Guided Grad-CAM", "cam",
            "Which fine details inside the Grad-CAM region carry the evidence?",
            "Guided backprop multiplied pixel by pixel by the upsampled Grad-CAM map: fine detail, restricted "
