@@ -97,7 +97,15 @@ def included_fragments() -> list[tuple[str, str]]:
 
 def build_site(session: nox.Session, python: str) -> None:
     session.run(
-        python, "-m", "properdocs", "build", "--strict", "-f", MKDOCS_CONFIG, "-d", "site",
+        python,
+        "-m",
+        "properdocs",
+        "build",
+        "--strict",
+        "-f",
+        MKDOCS_CONFIG,
+        "-d",
+        "site",
         external=True,
     )
 
@@ -149,9 +157,7 @@ def serve(session: nox.Session) -> None:
     """Live preview; arguments go to `properdocs serve` (e.g. `-- -a 127.0.0.1:8001`)."""
     python = shared_env(session)
     require_generated(session)
-    session.run(
-        python, "-m", "properdocs", "serve", "-f", MKDOCS_CONFIG, *session.posargs, external=True
-    )
+    session.run(python, "-m", "properdocs", "serve", "-f", MKDOCS_CONFIG, *session.posargs, external=True)
 
 
 def run_module(session: nox.Session, module: str) -> None:
@@ -174,8 +180,10 @@ def same(session: nox.Session) -> None:
     See `python -m generator.build.same --help`.
     """
     if not session.posargs:
-        session.error("usage: nox -s same -- OLD_DIR [--weights PATH] [--allow GLOB ...] "
-                      "(OLD_DIR: a copy of docs/generated made before your change)")
+        session.error(
+            "usage: nox -s same -- OLD_DIR [--weights PATH] [--allow GLOB ...] "
+            "(OLD_DIR: a copy of docs/generated made before your change)"
+        )
     run_module(session, "generator.build.same")
 
 

@@ -19,8 +19,10 @@ class DiskFull(OSError):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        super().__init__(errno.ENOSPC, f"no space left on {mount_point(self.path)} while writing {self.path}; "
-                                       f"free some space and rerun")
+        super().__init__(
+            errno.ENOSPC,
+            f"no space left on {mount_point(self.path)} while writing {self.path}; free some space and rerun",
+        )
 
     def __str__(self) -> str:
         return self.strerror

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from generator.config import PROFILES
 
+
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         prefix = {logging.ERROR: "error: ", logging.WARNING: "warning: "}.get(record.levelno, "")
@@ -34,7 +35,8 @@ def configure_logging(verbose: bool) -> None:
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logger.propagate = False
     warnings.showwarning = lambda message, category, *rest, **kw: logger.warning(
-        "%s: %s", category.__name__, " ".join(str(message).split()))
+        "%s: %s", category.__name__, " ".join(str(message).split())
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,43 +44,96 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m generator",
         description="Run every CNN visualisation on VGG16 (trained and untrained) over a set of photos "
-                    "and write figures, markdown fragments and a manifest for the site.")
+        "and write figures, markdown fragments and a manifest for the site.",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    b = sub.add_parser("build", help="compute and render everything that is out of date",
-                       description="Compute and render everything that is out of date. Results are cached "
-                                   "by content, so a rerun with nothing changed does no model work.")
-    b.add_argument("--profile", choices=list(PROFILES), default="default",
-                   help="work budget: quick (tests), default (laptop CPU), full (GPU); default: %(default)s")
-    b.add_argument("--images", type=Path, default=Path("images"), metavar="DIR",
-                   help="folder of input photos (default: %(default)s)")
-    b.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR",
-                   help="where figures, fragments and manifest.json go (default: %(default)s)")
-    b.add_argument("--cache", type=Path, default=None, metavar="DIR",
-                   help="where computed results are cached (default: .cache/generator/<profile>)")
-    b.add_argument("--weights", type=Path, default=None, metavar="PATH",
-                   help="torchvision VGG16 ImageNet state dict to use instead of the torch hub cache "
-                        "(default: $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth, downloaded once)")
-    b.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where to run the models (default: %(default)s: cuda when available)")
-    b.add_argument("--only", nargs="+", metavar="TECHNIQUE", choices=names,
-                   help=f"run only these techniques: {', '.join(names)}")
-    b.add_argument("--report", type=Path, default=None, metavar="PATH",
-                   help="also write a machine-readable JSON build report there (per technique: computed, "
-                        "cached, seconds, figures; and the failures)")
-    b.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                   help="render figures in N worker processes (default: the number of CPU cores, at most 8; 1: in "
-                        "this process). The figures are byte-identical for every N")
+    b = sub.add_parser(
+        "build",
+        help="compute and render everything that is out of date",
+        description="Compute and render everything that is out of date. Results are cached "
+        "by content, so a rerun with nothing changed does no model work.",
+    )
+    b.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default="default",
+        help="work budget: quick (tests), default (laptop CPU), full (GPU); default: %(default)s",
+    )
+    b.add_argument(
+        "--images",
+        type=Path,
+        default=Path("images"),
+        metavar="DIR",
+        help="folder of input photos (default: %(default)s)",
+    )
+    b.add_argument(
+        "--out",
+        type=Path,
+        default=Path("docs/generated"),
+        metavar="DIR",
+        help="where figures, fragments and manifest.json go (default: %(default)s)",
+    )
+    b.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where computed results are cached (default: .cache/generator/<profile>)",
+    )
+    b.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="torchvision VGG16 ImageNet state dict to use instead of the torch hub cache "
+        "(default: $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth, downloaded once)",
+    )
+    b.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where to run the models (default: %(default)s: cuda when available)",
+    )
+    b.add_argument(
+        "--only", nargs="+", metavar="TECHNIQUE", choices=names, help=f"run only these techniques: {', '.join(names)}"
+    )
+    b.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write a machine-readable JSON build report there (per technique: computed, "
+        "cached, seconds, figures; and the failures)",
+    )
+    b.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="render figures in N worker processes (default: the number of CPU cores, at most 8; 1: in "
+        "this process). The figures are byte-identical for every N",
+    )
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    b.add_argument("--no-wait", action="store_true",
-                   help="if another build is writing the same --out or --cache, stop instead of waiting for it")
+    b.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another build is writing the same --out or --cache, stop instead of waiting for it",
+    )
     b.add_argument("-v", "--verbose", action="store_true", help="log more, including tracebacks of failures")
 
-    sub.add_parser("list", help="list the techniques and profiles",
-                   description="List the techniques (in site order) and the profiles.")
+    sub.add_parser(
+        "list",
+        help="list the techniques and profiles",
+        description="List the techniques (in site order) and the profiles.",
+    )
 
-    c = sub.add_parser("clean", help="delete generated output and cached results",
-                       description="Delete the output folder and the result cache.")
+    c = sub.add_parser(
+        "clean",
+        help="delete generated output and cached results",
+        description="Delete the output folder and the result cache.",
+    )
     c.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR")
     c.add_argument("--cache", type=Path, default=Path(".cache/generator"), metavar="DIR")
     return p
@@ -110,13 +165,18 @@ def cmd_build(args) -> int:
     from generator.config import get_profile
 
     if args.weights is not None and args.weights.is_dir():
-        print(f"error: --weights {args.weights}: is a folder, not a checkpoint file. Pass the file itself, "
-              f"e.g. {args.weights / 'vgg16-397923af.pth'}", file=sys.stderr)
+        print(
+            f"error: --weights {args.weights}: is a folder, not a checkpoint file. Pass the file itself, "
+            f"e.g. {args.weights / 'vgg16-397923af.pth'}",
+            file=sys.stderr,
+        )
         return 2
     if args.weights is not None and not args.weights.is_file():
-        print(f"error: {args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
-              f"(vgg16-397923af.pth) with --weights, or leave --weights out to use the torch hub cache",
-              file=sys.stderr)
+        print(
+            f"error: {args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
+            f"(vgg16-397923af.pth) with --weights, or leave --weights out to use the torch hub cache",
+            file=sys.stderr,
+        )
         return 2
     if not args.images.is_dir():
         print(f"error: {args.images}: no such folder. Pass a folder of photos with --images", file=sys.stderr)
@@ -126,24 +186,36 @@ def cmd_build(args) -> int:
     # Bad output paths fail here, in one line, before any model work.
     problems = [writable_folder("--out", args.out), writable_folder("--cache", cache)]
     if args.report is not None:
-        problems.append(writable_folder("--report", args.report.parent)
-                        or (f"--report {args.report}: is a folder. Pass a file name" if args.report.is_dir() else None))
+        problems.append(
+            writable_folder("--report", args.report.parent)
+            or (f"--report {args.report}: is a folder. Pass a file name" if args.report.is_dir() else None)
+        )
     problems = [p for p in problems if p]
     if problems:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
         return 2
     try:
-        fingerprint = fresh.fingerprint(profile=profile.name, images=args.images, out=args.out, cache=cache,
-                                        weights=args.weights, device=args.device, only=args.only)
+        fingerprint = fresh.fingerprint(
+            profile=profile.name,
+            images=args.images,
+            out=args.out,
+            cache=cache,
+            weights=args.weights,
+            device=args.device,
+            only=args.only,
+        )
     except OSError:  # something unreadable: the full build says what, in its own words
         fingerprint = None
     if fingerprint is not None:
         with FolderLock(args.out, wait=not args.no_wait):
             report = fresh.unchanged(args.out, fingerprint)
         if report is not None:
-            print(f"nothing changed since the last build of {args.out} (profile '{profile.name}', "
-                  f"{report.device}): no work to do", file=sys.stderr)
+            print(
+                f"nothing changed since the last build of {args.out} (profile '{profile.name}', "
+                f"{report.device}): no work to do",
+                file=sys.stderr,
+            )
             return _finish(report, args)
     return _full_build(args, profile, cache, fingerprint)
 
@@ -154,10 +226,17 @@ def _full_build(args, profile, cache: Path, fingerprint: dict | None) -> int:
     from generator.models import WeightsSource
 
     device = _device(args.device)
-    opts = BuildOptions(profile=profile, images_dir=args.images, out_dir=args.out, cache_dir=cache,
-                        weights=WeightsSource(args.weights, explicit=args.weights is not None),
-                        device=device, only=args.only, progress=not args.no_progress and sys.stderr.isatty(),
-                        jobs=args.jobs)
+    opts = BuildOptions(
+        profile=profile,
+        images_dir=args.images,
+        out_dir=args.out,
+        cache_dir=cache,
+        weights=WeightsSource(args.weights, explicit=args.weights is not None),
+        device=device,
+        only=args.only,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        jobs=args.jobs,
+    )
     print(f"building profile '{profile.name}' on {device} -> {args.out}", file=sys.stderr)
     build = Build(opts)
     try:

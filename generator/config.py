@@ -28,12 +28,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", input_size=64, tile=48, dpi=60,
-                     description="tiny inputs and budgets, for tests"),
-    "default": Profile("default", input_size=224, tile=96, dpi=100,
-                       description="sized for a 2-core laptop CPU"),
-    "full": Profile("full", input_size=224, tile=112, dpi=120,
-                    description="large budgets, meant for a GPU"),
+    "quick": Profile("quick", input_size=64, tile=48, dpi=60, description="tiny inputs and budgets, for tests"),
+    "default": Profile("default", input_size=224, tile=96, dpi=100, description="sized for a 2-core laptop CPU"),
+    "full": Profile("full", input_size=224, tile=112, dpi=120, description="large budgets, meant for a GPU"),
 }
 
 
@@ -42,6 +39,7 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
 
 FEATURED_IMAGE = "chelsea"
 """The photo chapters use as their running example (falls back to the first image)."""

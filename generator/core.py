@@ -18,8 +18,9 @@ only a technique's ``compute.py`` (and :mod:`generator.lib`) needs it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -39,9 +40,9 @@ class ImageInput:
     id: str
     title: str
     sha256: str
-    seen: "np.ndarray"  # HxWx3 float32 in [0, 1]: the pixels the model sees
-    tensor: "torch.Tensor"  # 1x3xHxW, normalised, on the CPU
-    credit: "Credit | None" = None
+    seen: np.ndarray  # HxWx3 float32 in [0, 1]: the pixels the model sees
+    tensor: torch.Tensor  # 1x3xHxW, normalised, on the CPU
+    credit: Credit | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ModelInput:
 class Result:
     """What a technique returns: arrays for renderers, records for text."""
 
-    arrays: dict[str, "np.ndarray"] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
     records: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None  # compute time, measured by the run that computed it (kept in the cache)
 
@@ -103,8 +104,10 @@ class Output:
     def read(self, result: Result):
         store = self._store(result)
         if self.key not in store:
-            raise KeyError(f"{self.technique}'s result has no {self.kind} {self.key!r} ({self.doc}); "
-                           f"it holds {', '.join(sorted(store)) or 'none'}")
+            raise KeyError(
+                f"{self.technique}'s result has no {self.kind} {self.key!r} ({self.doc}); "
+                f"it holds {', '.join(sorted(store)) or 'none'}"
+            )
         return store[self.key]
 
     def get(self, result: Result, default=None):
@@ -185,7 +188,7 @@ class Context:
         self._result_fn = result_fn
         self._model_fn = model_fn
 
-    def result(self, technique: "str | Technique", image_id: str | None, model_name: str) -> Result:
+    def result(self, technique: str | Technique, image_id: str | None, model_name: str) -> Result:
         name = technique.name if isinstance(technique, Technique) else technique
         return self._result_fn(name, image_id, model_name)
 
@@ -240,7 +243,7 @@ class Technique:
     def render_module(self) -> str:
         return f"{self.package}.render"
 
-    def run(self, ctx: Context, model: ModelInput, image: "ImageInput | None") -> Result:
+    def run(self, ctx: Context, model: ModelInput, image: ImageInput | None) -> Result:
         """Compute one unit (importing ``compute.py`` now, with torch)."""
         fn = self.compute or importlib.import_module(self.compute_module).compute
         return fn(ctx, model, image)

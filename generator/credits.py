@@ -85,7 +85,9 @@ def load_credits(images_dir: Path) -> dict[str, Credit]:
             raise ImageError(path, f"{where} repeats an earlier entry", "Keep one entry per file.")
         if not 0 <= credit.label_index < len(categories) or categories[credit.label_index] != credit.label:
             actual = categories[credit.label_index] if 0 <= credit.label_index < len(categories) else "out of range"
-            hint = f" ('{credit.label}' is number {categories.index(credit.label)})" if credit.label in categories else ""
+            hint = (
+                f" ('{credit.label}' is number {categories.index(credit.label)})" if credit.label in categories else ""
+            )
             raise ImageError(
                 path,
                 f"{where}: label {credit.label!r} does not match label_index {credit.label_index} ({actual}){hint}",
@@ -93,4 +95,3 @@ def load_credits(images_dir: Path) -> dict[str, Credit]:
             )
         credits[credit.file] = credit
     return credits
-

@@ -26,7 +26,8 @@ from torchvision.models import VGG16_Weights
 from torchvision.transforms import functional as TF
 
 from generator.credits import CREDITS_FILE, Credit, load_credits  # noqa: F401  (part of this module's API)
-from generator.errors import ImageError, one_line as _one_line
+from generator.errors import ImageError
+from generator.errors import one_line as _one_line
 from generator.photo_ids import MAX_ID, slug, unique_ids  # noqa: F401  (part of this module's API)
 
 MIN_SIDE = 32
@@ -42,8 +43,6 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 _WEIGHTS = VGG16_Weights.IMAGENET1K_V1
 _IGNORED_PREFIXES = ("credits.", "readme", "license", "licence")
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
-
-
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,10 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
             if path.is_symlink():
                 target = path.resolve()
                 if images_dir.resolve() not in target.parents:
-                    problems.append(f"{path}: is a link to {target}, outside the image folder; "
-                                    f"it is used as a photo. Copy the file in instead to keep the folder self-contained.")
+                    problems.append(
+                        f"{path}: is a link to {target}, outside the image folder; "
+                        f"it is used as a photo. Copy the file in instead to keep the folder self-contained."
+                    )
 
     if not files:
         raise ImageError(
@@ -127,10 +128,7 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
         )
 
     ids = unique_ids(files)
-    images = [
-        SourceImage(id=ids[p], path=p, sha256=_sha256(p), credit=credits.get(p.name))
-        for p in files
-    ]
+    images = [SourceImage(id=ids[p], path=p, sha256=_sha256(p), credit=credits.get(p.name)) for p in files]
     return images, problems
 
 
@@ -177,9 +175,13 @@ def load_rgb(path: Path, *, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SI
         try:
             im = Image.open(path)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(path, f"too many pixels, refused as a possible decompression bomb ({exc})", too_big) from None
+            raise ImageError(
+                path, f"too many pixels, refused as a possible decompression bomb ({exc})", too_big
+            ) from None
         except Image.UnidentifiedImageError:
-            raise ImageError(path, "not a recognised image file", "Replace it with a JPEG or PNG, or delete it.") from None
+            raise ImageError(
+                path, "not a recognised image file", "Replace it with a JPEG or PNG, or delete it."
+            ) from None
         except Exception as exc:  # noqa: BLE001 - any failure here is a bad file
             raise ImageError(path, f"could not be opened ({_describe(exc)})", "Replace it or delete it.") from None
 
@@ -201,7 +203,9 @@ def load_rgb(path: Path, *, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SI
             try:
                 im.load()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                raise ImageError(path, f"too many pixels, refused as a possible decompression bomb ({exc})", too_big) from None
+                raise ImageError(
+                    path, f"too many pixels, refused as a possible decompression bomb ({exc})", too_big
+                ) from None
             except Exception as exc:  # noqa: BLE001 - truncated or corrupt data raises many kinds
                 raise ImageError(
                     path, f"the image data is truncated or corrupt ({_describe(exc)})", "Re-export or re-download it."
@@ -240,7 +244,9 @@ def _to_rgb(im: Image.Image, path: Path) -> Image.Image:
         return im.convert("RGB")
     except (ValueError, OSError) as exc:
         raise ImageError(
-            path, f"the colour mode {mode} cannot be converted to RGB ({_describe(exc)})", "Save it as an RGB JPEG or PNG."
+            path,
+            f"the colour mode {mode} cannot be converted to RGB ({_describe(exc)})",
+            "Save it as an RGB JPEG or PNG.",
         ) from None
 
 
@@ -281,9 +287,7 @@ def prepare(img: Image.Image, crop_size: int = 224) -> Prepared:
         raise ValueError(f"crop_size must be positive, got {crop_size}")
     mean, std, ratio = preprocessing_params()
     preset = _WEIGHTS.transforms()
-    resized = TF.resize(
-        img, [round(crop_size * ratio)], interpolation=preset.interpolation, antialias=preset.antialias
-    )
+    resized = TF.resize(img, [round(crop_size * ratio)], interpolation=preset.interpolation, antialias=preset.antialias)
     cropped = TF.center_crop(resized, [crop_size])
     pixels = TF.convert_image_dtype(TF.pil_to_tensor(cropped), torch.float)
     seen = pixels.permute(1, 2, 0).numpy().copy()

@@ -21,19 +21,27 @@ import torch
 from torch import nn
 from torchvision.models import VGG, VGG16_Weights, vgg16
 
+from generator.checkpoint import CHECKPOINT_NAME, default_checkpoint_path, file_sha256, weights_identity  # noqa: F401
 from generator.config import SEED
 from generator.lib.determinism import AdaptiveAvgPool2d
-
-from generator.checkpoint import (CHECKPOINT_NAME, default_checkpoint_path, file_sha256,  # noqa: F401
-                                 weights_identity)
 
 WEIGHTS = VGG16_Weights.IMAGENET1K_V1
 CATEGORIES: list[str] = list(WEIGHTS.meta["categories"])
 
 # VGG16's layer names (block1_conv1 ... block5_pool, fc1, fc2, predictions) live with the
 # layer resolver in generator.lib.layers; they are re-exported here for the site's modules.
-from generator.lib.layers import (BLOCKS, CONV_LAYERS, DENSE_LAYERS, FEATURE_LAYERS,  # noqa: E402,F401
-                                  LAYERS, POOL_LAYERS, activations, block_of, feature_index, last_conv)
+from generator.lib.layers import (  # noqa: E402,F401
+    BLOCKS,
+    CONV_LAYERS,
+    DENSE_LAYERS,
+    FEATURE_LAYERS,
+    LAYERS,
+    POOL_LAYERS,
+    activations,
+    block_of,
+    feature_index,
+    last_conv,
+)
 
 
 def conv_module(net: VGG, layer: str) -> nn.Conv2d:
@@ -56,12 +64,20 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "trained": ModelSpec("trained", "Trained",
-                         "VGG16 with torchvision's ImageNet-1k weights (IMAGENET1K_V1).",
-                         "trained (ImageNet)", "#1b6ca8"),
-    "untrained": ModelSpec("untrained", "Untrained",
-                           f"The same architecture with torchvision's default random initialisation, seed {SEED}.",
-                           "untrained (random init)", "#d1495b"),
+    "trained": ModelSpec(
+        "trained",
+        "Trained",
+        "VGG16 with torchvision's ImageNet-1k weights (IMAGENET1K_V1).",
+        "trained (ImageNet)",
+        "#1b6ca8",
+    ),
+    "untrained": ModelSpec(
+        "untrained",
+        "Untrained",
+        f"The same architecture with torchvision's default random initialisation, seed {SEED}.",
+        "untrained (random init)",
+        "#d1495b",
+    ),
 }
 MODEL_NAMES = tuple(MODELS)
 
@@ -78,7 +94,7 @@ class WeightsIdentity:
     official: bool
 
     @classmethod
-    def of(cls, identity: str) -> "WeightsIdentity":
+    def of(cls, identity: str) -> WeightsIdentity:
         """From ``WeightsSource.identity()``: a sha256, or ``torchvision:URL`` when the official file
         will be downloaded (torch.hub checks its hash)."""
         if identity.startswith("torchvision:"):
@@ -94,13 +110,16 @@ def model_table(weights: WeightsIdentity) -> dict[str, ModelSpec]:
     if weights.official:
         return MODELS
     short = (weights.sha256 or "")[:12]
-    trained = replace(MODELS["trained"], label="trained (stand-in weights)",
-                      description=f"VGG16 with stand-in weights (sha256 {short}…), not torchvision's "
-                                  f"ImageNet-1k file ({CHECKPOINT_NAME}).")
+    trained = replace(
+        MODELS["trained"],
+        label="trained (stand-in weights)",
+        description=f"VGG16 with stand-in weights (sha256 {short}…), not torchvision's "
+        f"ImageNet-1k file ({CHECKPOINT_NAME}).",
+    )
     return {**MODELS, "trained": trained}
 
 
-def build_model(name: str, weights: "WeightsSource", device) -> VGG:
+def build_model(name: str, weights: WeightsSource, device) -> VGG:
     """The VGG16 called ``name``: trained from ``weights``, untrained from the global seed."""
     if name == "trained":
         return build_trained(weights, device)
@@ -109,7 +128,7 @@ def build_model(name: str, weights: "WeightsSource", device) -> VGG:
     raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
 
 
-def model_identity(name: str, weights: "WeightsSource") -> str:
+def model_identity(name: str, weights: WeightsSource) -> str:
     """What a cached result of model ``name`` depends on: the weights' sha256, or the seed and torchvision."""
     import torchvision
 
@@ -173,33 +192,44 @@ def load_state_dict(path: Path, explicit: bool = True) -> dict[str, torch.Tensor
     """
     path = Path(path)
     if explicit:
-        fix = (f"pass a torchvision VGG16 state dict with --weights (the ImageNet file is {CHECKPOINT_NAME}; "
-               f"a model's own is torch.save(model.state_dict(), PATH)), or leave --weights out to use the "
-               f"torch hub cache")
+        fix = (
+            f"pass a torchvision VGG16 state dict with --weights (the ImageNet file is {CHECKPOINT_NAME}; "
+            f"a model's own is torch.save(model.state_dict(), PATH)), or leave --weights out to use the "
+            f"torch hub cache"
+        )
     else:
-        fix = (f"download it again: delete {path} and rerun with internet access, or pass a torchvision "
-               f"VGG16 state dict with --weights")
+        fix = (
+            f"download it again: delete {path} and rerun with internet access, or pass a torchvision "
+            f"VGG16 state dict with --weights"
+        )
     if path.is_dir():
-        raise WeightsError(f"{path}: is a folder, not a checkpoint file. Pass the file itself "
-                           f"(e.g. {path / CHECKPOINT_NAME}) with --weights")
+        raise WeightsError(
+            f"{path}: is a folder, not a checkpoint file. Pass the file itself "
+            f"(e.g. {path / CHECKPOINT_NAME}) with --weights"
+        )
     if not path.is_file():
-        raise WeightsError(f"{path}: no such file. Pass the path of a torchvision VGG16 "
-                           f"checkpoint ({CHECKPOINT_NAME}) with --weights")
+        raise WeightsError(
+            f"{path}: no such file. Pass the path of a torchvision VGG16 checkpoint ({CHECKPOINT_NAME}) with --weights"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path}: refused to load, the file holds Python objects other than "
-                           f"tensors ({first[:120]}). Use a plain state dict saved with "
-                           f"torch.save(model.state_dict(), ...)") from None
+        raise WeightsError(
+            f"{path}: refused to load, the file holds Python objects other than "
+            f"tensors ({first[:120]}). Use a plain state dict saved with "
+            f"torch.save(model.state_dict(), ...)"
+        ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt: "
-                           f"{type(exc).__name__}). Fix: {fix}") from None
+        raise WeightsError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt: {type(exc).__name__}). Fix: {fix}"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: expected a dict of tensors (a VGG16 state dict), got "
-                           f"{type(state).__name__}. Fix: {fix}")
+        raise WeightsError(
+            f"{path}: expected a dict of tensors (a VGG16 state dict), got {type(state).__name__}. Fix: {fix}"
+        )
     expected = _expected_shapes()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -209,13 +239,14 @@ def load_state_dict(path: Path, explicit: bool = True) -> dict[str, torch.Tensor
             parts.append(f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        raise WeightsError(f"{path}: not a torchvision VGG16 state dict: {'; '.join(parts)}. "
-                           f"Fix: {fix}")
+        raise WeightsError(f"{path}: not a torchvision VGG16 state dict: {'; '.join(parts)}. Fix: {fix}")
     bad = [k for k, shape in expected.items() if state[k].shape != shape]
     if bad:
         k = bad[0]
-        raise WeightsError(f"{path}: wrong shape for {k}: {tuple(state[k].shape)} instead of "
-                           f"{tuple(expected[k])} ({len(bad)} tensors differ). Fix: {fix}")
+        raise WeightsError(
+            f"{path}: wrong shape for {k}: {tuple(state[k].shape)} instead of "
+            f"{tuple(expected[k])} ({len(bad)} tensors differ). Fix: {fix}"
+        )
     return state
 
 
@@ -227,14 +258,16 @@ def fetch_checkpoint(progress: bool = True) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         # torchvision's own URL and hash check; writes to a temp file, then renames.
-        torch.hub.download_url_to_file(WEIGHTS.url, str(target), hash_prefix=CHECKPOINT_NAME.split("-")[1][:8],
-                                       progress=progress)
+        torch.hub.download_url_to_file(
+            WEIGHTS.url, str(target), hash_prefix=CHECKPOINT_NAME.split("-")[1][:8], progress=progress
+        )
     except Exception as exc:  # URLError, HTTPError, hash mismatch, timeouts...
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise WeightsError(
             f"{target}: ImageNet weights are not cached and could not be downloaded ({reason}). "
             f"Fix: put torchvision's {CHECKPOINT_NAME} (about 528 MB) at exactly that path "
-            f"(TORCH_HOME moves it), or pass --weights PATH") from None
+            f"(TORCH_HOME moves it), or pass --weights PATH"
+        ) from None
     return target
 
 
@@ -255,8 +288,10 @@ class WeightsSource:
         try:
             return weights_identity(self.path, file_sha256)
         except FileNotFoundError as exc:
-            raise WeightsError(f"{exc.filename}: no such file. Pass the path of a torchvision VGG16 "
-                               f"checkpoint ({CHECKPOINT_NAME}) with --weights") from None
+            raise WeightsError(
+                f"{exc.filename}: no such file. Pass the path of a torchvision VGG16 "
+                f"checkpoint ({CHECKPOINT_NAME}) with --weights"
+            ) from None
 
 
 def build_trained(weights: WeightsSource | Path | None = None, device: torch.device | str = "cpu") -> VGG:
@@ -294,8 +329,12 @@ def describe(net: VGG, input_size: int = 224) -> list[dict]:
             idx = int(path.split(".")[1])
             mod = net.classifier[idx - 1] if name != "predictions" else net.classifier[idx]
         params = sum(p.numel() for p in mod.parameters()) if mod is not None else 0
-        kind = "conv 3×3 + ReLU" if "_conv" in name else "max-pool 2×2" if "_pool" in name else (
-            "dense + ReLU" if name != "predictions" else "dense (class scores)")
-        rows.append({"name": name, "kind": kind, "shape": list(out.shape[1:]), "params": params,
-                     "module": path})
+        kind = (
+            "conv 3×3 + ReLU"
+            if "_conv" in name
+            else "max-pool 2×2"
+            if "_pool" in name
+            else ("dense + ReLU" if name != "predictions" else "dense (class scores)")
+        )
+        rows.append({"name": name, "kind": kind, "shape": list(out.shape[1:]), "params": params, "module": path})
     return rows

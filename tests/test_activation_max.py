@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.chapters.activation_max.compute import LAYERS, chosen_filters
 from generator.lib import optvis
 from generator.lib.layers import capture, resolve_layer
 from generator.models import build_untrained
-from generator.chapters.activation_max.compute import LAYERS, chosen_filters
 
 # A vertical edge: dark on the left, bright on the right, the same in all three colours.
 EDGE = torch.tensor([[-1.0, -1.0, 0.0, 1.0, 1.0]] * 5)
@@ -35,7 +35,7 @@ def best_patch_match(img: torch.Tensor, kernel: torch.Tensor) -> float:
     gray = img.mean(0)[None, None].double()
     patches = F.unfold(gray, 5)[0].T  # n x 25
     patches = patches - patches.mean(1, keepdim=True)
-    k = (kernel.flatten().double() - kernel.double().mean())
+    k = kernel.flatten().double() - kernel.double().mean()
     r = (patches @ k) / (patches.norm(dim=1) * k.norm()).clamp_min(1e-12)
     return float(r.max())
 
@@ -109,8 +109,10 @@ def test_chosen_filters_are_the_most_activated_on_average(vgg):
     from generator.core import ImageInput
 
     g = torch.Generator().manual_seed(0)
-    imgs = [ImageInput(f"i{i}", "", "", np.zeros((1, 1, 3), np.float32), torch.randn(1, 3, 32, 32, generator=g))
-            for i in range(2)]
+    imgs = [
+        ImageInput(f"i{i}", "", "", np.zeros((1, 1, 3), np.float32), torch.randn(1, 3, 32, 32, generator=g))
+        for i in range(2)
+    ]
     got = chosen_filters(vgg, imgs, ["block2_conv2"], 3)["block2_conv2"]
     with torch.no_grad():
         means = torch.stack([vgg.features[:9](i.tensor)[0].mean(dim=(1, 2)) for i in imgs]).mean(0)

@@ -16,15 +16,26 @@ from tests.conftest import ROOT
 
 def test_library_imports_without_the_site():
     """generator.lib must not pull in the build, the site, the renderers or the chapters."""
-    code = ("import sys, generator.lib as lib; "
-            "bad = [m for m in sys.modules if m.startswith(('generator.build', 'generator.site', "
-            "'generator.render', 'generator.chapters', 'generator.core', 'generator.models', 'matplotlib', 'jinja2'))]; "
-            "print(bad); print(sorted(lib.__all__))")
+    code = (
+        "import sys, generator.lib as lib; "
+        "bad = [m for m in sys.modules if m.startswith(('generator.build', 'generator.site', "
+        "'generator.render', 'generator.chapters', 'generator.core', 'generator.models', 'matplotlib', 'jinja2'))]; "
+        "print(bad); print(sorted(lib.__all__))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     bad, names = out.stdout.splitlines()
     assert bad == "[]", bad
-    for name in ("grad_cam", "grad_cam_plus_plus", "smoothgrad", "saliency", "guided_backprop",
-                 "activation_maximisation", "class_model", "invert", "resolve_layer"):
+    for name in (
+        "grad_cam",
+        "grad_cam_plus_plus",
+        "smoothgrad",
+        "saliency",
+        "guided_backprop",
+        "activation_maximisation",
+        "class_model",
+        "invert",
+        "resolve_layer",
+    ):
         assert f"'{name}'" in names
 
 
@@ -90,8 +101,12 @@ def test_same_cli_reports_differences_in_one_line_each(tmp_path):
     for root, data in ((old, b"a"), (new, b"b")):
         root.mkdir()
         (root / "f.md").write_bytes(data)
-    proc = subprocess.run([sys.executable, "-m", "generator.build.same", str(old), "--new", str(new)],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator.build.same", str(old), "--new", str(new)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert proc.stdout.strip() == "DIFFERS      changed  f.md"
     assert "0 identical, 1 unexpected difference(s)" in proc.stderr

@@ -24,11 +24,11 @@ import pytest
 import torch
 import torchvision
 
+from generator.chapters import registry
 from generator.config import get_profile
 from generator.core import Result
-from generator.chapters import registry
-from tests.conftest import IMAGES
 from generator.site.fragments import TIMED_FRAGMENTS
+from tests.conftest import IMAGES
 
 PHOTO = "chelsea.png"
 
@@ -82,16 +82,23 @@ def test_prepared_restores_exactly_what_it_changed():
 
 
 def _options(root: Path, weights: Path, only=None):
-    from generator.models import WeightsSource
     from generator.build import BuildOptions
+    from generator.models import WeightsSource
 
     images = root.parent / "photo"
     if not images.is_dir():
         images.mkdir(parents=True)
         shutil.copy(IMAGES / PHOTO, images / PHOTO)
-    return BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=root / "out",
-                        cache_dir=root / "cache", weights=WeightsSource(weights, explicit=True),
-                        device=torch.device("cpu"), only=only, progress=False)
+    return BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=root / "out",
+        cache_dir=root / "cache",
+        weights=WeightsSource(weights, explicit=True),
+        device=torch.device("cpu"),
+        only=only,
+        progress=False,
+    )
 
 
 def _run(root: Path, weights: Path, only=None, techniques=None):
@@ -106,9 +113,13 @@ def _run(root: Path, weights: Path, only=None, techniques=None):
 def _files(out: Path) -> dict[str, str]:
     # Left out: the build page and .state/ record how long each unit took, which differs between two
     # cold builds by design (a rerun from the cache repeats them).
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.relative_to(out).as_posix() not in TIMED_FRAGMENTS
-            and ".state" not in p.relative_to(out).parts}
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+        and p.relative_to(out).as_posix() not in TIMED_FRAGMENTS
+        and ".state" not in p.relative_to(out).parts
+    }
 
 
 def _results(build, name: str) -> dict:
@@ -122,8 +133,7 @@ def _results(build, name: str) -> dict:
 
 
 def _technique_files(files: dict[str, str], name: str) -> dict[str, str]:
-    return {p: h for p, h in files.items()
-            if p.startswith(f"figures/{name}/") or p.startswith(f"fragments/{name}.")}
+    return {p: h for p, h in files.items() if p.startswith(f"figures/{name}/") or p.startswith(f"fragments/{name}.")}
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +178,10 @@ def test_pipeline_refuses_a_technique_that_leaves_a_model_changed(tmp_path, stan
             model.net.features[0].weight.requires_grad_(True)
         return Result(records={"x": 1})
 
-    techniques = {"predictions": dataclasses.replace(tech, compute=leaky, models=("untrained",), needs=()),
-                  "filters": registry()["filters"]}
+    techniques = {
+        "predictions": dataclasses.replace(tech, compute=leaky, models=("untrained",), needs=()),
+        "filters": registry()["filters"],
+    }
     build = Build(_options(tmp_path / "b", standin_weights), techniques)
     report = build.run()
     where = [f.where for f in report.failures]

@@ -15,8 +15,8 @@ import pytest
 
 from generator.build.cache import ResultCache
 from generator.core import Result
-from tests.conftest import IMAGES, ROOT
 from generator.site.fragments import TIMED_FRAGMENTS
+from tests.conftest import IMAGES, ROOT
 
 
 @pytest.fixture
@@ -71,10 +71,32 @@ def test_reserved_names_are_refused(tmp_path):
 
 
 def _build(images, out, cache, weights):
-    return subprocess.run([sys.executable, "-m", "generator", "build", "--profile", "quick", "--images", str(images),
-                           "--out", str(out), "--cache", str(cache), "--weights", str(weights),
-                           "--no-progress", "--only", "predictions", "saliency"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "build",
+            "--profile",
+            "quick",
+            "--images",
+            str(images),
+            "--out",
+            str(out),
+            "--cache",
+            str(cache),
+            "--weights",
+            str(weights),
+            "--no-progress",
+            "--only",
+            "predictions",
+            "saliency",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -97,13 +119,17 @@ def test_the_build_recovers_from_a_corrupt_cache(tmp_path, standin_weights):
     assert "Traceback" not in second.stderr
 
     def sums(root):
-        return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*"))
-                if p.is_file() and ".state" not in p.parts and p.relative_to(root).as_posix() not in TIMED_FRAGMENTS}
+        return {
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and ".state" not in p.parts and p.relative_to(root).as_posix() not in TIMED_FRAGMENTS
+        }
 
     assert sums(tmp_path / "out2") == sums(tmp_path / "out1")
     assert (tmp_path / "out2" / "fragments" / "predictions.tables.md").is_file()
     assert (tmp_path / "out2" / "fragments" / "saliency.numbers.md").is_file()
-    third = _build(images, tmp_path / "out3", tmp_path / "cache", standin_weights)  # the recomputed entries are good again
+    third = _build(
+        images, tmp_path / "out3", tmp_path / "cache", standin_weights
+    )  # the recomputed entries are good again
     assert "warning" not in third.stderr
     assert zipfile.is_zipfile(predictions[0])

@@ -26,18 +26,26 @@ def render(template: str, records: dict) -> str:
 
 
 def layer_rows(**block3):
-    row = {"layer": "block3_conv1", "sparsity_trained": 0.3, "sparsity_untrained": 0.3,
-           "dead_trained": 0.05, "dead_untrained": 0.05}
+    row = {
+        "layer": "block3_conv1",
+        "sparsity_trained": 0.3,
+        "sparsity_untrained": 0.3,
+        "dead_trained": 0.05,
+        "dead_untrained": 0.05,
+    }
     row.update(block3)
     return {"layers": [{"layer": "block1_conv1"} | {k: 0.1 for k in row if k != "layer"}, row]}
 
 
-@pytest.mark.parametrize("trained,untrained,want", [
-    (0.40, 0.30, "the trained maps are the sparser"),
-    (0.305, 0.524, "the untrained maps are the sparser"),
-    (0.30, 0.31, "about equally sparse (within 2 %)"),
-    (0.32, 0.30, "about equally sparse"),  # exactly the margin: not "sparser"
-])
+@pytest.mark.parametrize(
+    "trained,untrained,want",
+    [
+        (0.40, 0.30, "the trained maps are the sparser"),
+        (0.305, 0.524, "the untrained maps are the sparser"),
+        (0.30, 0.31, "about equally sparse (within 2 %)"),
+        (0.32, 0.30, "about equally sparse"),  # exactly the margin: not "sparser"
+    ],
+)
 def test_block3_sparsity_claim(trained, untrained, want):
     text = render("feature_maps.block3.md.j2", layer_rows(sparsity_trained=trained, sparsity_untrained=untrained))
     assert want in text
@@ -45,30 +53,52 @@ def test_block3_sparsity_claim(trained, untrained, want):
     assert "With ImageNet weights, Zeiler and Fergus (2014)" in text  # literature, kept apart from this build
 
 
-@pytest.mark.parametrize("trained,untrained,want", [
-    (0.20, 0.05, "training leaves more channels silent"),
-    (0.05, 0.20, "the untrained network has more silent channels"),
-    (0.05, 0.06, "about the same"),
-])
+@pytest.mark.parametrize(
+    "trained,untrained,want",
+    [
+        (0.20, 0.05, "training leaves more channels silent"),
+        (0.05, 0.20, "the untrained network has more silent channels"),
+        (0.05, 0.06, "about the same"),
+    ],
+)
 def test_silent_channels_claim(trained, untrained, want):
     assert want in render("feature_maps.silent.md.j2", layer_rows(dead_trained=trained, dead_untrained=untrained))
 
 
 def blocks(edges_t, edges_u):
-    return {"blocks": [{"block": f"block{i + 1}", "edges_trained": t, "edges_untrained": u,
-                        "luminance_trained": 0.5, "luminance_untrained": 0.4}
-                       for i, (t, u) in enumerate(zip(edges_t, edges_u))] + [
-        {"block": "block5", "edges_trained": 0.0, "edges_untrained": 0.0, "luminance_trained": 0.0,
-         "luminance_untrained": 0.0}]}
+    return {
+        "blocks": [
+            {
+                "block": f"block{i + 1}",
+                "edges_trained": t,
+                "edges_untrained": u,
+                "luminance_trained": 0.5,
+                "luminance_untrained": 0.4,
+            }
+            for i, (t, u) in enumerate(zip(edges_t, edges_u))
+        ]
+        + [
+            {
+                "block": "block5",
+                "edges_trained": 0.0,
+                "edges_untrained": 0.0,
+                "luminance_trained": 0.0,
+                "luminance_untrained": 0.0,
+            }
+        ]
+    }
 
 
-@pytest.mark.parametrize("edges_t,edges_u,want,not_want", [
-    ((0.45, 0.31), (0.40, 0.30), "the sum still follows the photo's edges", "None reaches"),
-    ((0.08, 0.16), (0.10, 0.12), "None reaches the |r| ≥ 0.3", "still follows"),
-    ((0.35, 0.36), (0.26, 0.23), "2 of these 4 edge correlations reach |r|", "still follows"),
-    ((0.19, 0.31), (0.12, 0.19), "1 of these 4 edge correlations reaches |r|", "still follows"),
-    ((-0.5, -0.4), (-0.3, -0.6), "the sum still follows the photo's edges", "None reaches"),  # |r| counts
-])
+@pytest.mark.parametrize(
+    "edges_t,edges_u,want,not_want",
+    [
+        ((0.45, 0.31), (0.40, 0.30), "the sum still follows the photo's edges", "None reaches"),
+        ((0.08, 0.16), (0.10, 0.12), "None reaches the |r| ≥ 0.3", "still follows"),
+        ((0.35, 0.36), (0.26, 0.23), "2 of these 4 edge correlations reach |r|", "still follows"),
+        ((0.19, 0.31), (0.12, 0.19), "1 of these 4 edge correlations reaches |r|", "still follows"),
+        ((-0.5, -0.4), (-0.3, -0.6), "the sum still follows the photo's edges", "None reaches"),  # |r| counts
+    ],
+)
 def test_aggregates_follow_the_edges_claim(edges_t, edges_u, want, not_want):
     text = render("feature_maps.follows.md.j2", blocks(edges_t, edges_u))
     assert want in text and not_want not in text
@@ -81,9 +111,9 @@ def test_curve_shape_measures_shares_of_the_rise():
     steps = np.arange(81, dtype=np.float64)
     saturating = 1 - np.exp(-np.maximum(steps - 16, 0) / 6)  # steep after the warm-up, then flat
     linear = np.maximum(steps - 16, 0)
-    s, l = curve_shape(saturating, 16), curve_shape(linear, 16)
+    s, lyr = curve_shape(saturating, 16), curve_shape(linear, 16)
     assert s["early"] > 0.9 and s["late"] < 0.01
-    assert l["early"] == pytest.approx(0.25) and l["late"] == pytest.approx(0.25)
+    assert lyr["early"] == pytest.approx(0.25) and lyr["late"] == pytest.approx(0.25)
     assert curve_shape(-linear, 16)["early"] is None  # fell: no shares
     assert curve_shape(linear[:20], 16) == {"rise": 3.0, "steps": 3, "early": None, "late": None}
 
@@ -109,10 +139,14 @@ def test_curve_claim_still_rising_and_no_steep_start():
 
 
 def test_curve_claim_mixed_with_a_fall():
-    text = render("activation_max.curve.md.j2", curves(
-        block1_conv2={"late": 0.1},  # exactly the threshold: flattened
-        block2_conv2={"late": 0.11, "early": 0.39},
-        block5_conv3={"rise": -0.2, "early": None, "late": None}))
+    text = render(
+        "activation_max.curve.md.j2",
+        curves(
+            block1_conv2={"late": 0.1},  # exactly the threshold: flattened
+            block2_conv2={"late": 0.11, "early": 0.39},
+            block5_conv3={"rise": -0.2, "early": None, "late": None},
+        ),
+    )
     assert "had flattened (last quarter ≤ 10 % of the rise) for `block1_conv2`, `block3_conv3`, `block4_conv3`" in text
     assert "still rising for `block2_conv2`" in text
     assert "the objective of `block5_conv3` did not rise after the warm-up" in text
@@ -130,15 +164,22 @@ def test_curve_claim_too_short_to_judge():
 
 
 def edges_records(trained, untrained):
-    return {"methods": ["guided"], "titles": {"guided": "Guided backprop"}, "n_images": 7,
-            "edges": {"guided": {"trained": trained, "untrained": untrained}}}
+    return {
+        "methods": ["guided"],
+        "titles": {"guided": "Guided backprop"},
+        "n_images": 7,
+        "edges": {"guided": {"trained": trained, "untrained": untrained}},
+    }
 
 
-@pytest.mark.parametrize("trained,untrained,want", [
-    (0.20, 0.17, "nearly the same (within 0.05), whatever the weights"),
-    (0.11, 0.19, "a difference of 0.08, so the weights matter to it"),
-    (0.30, 0.24, "a difference of 0.06"),  # just over the threshold
-])
+@pytest.mark.parametrize(
+    "trained,untrained,want",
+    [
+        (0.20, 0.17, "nearly the same (within 0.05), whatever the weights"),
+        (0.11, 0.19, "a difference of 0.08, so the weights matter to it"),
+        (0.30, 0.24, "a difference of 0.06"),  # just over the threshold
+    ],
+)
 def test_edges_claim(trained, untrained, want):
     assert want in render("cascading_randomisation.edges.md.j2", edges_records(trained, untrained))
 
@@ -147,22 +188,39 @@ def test_edges_claim(trained, untrained, want):
 
 
 def class_records(changes):
-    rows = [{"label": f"class {i}", "index": i, "source": None,
-             "trained": {"start": 1.0, "final": 1.0 + d, "rank": 1, "prob": 0.5},
-             "untrained": {"start": 0.0, "final": 0.01, "rank": 3}} for i, d in enumerate(changes)]
+    rows = [
+        {
+            "label": f"class {i}",
+            "index": i,
+            "source": None,
+            "trained": {"start": 1.0, "final": 1.0 + d, "rank": 1, "prob": 0.5},
+            "untrained": {"start": 0.0, "final": 0.01, "rank": 3},
+        }
+        for i, d in enumerate(changes)
+    ]
     summary = {"mean_gain": 0.1, "top1": 1, "mean_margin": 0.1, "mean_prob": 0.5}
-    return {"table": rows, "n": len(rows), "summary": {"trained": summary, "untrained": summary},
-            "curves": {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10}}
+    return {
+        "table": rows,
+        "n": len(rows),
+        "summary": {"trained": summary, "untrained": summary},
+        "curves": {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10},
+    }
 
 
-@pytest.mark.parametrize("changes,want", [
-    ([0.5, 0.2, 0.1], "**Trained:** every class's score rose from the grey start."),
-    ([-0.5, -0.2, -0.1], "**Trained:** every class's score fell from the grey start"),
-    ([0.5, -0.2, 0.1], "**Trained:** 2 of 3 scores rose from the grey start and 1 fell."),
-])
+@pytest.mark.parametrize(
+    "changes,want",
+    [
+        ([0.5, 0.2, 0.1], "**Trained:** every class's score rose from the grey start."),
+        ([-0.5, -0.2, -0.1], "**Trained:** every class's score fell from the grey start"),
+        ([0.5, -0.2, 0.1], "**Trained:** 2 of 3 scores rose from the grey start and 1 fell."),
+    ],
+)
 def test_class_model_scores_claim(changes, want):
-    raw = environment().get_template("class_model.numbers.md.j2").render(
-        records=class_records(changes), fig=lambda **kw: None)
+    raw = (
+        environment()
+        .get_template("class_model.numbers.md.j2")
+        .render(records=class_records(changes), fig=lambda **kw: None)
+    )
     items = [line for line in raw.splitlines() if line.startswith("- **")]
     assert len(items) == 2, raw  # one list item per model, each on its own line
     text = " ".join(raw.split())
@@ -174,20 +232,35 @@ def test_class_model_scores_claim(changes, want):
 
 
 def methods_records(gradient_rho, guided_half):
-    return {"titles": {"gradient": "Gradient", "smoothgrad": "SmoothGrad", "guided": "Guided backprop",
-                       "grad_cam": "Grad-CAM", "guided_grad_cam": "Guided Grad-CAM"},
-            "means": {"gradient": {"spearman": gradient_rho}, "smoothgrad": {"spearman": 0.2},
-                      "guided": {"spearman": 0.9}, "grad_cam": {"spearman": None}, "guided_grad_cam": {"spearman": 0.1}},
-            "half": {"gradient": "classifier", "guided": guided_half, "grad_cam": "block5", "guided_grad_cam": "block4"},
-            "step_labels": {"classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4"}}
+    return {
+        "titles": {
+            "gradient": "Gradient",
+            "smoothgrad": "SmoothGrad",
+            "guided": "Guided backprop",
+            "grad_cam": "Grad-CAM",
+            "guided_grad_cam": "Guided Grad-CAM",
+        },
+        "means": {
+            "gradient": {"spearman": gradient_rho},
+            "smoothgrad": {"spearman": 0.2},
+            "guided": {"spearman": 0.9},
+            "grad_cam": {"spearman": None},
+            "guided_grad_cam": {"spearman": 0.1},
+        },
+        "half": {"gradient": "classifier", "guided": guided_half, "grad_cam": "block5", "guided_grad_cam": "block4"},
+        "step_labels": {"classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4"},
+    }
 
 
 @pytest.mark.parametrize("rho,verdict", [(0.49, "**passes**"), (0.5, "**fails**"), (0.8, "**fails**")])
 def test_methods_table_verdicts(rho, verdict):
-    rows = [{"name": "saliency", "chapter": "saliency.md", "scope": "image", "missing": False, "per_unit": 2.25},
-            {"name": "inversion", "chapter": "inversion.md", "scope": "model", "missing": False, "per_unit": 0.01}]
-    text = environment().get_template("_methods.md.j2").render(
-        rows=rows, checks=methods_records(rho, None), device="cpu")
+    rows = [
+        {"name": "saliency", "chapter": "saliency.md", "scope": "image", "missing": False, "per_unit": 2.25},
+        {"name": "inversion", "chapter": "inversion.md", "scope": "model", "missing": False, "per_unit": 0.01},
+    ]
+    text = (
+        environment().get_template("_methods.md.j2").render(rows=rows, checks=methods_records(rho, None), device="cpu")
+    )
     gradient = next(line for line in text.splitlines() if line.startswith("| [Gradient]"))
     assert f"ρ = {rho:.2f}: {verdict}" in gradient and "2.2 s per photo and network" in gradient
     guided = next(line for line in text.splitlines() if line.startswith("| [Guided backprop]"))
@@ -197,12 +270,21 @@ def test_methods_table_verdicts(rho, verdict):
 
 def cascade_records(grad_cam_rho, flat):
     steps = ["none", "classifier", "block5", "block4"]
-    return {"cascade_plot": {"path": "f.webp", "caption": "c", "width": 1, "height": 1},
-            "strips": {"a": {"path": "s.webp", "caption": "c", "width": 1, "height": 1}}, "featured": "a",
-            "steps": steps, "step_labels": {s: ("trained" if s == "none" else "+ " + s) for s in steps},
-            "cascade_methods": ["grad_cam"], "titles": {"grad_cam": "Grad-CAM"},
-            "cascade": {"grad_cam": {"spearman": grad_cam_rho}}, "n_images": 7, "smoothgrad_in_cascade": True,
-            "smoothgrad_n": 4, "cam_flat_counts": flat, "half": {"grad_cam": "classifier"}}
+    return {
+        "cascade_plot": {"path": "f.webp", "caption": "c", "width": 1, "height": 1},
+        "strips": {"a": {"path": "s.webp", "caption": "c", "width": 1, "height": 1}},
+        "featured": "a",
+        "steps": steps,
+        "step_labels": {s: ("trained" if s == "none" else "+ " + s) for s in steps},
+        "cascade_methods": ["grad_cam"],
+        "titles": {"grad_cam": "Grad-CAM"},
+        "cascade": {"grad_cam": {"spearman": grad_cam_rho}},
+        "n_images": 7,
+        "smoothgrad_in_cascade": True,
+        "smoothgrad_n": 4,
+        "cam_flat_counts": flat,
+        "half": {"grad_cam": "classifier"},
+    }
 
 
 def test_cascade_grad_cam_monotone_and_flat_branches():
@@ -220,12 +302,28 @@ def test_cascade_grad_cam_monotone_and_flat_branches():
 
 def test_predictions_takeaway():
     def photo(trained_p, untrained_p, match):
-        return {"id": "a", "title": "A", "expected": "x", "match": match, "in_top5": match,
-                "trained": {"top": [{"label": "x", "prob": trained_p}], "expected_rank": 1, "expected_prob": trained_p,
-                            "entropy": 1.0},
-                "untrained": {"top": [{"label": "y", "prob": untrained_p}], "entropy": 6.9}}
-    records = {"photos": [photo(0.9, 0.0011, True), photo(0.4, 0.0012, False)], "n_match": 1, "n_expected": 2,
-               "n_classes": 1000, "featured": "a"}
+        return {
+            "id": "a",
+            "title": "A",
+            "expected": "x",
+            "match": match,
+            "in_top5": match,
+            "trained": {
+                "top": [{"label": "x", "prob": trained_p}],
+                "expected_rank": 1,
+                "expected_prob": trained_p,
+                "entropy": 1.0,
+            },
+            "untrained": {"top": [{"label": "y", "prob": untrained_p}], "entropy": 6.9},
+        }
+
+    records = {
+        "photos": [photo(0.9, 0.0011, True), photo(0.4, 0.0012, False)],
+        "n_match": 1,
+        "n_expected": 2,
+        "n_classes": 1000,
+        "featured": "a",
+    }
     text = render("predictions.tables.md.j2", records)
     assert "names the expected class for 1 of 2 photos, with a top-1 probability of at most 0.900;" in text
     assert "never gets more than 0.00120, under twice the 1/1000 of a uniform guess" in text
@@ -234,18 +332,35 @@ def test_predictions_takeaway():
     for p in records["photos"]:
         p["trained"]["top"][0]["prob"] = 0.0011
     assert "0.00110 (under twice a uniform guess's 1/1000: no more confident than chance)" in render(
-        "predictions.tables.md.j2", records)
+        "predictions.tables.md.j2", records
+    )
 
 
-@pytest.mark.parametrize("first,last,want", [(0.78, 0.16, "the deeper layer keeps less of the photo"),
-                                             (0.30, 0.50, "the deeper layer keeps *more* of the photo here"),
-                                             (0.30, 0.27, "about as much of the photo")])
+@pytest.mark.parametrize(
+    "first,last,want",
+    [
+        (0.78, 0.16, "the deeper layer keeps less of the photo"),
+        (0.30, 0.50, "the deeper layer keeps *more* of the photo here"),
+        (0.30, 0.27, "about as much of the photo"),
+    ],
+)
 def test_inversion_takeaway(first, last, want):
     def row(layer, ssim):
-        return {"layer": layer, "relative_error_trained": 0.1, "relative_error_untrained": 0.1, "ssim_trained": ssim,
-                "ssim_untrained": ssim, "psnr_trained": 20.0, "psnr_untrained": 20.0}
-    records = {"plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1}, "photos": ["a", "b"],
-               "table": [row("block1_conv2", first), row("block5_conv3", last)]}
+        return {
+            "layer": layer,
+            "relative_error_trained": 0.1,
+            "relative_error_untrained": 0.1,
+            "ssim_trained": ssim,
+            "ssim_untrained": ssim,
+            "psnr_trained": 20.0,
+            "psnr_untrained": 20.0,
+        }
+
+    records = {
+        "plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
+        "photos": ["a", "b"],
+        "table": [row("block1_conv2", first), row("block5_conv3", last)],
+    }
     env = environment()
     text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64}).split())
     assert f"the trained network's reconstructions go from SSIM {first:.2f} to {last:.2f}: {want}" in text
@@ -260,28 +375,38 @@ def build_render(quick_build, technique: str, template: str, change) -> str:
     import copy
     import json
 
+    from generator.chapters import registry
     from generator.config import get_profile
     from generator.site.fragments import _finder
-    from generator.chapters import registry
 
     state = json.loads((quick_build / ".state" / f"{technique}.json").read_text(encoding="utf-8"))
     records = copy.deepcopy(state["records"])
     change(records)
     tech = registry()[technique]
-    context = {"records": records, "figures": state["figures"], "fig": _finder(state["figures"]),
-               "settings": tech.settings_for("quick"), "profile": get_profile("quick").as_dict(),
-               "images": [], "models": [], "base": "generated/", "technique": tech}
+    context = {
+        "records": records,
+        "figures": state["figures"],
+        "fig": _finder(state["figures"]),
+        "settings": tech.settings_for("quick"),
+        "profile": get_profile("quick").as_dict(),
+        "images": [],
+        "models": [],
+        "base": "generated/",
+        "technique": tech,
+    }
     return " ".join(environment().get_template(template).render(**context).split())
 
 
 def _set(path: str, value):
     """A change that sets records[a][b]... (integers index lists) to ``value``."""
+
     def change(records):
         *head, last = [int(p) if p.lstrip("-").isdigit() else p for p in path.split(".")]
         target = records
         for key in head:
             target = target[key]
         target[last] = value
+
     return change
 
 
@@ -289,21 +414,27 @@ def test_grad_cam_depth_claim(quick_build):
     def coverage(first, last):
         def change(r):
             r["layers"][0]["coverage_trained"], r["layers"][-1]["coverage_trained"] = first, last
+
         return change
+
     broader = build_render(quick_build, "grad_cam", "grad_cam.numbers.md.j2", coverage(0.2, 0.5))
     assert "the deeper map is coarser and covers more of the photo" in broader
     narrower = build_render(quick_build, "grad_cam", "grad_cam.numbers.md.j2", coverage(0.5, 0.2))
     assert "the deeper map is not broader than the shallow one here" in narrower
 
 
-@pytest.mark.parametrize("trained,untrained,want", [
-    (0.30, 0.50, "So our random network does invert better at depth"),
-    (0.50, 0.30, None),
-    (0.40, 0.41, None),
-])
+@pytest.mark.parametrize(
+    "trained,untrained,want",
+    [
+        (0.30, 0.50, "So our random network does invert better at depth"),
+        (0.50, 0.30, None),
+        (0.40, 0.41, None),
+    ],
+)
 def test_inversion_he_claim(quick_build, trained, untrained, want):
     def change(r):
         r["summary"]["trained"]["ssim_deep"], r["summary"]["untrained"]["ssim_deep"] = trained, untrained
+
     text = build_render(quick_build, "inversion", "inversion.he.md.j2", change)
     if want:
         assert want in text
@@ -313,57 +444,84 @@ def test_inversion_he_claim(quick_build, trained, untrained, want):
 
 @pytest.mark.parametrize("hits,want", [(0, "does not recognise the photos"), (3, "recognises the photos")])
 def test_sanity_weights_warning(quick_build, hits, want):
-    text = build_render(quick_build, "cascading_randomisation", "cascading_randomisation.weights.md.j2",
-                        _set("expected_hits", hits))
+    text = build_render(
+        quick_build, "cascading_randomisation", "cascading_randomisation.weights.md.j2", _set("expected_hits", hits)
+    )
     assert want in text
 
 
-@pytest.mark.parametrize("guided,gradient,want", [
-    (0.8, 0.3, "clearly more alike across the two models than the plain gradient's"),
-    (0.2, 0.6, "less alike across the two models than the plain gradient's"),
-    (0.5, 0.45, "about as alike across the two models as the plain gradient's"),
-])
+@pytest.mark.parametrize(
+    "guided,gradient,want",
+    [
+        (0.8, 0.3, "clearly more alike across the two models than the plain gradient's"),
+        (0.2, 0.6, "less alike across the two models than the plain gradient's"),
+        (0.5, 0.45, "about as alike across the two models as the plain gradient's"),
+    ],
+)
 def test_sanity_guided_vs_gradient_claim(quick_build, guided, gradient, want):
     def change(r):
         r["means"]["guided"]["spearman"], r["means"]["gradient"]["spearman"] = guided, gradient
+
     assert want in build_render(quick_build, "cascading_randomisation", "cascading_randomisation.sanity.md.j2", change)
 
 
-@pytest.mark.parametrize("rho,want", [(0.1, "its map depends on the weights"), (0.9, "hardly depends on the weights"),
-                                      (0.5, "partly dependent on the weights")])
+@pytest.mark.parametrize(
+    "rho,want",
+    [
+        (0.1, "its map depends on the weights"),
+        (0.9, "hardly depends on the weights"),
+        (0.5, "partly dependent on the weights"),
+    ],
+)
 def test_sanity_grad_cam_claim(quick_build, rho, want):
-    assert want in build_render(quick_build, "cascading_randomisation", "cascading_randomisation.sanity.md.j2",
-                                _set("means.grad_cam.spearman", rho))
+    assert want in build_render(
+        quick_build,
+        "cascading_randomisation",
+        "cascading_randomisation.sanity.md.j2",
+        _set("means.grad_cam.spearman", rho),
+    )
 
 
 @pytest.mark.parametrize("share,want", [(0.995, "for practical purposes, a uniform guess"), (0.9, None)])
 def test_predictions_uniform_claim(quick_build, share, want):
-    text = build_render(quick_build, "predictions", "predictions.confidence.md.j2",
-                        _set("summary.untrained.entropy_share_min", share))
+    text = build_render(
+        quick_build, "predictions", "predictions.confidence.md.j2", _set("summary.untrained.entropy_share_min", share)
+    )
     assert (want in text) if want else ("uniform guess." not in text)
 
 
-@pytest.mark.parametrize("guided,gradient,want", [(0.15, 0.10, "guided backprop is the more concentrated"),
-                                                  (0.10, 0.15, "the plain gradient is the more concentrated")])
+@pytest.mark.parametrize(
+    "guided,gradient,want",
+    [
+        (0.15, 0.10, "guided backprop is the more concentrated"),
+        (0.10, 0.15, "the plain gradient is the more concentrated"),
+    ],
+)
 def test_saliency_concentration_claim(quick_build, guided, gradient, want):
     def change(r):
         r["by_method"]["guided"]["concentration_trained"] = guided
         r["by_method"]["gradient"]["concentration_trained"] = gradient
+
     assert want in build_render(quick_build, "saliency", "saliency.numbers.md.j2", change)
 
 
-@pytest.mark.parametrize("ratio,want", [(0.25, "cut the roughness to 25 % of the plain gradient's"),
-                                        (1.2, "did not make the map smoother (1.20 ×")])
+@pytest.mark.parametrize(
+    "ratio,want",
+    [(0.25, "cut the roughness to 25 % of the plain gradient's"), (1.2, "did not make the map smoother (1.20 ×")],
+)
 def test_saliency_smoothing_claim(quick_build, ratio, want):
     assert want in build_render(quick_build, "saliency", "saliency.numbers.md.j2", _set("smooth_ratio.trained", ratio))
 
 
-@pytest.mark.parametrize("trained,untrained,want", [(0.60, 0.40, "sparser than"), (0.40, 0.60, "less sparse than"),
-                                                    (0.50, 0.51, "about as sparse as")])
+@pytest.mark.parametrize(
+    "trained,untrained,want",
+    [(0.60, 0.40, "sparser than"), (0.40, 0.60, "less sparse than"), (0.50, 0.51, "about as sparse as")],
+)
 def test_feature_maps_observation(quick_build, trained, untrained, want):
     def change(r):
         row = next(x for x in r["layers"] if x["layer"] == "block5_conv3")
         row["sparsity_trained"], row["sparsity_untrained"] = trained, untrained
+
     text = build_render(quick_build, "feature_maps", "feature_maps.observations.md.j2", change)
     assert f"the trained network's maps are {want} the untrained one's" in text
 
@@ -379,6 +537,7 @@ def test_grad_cam_expected_claim(quick_build):
     def none_wrong(r):
         for im in r["images"]:
             im["expected_fig"] = None
+
     text = build_render(quick_build, "grad_cam", "grad_cam.expected.md.j2", none_wrong)
     assert "there is no wrong prediction to debug" in text
     shown = build_render(quick_build, "grad_cam", "grad_cam.expected.md.j2", lambda r: None)
@@ -390,4 +549,5 @@ def test_building_blocks_shared_units_claim(quick_build, untrained, want):
     def change(r):
         r["shown"][0]["channels"]["trained"] = [394, 245]
         r["shown"][0]["channels"]["untrained"] = untrained
+
     assert want in build_render(quick_build, "building_blocks", "building_blocks.md.j2", change)

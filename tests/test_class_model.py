@@ -8,16 +8,23 @@ import pytest
 import torch
 from torch import nn
 
+from generator.chapters.class_model.spec import WELL_KNOWN
 from generator.lib import optvis
 from generator.models import CATEGORIES
-from generator.chapters.class_model.spec import WELL_KNOWN
 
 
 def small_classifier() -> nn.Module:
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-                        nn.Flatten(), nn.Linear(256, 10))
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(4),
+        nn.Flatten(),
+        nn.Linear(256, 10),
+    )
     for p in net.parameters():
         p.requires_grad_(False)
     return net.eval()
@@ -28,7 +35,9 @@ def test_target_scores_rise_above_start_and_other_classes():
     res = optvis.class_model(net, [2, 7, 9], steps=60, size=32, lr=0.1, l2=0.01, seed=0)
     start = torch.tensor(res.extra["start"])
     final = torch.tensor(res.extra["final"])
-    spread = float(net(optvis.normalise(torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0)))).std())  # typical logit spread
+    spread = float(
+        net(optvis.normalise(torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0)))).std()
+    )  # typical logit spread
     assert bool((final - start > 2 * spread).all())  # measured: 2.6x to 5.4x the spread after 40 steps
     assert bool((final > torch.tensor(res.extra["best_other"])).all())
     assert res.extra["rank"] == [1, 1, 1]

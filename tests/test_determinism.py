@@ -46,8 +46,9 @@ def test_pooling_by_matrices_matches_adaptive_avg_pool(size_in, monkeypatch):
     ours = determinism.adaptive_avg_pool2d(x, (7, 7))
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
     w = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
-    torch.testing.assert_close(torch.autograd.grad((ours * w).sum(), x)[0],
-                               torch.autograd.grad((ref * w).sum(), x)[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        torch.autograd.grad((ours * w).sum(), x)[0], torch.autograd.grad((ref * w).sum(), x)[0], rtol=0, atol=1e-12
+    )
 
 
 def test_same_size_pooling_is_the_identity_bit_for_bit():
@@ -91,6 +92,8 @@ def test_configure_makes_cuda_deterministic():
     determinism.configure("cuda")
     import os
 
-    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == determinism.CUBLAS_WORKSPACE or os.environ["CUBLAS_WORKSPACE_CONFIG"]
+    assert (
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] == determinism.CUBLAS_WORKSPACE or os.environ["CUBLAS_WORKSPACE_CONFIG"]
+    )
     assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
     assert not torch.backends.cudnn.benchmark

@@ -30,9 +30,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 TOLERANCE = {
-    "architecture": 1e-6, "filters": 1e-6, "predictions": 0.02, "feature_maps": 0.02, "grad_cam": 0.02,
-    "building_blocks": 0.02, "saliency": 0.15, "cascading_randomisation": 0.15,
-    "activation_max": 0.3, "class_model": 0.3, "inversion": 0.3,
+    "architecture": 1e-6,
+    "filters": 1e-6,
+    "predictions": 0.02,
+    "feature_maps": 0.02,
+    "grad_cam": 0.02,
+    "building_blocks": 0.02,
+    "saliency": 0.15,
+    "cascading_randomisation": 0.15,
+    "activation_max": 0.3,
+    "class_model": 0.3,
+    "inversion": 0.3,
 }
 ABSOLUTE = 1e-3  # values near zero (shares, correlations) compare absolutely
 
@@ -67,8 +75,11 @@ def test_the_tolerance_rule():
     from generator.chapters import registry
 
     assert set(TOLERANCE) == set(registry())  # a new technique states its tolerance here
-    assert not disagreements({"a": 1.0, "f": {"caption": "x", "path": "y", "w": 3.0}},
-                             {"a": 1.01, "f": {"caption": "z", "path": "y", "w": 9.0}}, 0.02)
+    assert not disagreements(
+        {"a": 1.0, "f": {"caption": "x", "path": "y", "w": 3.0}},
+        {"a": 1.01, "f": {"caption": "z", "path": "y", "w": 9.0}},
+        0.02,
+    )
     assert disagreements({"a": [1.0, 2.0]}, {"a": [1.0, 2.5]}, 0.02) == [".a[1]: cpu 2, cuda 2.5"]
 
 
@@ -76,10 +87,30 @@ def test_the_tolerance_rule():
 def test_a_cuda_build_states_the_cpu_builds_numbers(quick_build, standin_weights, tmp_path):
     out = tmp_path / "cuda"
     proc = subprocess.run(
-        [sys.executable, "-m", "generator", "build", "--profile", "quick", "--images", str(ROOT / "images"),
-         "--out", str(out), "--cache", str(tmp_path / "cache"), "--weights", str(standin_weights),
-         "--device", "cuda", "--no-progress"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "build",
+            "--profile",
+            "quick",
+            "--images",
+            str(ROOT / "images"),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--weights",
+            str(standin_weights),
+            "--device",
+            "cuda",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     problems = []
     for technique, rtol in TOLERANCE.items():

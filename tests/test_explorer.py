@@ -81,7 +81,7 @@ def test_the_atlases_hold_the_activations(quick_build, standin_weights):
         assert meta["factor"] == 1 and (h, w) == tuple(act.shape[1:])
         for c in range(act.shape[0]):
             r, k = divmod(c, cols)
-            value = grey[r * h:(r + 1) * h, k * w:(k + 1) * w] * stats["scale"][c] / 255
+            value = grey[r * h : (r + 1) * h, k * w : (k + 1) * w] * stats["scale"][c] / 255
             step = stats["scale"][c] / 255
             assert np.abs(value - act[c].numpy()).max() <= step / 2 + 1e-6 * max(1.0, stats["scale"][c])
             assert stats["mean"][c] == pytest.approx(float(act[c].mean()), rel=1e-5, abs=1e-7)
@@ -92,8 +92,8 @@ def test_receptive_fields_match_the_architecture_table():
     architecture chapter reads from the model itself."""
     import torchvision
 
-    from generator.models import FEATURE_LAYERS, feature_index
     from generator.chapters.architecture.compute import receptive_fields
+    from generator.models import FEATURE_LAYERS, feature_index
 
     table = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)
     for layer in FEATURE_LAYERS:
@@ -138,10 +138,13 @@ def test_the_unit_view_holds_each_unit_on_every_photo(quick_build, standin_weigh
             assert units["mean"][model][photo] == pytest.approx(act.mean(dim=(1, 2)).tolist(), rel=1e-5, abs=1e-7)
             for c in range(meta["channels"]):
                 k, r = divmod(c, chunk)
-                grey = sheets[k][r * h:(r + 1) * h, j * w:(j + 1) * w].astype(np.float64)
+                grey = sheets[k][r * h : (r + 1) * h, j * w : (j + 1) * w].astype(np.float64)
                 step = units["scale"][model][c] / 255
-                assert np.abs(grey * step - small[c]).max() <= step + 1e-6 * max(1.0, units["scale"][model][c]), \
-                    (photo, model, c)
+                assert np.abs(grey * step - small[c]).max() <= step + 1e-6 * max(1.0, units["scale"][model][c]), (
+                    photo,
+                    model,
+                    c,
+                )
     # one scale per unit and model: the largest (averaged-down) value over the photos
     for model in ("trained", "untrained"):
         assert all(v >= 0 for v in units["scale"][model])
@@ -166,17 +169,21 @@ def test_the_weights_and_optimised_images_for_the_unit_view(quick_build, standin
             assert grey.shape == norms.shape
             scale = np.array(meta[layer]["row_max"])[:, None]
             assert np.abs(grey * scale / 255 - norms).max() <= (scale / 510).max() + 1e-6
-            assert meta[layer]["input_layer"] == (FEATURE_LAYERS[FEATURE_LAYERS.index(layer) - 1]
-                                                  if layer != "block1_conv1" else None)
-        assert np.allclose(meta["block1_conv1"]["rgb"], conv_layer(net, "block1_conv1").weight.detach().numpy(),
-                           rtol=1e-6, atol=1e-9)
+            assert meta[layer]["input_layer"] == (
+                FEATURE_LAYERS[FEATURE_LAYERS.index(layer) - 1] if layer != "block1_conv1" else None
+            )
+        assert np.allclose(
+            meta["block1_conv1"]["rgb"], conv_layer(net, "block1_conv1").weight.detach().numpy(), rtol=1e-6, atol=1e-9
+        )
     am = json.loads((quick_build / "figures" / "activation_max" / "explorer" / "index.json").read_text())
     state = json.loads((quick_build / ".state" / "activation_max.json").read_text())
     for model, layers in am["units"].items():
         assert layers and all(layers.values())
         for layer, channels in layers.items():
             for c in channels:
-                with Image.open(quick_build / "figures" / "activation_max" / "explorer" / model / f"{layer}-{c}.png") as im:
+                with Image.open(
+                    quick_build / "figures" / "activation_max" / "explorer" / model / f"{layer}-{c}.png"
+                ) as im:
                     assert im.size == (am["size"], am["size"]) and im.mode == "RGB"
     assert am["units"]["trained"] == {r["layer"]: r["channels_trained"] for r in state["records"]["table"]}
 
@@ -214,5 +221,6 @@ def test_the_home_page_links_each_photo_into_the_explorer_when_it_has_data(quick
     assert "explorer/#photo=cat" in template.render(images=[image], profile=profile, base="generated/", explorer=True)
     assert "explorer/" not in template.render(images=[image], profile=profile, base="generated/", explorer=False)
     # the links are a paragraph of their own under the title (the template's tags must not eat the blank line)
-    assert "**Cat**\n\n    [All figures for this photo]" in template.render(images=[image], profile=profile,
-                                                                           base="generated/", explorer=True)
+    assert "**Cat**\n\n    [All figures for this photo]" in template.render(
+        images=[image], profile=profile, base="generated/", explorer=True
+    )

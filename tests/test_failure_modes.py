@@ -20,13 +20,29 @@ from tests.conftest import IMAGES, ROOT
 
 
 def generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def quick(images: Path, out: Path, cache: Path, weights: Path, *more: str) -> subprocess.CompletedProcess:
-    return generator("build", "--profile", "quick", "--images", str(images), "--out", str(out), "--cache", str(cache),
-                     "--weights", str(weights), "--no-progress", "--only", "predictions", *more)
+    return generator(
+        "build",
+        "--profile",
+        "quick",
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--weights",
+        str(weights),
+        "--no-progress",
+        "--only",
+        "predictions",
+        *more,
+    )
 
 
 def one_photo(folder: Path, name: str = "chelsea.png") -> Path:
@@ -42,8 +58,9 @@ def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
 # --------------------------------------------------------------------------- 3. disk full
 
 
-def test_a_full_disk_stops_the_build_in_one_line_and_marks_the_output_incomplete(tmp_path, standin_weights,
-                                                                                monkeypatch):
+def test_a_full_disk_stops_the_build_in_one_line_and_marks_the_output_incomplete(
+    tmp_path, standin_weights, monkeypatch
+):
     """In-process, with the write seam running out of space after a few files."""
     import torch
 
@@ -65,9 +82,16 @@ def test_a_full_disk_stops_the_build_in_one_line_and_marks_the_output_incomplete
         real_write(fd, data)
 
     monkeypatch.setattr(atomic, "_write", filling_up)
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=tmp_path / "out",
-                        cache_dir=tmp_path / "cache", weights=WeightsSource(standin_weights, explicit=True),
-                        device=torch.device("cpu"), only=["predictions"], progress=False)
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        weights=WeightsSource(standin_weights, explicit=True),
+        device=torch.device("cpu"),
+        only=["predictions"],
+        progress=False,
+    )
     report = Build(opts).run()
     assert len(report.failures) == 1, report.failures
     message = report.failures[0].message
@@ -91,9 +115,22 @@ def test_a_real_small_filesystem(tmp_path, standin_weights):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        proc = generator("build", "--profile", "quick", "--images", str(IMAGES), "--out", str(mnt / "out"),
-                         "--cache", str(tmp_path / "cache"), "--weights", str(standin_weights), "--no-progress",
-                         "--only", "feature_maps")
+        proc = generator(
+            "build",
+            "--profile",
+            "quick",
+            "--images",
+            str(IMAGES),
+            "--out",
+            str(mnt / "out"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--weights",
+            str(standin_weights),
+            "--no-progress",
+            "--only",
+            "feature_maps",
+        )
         assert proc.returncode == 1
         assert "Traceback" not in proc.stderr
         lines = error_lines(proc)
@@ -133,8 +170,19 @@ def test_unwritable_output_folders_are_one_line(tmp_path, monkeypatch, capsys, c
 
     images = one_photo(tmp_path / "photo")
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
-    rc = cli.main(["build", "--profile", "quick", "--images", str(images), "--out", str(tmp_path / "out"),
-                   "--cache", str(tmp_path / "cache")])
+    rc = cli.main(
+        [
+            "build",
+            "--profile",
+            "quick",
+            "--images",
+            str(images),
+            "--out",
+            str(tmp_path / "out"),
+            "--cache",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == f"error: --out {tmp_path / 'out'}: cannot write there ({words}). Pass a folder you can write to"
@@ -163,17 +211,26 @@ def test_a_very_long_photo_name_gets_a_short_stable_id(tmp_path, standin_weights
 
 def test_weights_folder_is_named_as_a_folder(tmp_path):
     images = one_photo(tmp_path / "photo")
-    proc = generator("build", "--profile", "quick", "--images", str(images), "--out", str(tmp_path / "out"),
-                     "--weights", str(tmp_path))
+    proc = generator(
+        "build",
+        "--profile",
+        "quick",
+        "--images",
+        str(images),
+        "--out",
+        str(tmp_path / "out"),
+        "--weights",
+        str(tmp_path),
+    )
     assert proc.returncode == 2
     (line,) = error_lines(proc)
     assert "is a folder, not a checkpoint file" in line and "vgg16-397923af.pth" in line
 
 
 def test_a_bad_weights_file_the_user_passed_is_not_to_be_deleted(tmp_path):
-    from generator.models import WeightsError, load_state_dict
-
     import torch
+
+    from generator.models import WeightsError, load_state_dict
 
     bad = tmp_path / "mine.pth"
     torch.save({"not_vgg.weight": torch.zeros(1)}, bad)  # loads, but is not a VGG16
@@ -223,8 +280,7 @@ def test_library_warnings_become_one_line(tmp_path, capsys):
     from generator import cli
 
     cli.main(["list"])  # installs the warning hook
-    warnings.warn_explicit("constrained_layout not applied because\naxes sizes collapsed", UserWarning,
-                           "x.py", 1)
+    warnings.warn_explicit("constrained_layout not applied because\naxes sizes collapsed", UserWarning, "x.py", 1)
     err = capsys.readouterr().err
     assert "warning: UserWarning: constrained_layout not applied because axes sizes collapsed" in err
 
@@ -256,23 +312,30 @@ def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_miss
 
     from generator import models
     from generator.build import Build, BuildOptions
-    from generator.config import get_profile
     from generator.chapters import registry
+    from generator.config import get_profile
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # nothing cached there
 
     def offline(progress: bool = True):
-        raise models.WeightsError(f"{models.default_checkpoint_path()}: ImageNet weights are not cached and could "
-                                  f"not be downloaded (no network). Fix: put torchvision's vgg16-397923af.pth at "
-                                  f"exactly that path, or pass --weights PATH")
+        raise models.WeightsError(
+            f"{models.default_checkpoint_path()}: ImageNet weights are not cached and could "
+            f"not be downloaded (no network). Fix: put torchvision's vgg16-397923af.pth at "
+            f"exactly that path, or pass --weights PATH"
+        )
 
     monkeypatch.setattr(models, "fetch_checkpoint", offline)
     wanted = ["architecture", "feature_maps", "filters", "predictions", "saliency"]
     techniques = {n: t for n, t in registry().items() if n in wanted}
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=one_photo(tmp_path / "photo"),
-                        out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
-                        weights=models.WeightsSource(None, explicit=False), device=torch.device("cpu"),
-                        progress=False)
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=one_photo(tmp_path / "photo"),
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        weights=models.WeightsSource(None, explicit=False),
+        device=torch.device("cpu"),
+        progress=False,
+    )
     report = Build(opts, techniques).run()
     assert not report.ok
     (failure,) = report.failures  # one line, once, naming the fix

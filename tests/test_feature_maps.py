@@ -10,13 +10,13 @@ import torchvision
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
+from generator.chapters.feature_maps import compute as fm
+from generator.chapters.feature_maps.spec import TECHNIQUE as FM_TECHNIQUE
 from generator.config import SEED, get_profile
+from generator.core import Context, ImageInput, ModelInput
 from generator.images import load_rgb, prepare
 from generator.lib.layers import activations as feature_outputs
 from generator.models import BLOCKS, FEATURE_LAYERS, LAYERS, build_untrained, conv_module
-from generator.core import Context, ImageInput, ModelInput
-from generator.chapters.feature_maps import compute as fm
-from generator.chapters.feature_maps.spec import TECHNIQUE as FM_TECHNIQUE
 from tests.conftest import IMAGES, figure_files
 
 
@@ -44,8 +44,15 @@ def reference(photo):
 @pytest.fixture(scope="module")
 def computed(untrained, photo):
     settings = FM_TECHNIQUE.settings_for("quick")
-    ctx = Context(profile=get_profile("quick"), settings=settings, device=torch.device("cpu"), images=[photo],
-                  seed=0, result_fn=None, model_fn=None)
+    ctx = Context(
+        profile=get_profile("quick"),
+        settings=settings,
+        device=torch.device("cpu"),
+        images=[photo],
+        seed=0,
+        result_fn=None,
+        model_fn=None,
+    )
     return fm.compute(ctx, ModelInput("untrained", untrained), photo), settings
 
 
@@ -64,8 +71,7 @@ def test_stored_maps_equal_torchvision_feature_extractor(computed, reference):
         ref = reference[name][0].numpy()
         keep = result.arrays[f"{name}.channels"]
         restored = result.arrays[f"{name}.maps"].astype(np.float32) * result.arrays[f"{name}.peak"][:, None, None]
-        np.testing.assert_allclose(restored, ref[keep], rtol=2e-3, atol=1e-4 * max(1.0, float(ref.max())),
-                                   err_msg=name)
+        np.testing.assert_allclose(restored, ref[keep], rtol=2e-3, atol=1e-4 * max(1.0, float(ref.max())), err_msg=name)
         # the top-k really are the channels with the largest total activation
         totals = ref.sum(axis=(1, 2))
         top = result.arrays[f"{name}.top"]
@@ -79,8 +85,9 @@ def test_stored_maps_equal_torchvision_feature_extractor(computed, reference):
 def test_block_aggregate_is_the_sum_of_all_maps(computed, reference):
     result, _ = computed
     for block in BLOCKS:
-        np.testing.assert_allclose(result.arrays[f"{block}.aggregate"], reference[f"{block}_pool"][0].sum(0).numpy(),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            result.arrays[f"{block}.aggregate"], reference[f"{block}_pool"][0].sum(0).numpy(), rtol=1e-5, atol=1e-5
+        )
 
 
 def _step(h: int = 12, w: int = 12, at: int = 6) -> torch.Tensor:

@@ -12,15 +12,15 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-from generator.config import SEED, get_profile
-from generator.images import load_rgb, prepare
-from generator.models import CATEGORIES, CONV_LAYERS, build_untrained
-from generator.chapters.filters.render import grey_grid, rgb_grid
-from generator.core import Context, ImageInput, ModelInput
 from generator.chapters import registry
 from generator.chapters.architecture import compute as architecture
 from generator.chapters.filters import compute as filters
+from generator.chapters.filters.render import grey_grid, rgb_grid
 from generator.chapters.predictions import compute as predictions
+from generator.config import SEED, get_profile
+from generator.core import Context, ImageInput, ModelInput
+from generator.images import load_rgb, prepare
+from generator.models import CATEGORIES, CONV_LAYERS, build_untrained
 from tests.conftest import IMAGES, figure_files
 
 
@@ -30,8 +30,15 @@ def untrained():
 
 
 def _ctx(technique, images=()):
-    return Context(profile=get_profile("quick"), settings=technique.settings_for("quick"), device=torch.device("cpu"),
-                   images=list(images), seed=0, result_fn=None, model_fn=None)
+    return Context(
+        profile=get_profile("quick"),
+        settings=technique.settings_for("quick"),
+        device=torch.device("cpu"),
+        images=list(images),
+        seed=0,
+        result_fn=None,
+        model_fn=None,
+    )
 
 
 def _runs(mask: np.ndarray) -> int:
@@ -115,8 +122,7 @@ def test_filters_compute_on_the_untrained_model(untrained):
     result = filters.compute(_ctx(registry()["filters"]), ModelInput("untrained", untrained), None)
     layers = result.records["layers"]
     assert list(layers) == CONV_LAYERS
-    np.testing.assert_array_equal(result.arrays["block1_conv1.weights"],
-                                  untrained.features[0].weight.numpy())
+    np.testing.assert_array_equal(result.arrays["block1_conv1.weights"], untrained.features[0].weight.numpy())
     s = registry()["filters"].settings_for("quick")
     assert result.arrays["block3_conv1.weights"].shape == (s["filters"], s["inputs"], 3, 3)
     # torchvision's Kaiming init (fan_out, ReLU gain): std = sqrt(2 / (C_out * 9)), so
@@ -193,8 +199,8 @@ def test_ranks_come_from_logits_even_when_probabilities_underflow():
     order; ranked by logit each has its own place.
     """
     logits = torch.full((1000,), -2000.0, dtype=torch.float64)
-    logits[7] = 0.0                      # the top-1
-    logits[1], logits[281] = -900.0, -1000.0   # goldfish above tabby, both underflow
+    logits[7] = 0.0  # the top-1
+    logits[1], logits[281] = -900.0, -1000.0  # goldfish above tabby, both underflow
     probs = torch.softmax(logits, 0)
     assert probs[1] == 0.0 and probs[281] == 0.0
     assert predictions.rank_of(logits, 281) == 3

@@ -27,8 +27,7 @@ print(json.dumps({"rc": rc, "torch": "torch" in sys.modules}))
 
 
 def run(*args: str) -> tuple[dict, str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
@@ -40,9 +39,23 @@ def small(tmp_path, standin_weights):
     images.mkdir()
     for name in ("chelsea.png", "rocket.jpg"):
         shutil.copy(IMAGES / name, images / name)
-    args = ["build", "--profile", "quick", "--images", str(images), "--out", str(tmp_path / "out"),
-            "--cache", str(tmp_path / "cache"), "--weights", str(standin_weights), "--no-progress",
-            "--only", "architecture", "predictions"]
+    args = [
+        "build",
+        "--profile",
+        "quick",
+        "--images",
+        str(images),
+        "--out",
+        str(tmp_path / "out"),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--weights",
+        str(standin_weights),
+        "--no-progress",
+        "--only",
+        "architecture",
+        "predictions",
+    ]
     return tmp_path, images, args
 
 
@@ -57,8 +70,9 @@ def test_a_build_with_nothing_to_do_skips_torch(small):
     r1, r2 = (json.loads((tmp / n).read_text()) for n in ("r1.json", "r2.json"))
     assert r2["ok"] and r2["profile"] == "quick" and r2["images"] == 2
     # the same units, now all cached
-    assert {k: v["computed"] + v["cached"] for k, v in r1["techniques"].items()} == \
-           {k: v["cached"] for k, v in r2["techniques"].items()}
+    assert {k: v["computed"] + v["cached"] for k, v in r1["techniques"].items()} == {
+        k: v["cached"] for k, v in r2["techniques"].items()
+    }
     assert all(v["computed"] == 0 for v in r2["techniques"].values())
 
 
@@ -108,8 +122,18 @@ def test_the_fingerprint_follows_code_photos_and_weights(tmp_path, standin_weigh
     monkeypatch.setattr(fresh, "PACKAGE_DIR", pkg)
 
     def fp(**more):
-        kw = dict(profile="quick", images=images, out=tmp_path / "o", cache=tmp_path / "c",
-                  weights=standin_weights, device="cpu", only=None) | more
+        kw = (
+            dict(
+                profile="quick",
+                images=images,
+                out=tmp_path / "o",
+                cache=tmp_path / "c",
+                weights=standin_weights,
+                device="cpu",
+                only=None,
+            )
+            | more
+        )
         return fresh.fingerprint(**kw)
 
     base = fp()
@@ -135,8 +159,8 @@ def test_no_cuda_probe_without_a_device(monkeypatch):
 
 
 def test_technique_names_without_importing_them():
-    from generator.cli import technique_names
     from generator.chapters import registry
+    from generator.cli import technique_names
 
     assert technique_names() == list(registry())
 

@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from test_saliency import Mask, RegionNet, region, rel_err  # noqa: F401  (shared oracle helpers)
 
 from generator import images as imgmod
-from generator.lib.attr import grad_cam, guided_grad_cam, upsample
-from generator.lib.engine import explain
 from generator.chapters.grad_cam.compute import cam_stats
 from generator.chapters.saliency.compute import CAM_LAYERS
-
-from test_saliency import Mask, RegionNet, region, rel_err  # noqa: F401  (shared oracle helpers)
+from generator.lib.attr import grad_cam, guided_grad_cam, upsample
+from generator.lib.engine import explain
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 RTOL = 1e-5
@@ -53,8 +52,9 @@ def test_every_block_matches_captum_layer_grad_cam(vgg64, photo64, target, share
 
     for layer in CAM_LAYERS:
         module = vgg64.get_submodule(LAYERS[layer])
-        ref = LayerGradCam(vgg64, module).attribute(photo64.clone().requires_grad_(True), target=target,
-                                                    relu_attributions=True)[0, 0]
+        ref = LayerGradCam(vgg64, module).attribute(
+            photo64.clone().requires_grad_(True), target=target, relu_attributions=True
+        )[0, 0]
         assert float(ref.detach().max()) > 0, layer
         assert rel_err(shared.cams[layer], ref) <= RTOL, layer
     # the public function, raw map at the layer's resolution
@@ -66,8 +66,9 @@ def test_guided_grad_cam_matches_captum(vgg64, photo64, target):
     from captum.attr import GuidedGradCam
 
     with pytest.warns(UserWarning):
-        ref = GuidedGradCam(vgg64, vgg64.features[29]).attribute(photo64.clone().requires_grad_(True), target=target,
-                                                                 interpolate_mode="bilinear")[0]
+        ref = GuidedGradCam(vgg64, vgg64.features[29]).attribute(
+            photo64.clone().requires_grad_(True), target=target, interpolate_mode="bilinear"
+        )[0]
     mine = guided_grad_cam(vgg64, photo64, target, "block5_conv3", reduce=False)
     assert rel_err(mine, ref) <= RTOL
     assert rel_err(guided_grad_cam(vgg64, photo64, target, "features.29"), ref.abs().amax(0)) <= RTOL
@@ -82,7 +83,7 @@ def pytorch_grad_cam_maps(method, net, x, target, module):
         ref = cam(input_tensor=x.clone().requires_grad_(True), targets=[ClassifierOutputTarget(target)])[0]
         acts = cam.activations_and_grads.activations[0].cpu().numpy()
         grads = cam.activations_and_grads.gradients[0].cpu().numpy()
-        raw = np.maximum(cam.get_cam_image(x, module, None, acts, grads), 0)[0]
+        raw = np.maximum(cam.get_cam_image(x, module, None, acts, grads, False), 0)[0]
     return ref, raw
 
 
@@ -180,7 +181,7 @@ def test_batches_and_per_image_targets(vgg64, photo64, target):
     cams = grad_cam(vgg64, batch, targets, vgg64.features[29])
     assert cams.shape == (2, SIZE, SIZE)
     for i in range(2):
-        assert rel_err(cams[i], grad_cam(vgg64, batch[i:i + 1], targets[i], "block5_conv3")) <= RTOL
+        assert rel_err(cams[i], grad_cam(vgg64, batch[i : i + 1], targets[i], "block5_conv3")) <= RTOL
     sal = saliency(vgg64, batch, torch.tensor(targets))
     assert sal.shape == (2, SIZE, SIZE)
     assert rel_err(sal[1], saliency(vgg64, batch[1], targets[1])) <= RTOL
@@ -194,8 +195,11 @@ def test_quick_build_explains_the_expected_class_where_the_prediction_differs(qu
 
     state = json.loads((quick_build / ".state" / "predictions.json").read_text())
     wrong = {p["id"] for p in state["records"]["photos"] if p.get("expected") and not p.get("match")}
-    figures = [f for f in json.loads((quick_build / "manifest.json").read_text())["figures"]
-               if f["kind"] == "grad-cam-expected"]
+    figures = [
+        f
+        for f in json.loads((quick_build / "manifest.json").read_text())["figures"]
+        if f["kind"] == "grad-cam-expected"
+    ]
     assert figures, "no expected-class Grad-CAM figure"
     for f in figures:
         assert (quick_build / f["path"]).is_file()
@@ -216,3 +220,19 @@ def test_explain_returns_the_activations_its_grad_cam_weights_multiply(vgg64, ph
     torch.testing.assert_close(act, reference, rtol=1e-5, atol=1e-6)
     raw = torch.relu(torch.einsum("k,khw->hw", e.cam_weights["block5_conv3"], act))
     torch.testing.assert_close(raw, e.cams["block5_conv3"])
+
+
+def test_an_element_wise_rule_layer_cam_matches_pytorch_grad_cam(vgg64, photo64, target):
+    """A CAM combiner need not be a channel-weight rule: LayerCAM (ReLU(Σ ReLU(G) ⊙ A)) from the same pass
+    agrees with pytorch-grad-cam's LayerCAM within 1e-5, and has no channel weights."""
+    from pytorch_grad_cam import LayerCAM
+
+    e = explain(vgg64, photo64, target, cam_layers=["block5_conv3", "block4_conv3"], guided=False,
+                cam="grad_cam", cam_variants=["layer_cam"])  # fmt: skip
+    for layer, idx in (("block5_conv3", 29), ("block4_conv3", 22)):
+        _, raw = pytorch_grad_cam_maps(LayerCAM, vgg64, photo64, target, vgg64.features[idx])
+        assert float(raw.max()) > 0, layer
+        assert rel_err(e.variants["layer_cam"][layer], torch.from_numpy(raw)) <= RTOL, layer
+        assert layer not in e.variant_weights.get("layer_cam", {})
+        # the primary variant is untouched by the extra one
+        assert torch.equal(e.cams[layer], e.variants["grad_cam"][layer])

@@ -445,9 +445,9 @@ def test_prepare_matches_torchvision(source):
     assert seen.shape == (224, 224, 3) and seen.dtype == np.float32
     assert seen.min() >= 0.0 and seen.max() <= 1.0
     mean, std, _ = preprocessing_params()
-    renormalised = (torch.from_numpy(seen).permute(2, 0, 1) - torch.tensor(mean)[:, None, None]) / torch.tensor(
-        std
-    )[:, None, None]
+    renormalised = (torch.from_numpy(seen).permute(2, 0, 1) - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[
+        :, None, None
+    ]
     torch.testing.assert_close(renormalised.unsqueeze(0), prepared.tensor, atol=1e-5, rtol=0)
 
 

@@ -15,9 +15,21 @@ from torch import nn
 
 from generator import models
 from generator.config import SEED
-from generator.models import (CHECKPOINT_NAME, CONV_LAYERS, DENSE_LAYERS, FEATURE_LAYERS, LAYERS, POOL_LAYERS,
-                              WeightsError, build_trained, build_untrained, conv_module,
-                              default_checkpoint_path, fetch_checkpoint, load_state_dict)
+from generator.models import (
+    CHECKPOINT_NAME,
+    CONV_LAYERS,
+    DENSE_LAYERS,
+    FEATURE_LAYERS,
+    LAYERS,
+    POOL_LAYERS,
+    WeightsError,
+    build_trained,
+    build_untrained,
+    conv_module,
+    default_checkpoint_path,
+    fetch_checkpoint,
+    load_state_dict,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +93,8 @@ def test_hook_on_a_conv_still_sees_negative_values(untrained):
     """The ReLU after a conv must not overwrite the conv's output in place (GUIDE §3)."""
     seen = {}
     handle = conv_module(untrained, "block2_conv1").register_forward_hook(
-        lambda _m, _i, out: seen.setdefault("out", out))  # keep the very tensor, no copy
+        lambda _m, _i, out: seen.setdefault("out", out)
+    )  # keep the very tensor, no copy
     try:
         with torch.no_grad():
             untrained(torch.randn(1, 3, 64, 64))

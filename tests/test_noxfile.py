@@ -27,7 +27,7 @@ class FakeSession:
 def noxfile(monkeypatch, tmp_path):
     fake = types.ModuleType("nox")
     fake.options = types.SimpleNamespace()
-    fake.session = lambda **kwargs: (lambda f: f)
+    fake.session = lambda **kwargs: lambda f: f
     fake.Session = object
     monkeypatch.setitem(sys.modules, "nox", fake)
     spec = importlib.util.spec_from_file_location("project_noxfile", ROOT / "noxfile.py")

@@ -1,4 +1,5 @@
-"""The optimisation machinery (generator/lib/optvis/): parameterisation, transformations, priors, metrics, truncation."""
+"""The optimisation machinery (generator/lib/optvis/): parameterisation, transformations, priors, metrics,
+truncation."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def test_jitter_crops_a_shifted_window():
     assert y.shape == (2, 3, 6, 6)
     for i in range(2):  # each crop is a contiguous window of its own image
         oy, ox = divmod(int(y[i, 0, 0, 0] - x[i, 0, 0, 0]), 10)
-        assert torch.equal(y[i], x[i, :, oy:oy + 6, ox:ox + 6])
+        assert torch.equal(y[i], x[i, :, oy : oy + 6, ox : ox + 6])
 
 
 def test_scale_rotate_identity_and_pad_value():
@@ -131,7 +132,7 @@ def test_progressive_forward_equals_separate_forwards(vgg):
     cut = [feature_index(n) for n in layers]
     outs = optvis.progressive(vgg.features, x, cut)
     for i, c in enumerate(cut):
-        ref = vgg.features[: c + 1](x[i:i + 1])
+        ref = vgg.features[: c + 1](x[i : i + 1])
         assert torch.allclose(outs[i], ref, atol=1e-5)
 
 

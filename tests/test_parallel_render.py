@@ -40,10 +40,32 @@ def test_three_render_workers_write_the_same_bytes_as_one(quick_build, standin_w
     out = tmp_path / "out"
     report = tmp_path / "report.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "generator", "build", "--profile", "quick", "--images", str(ROOT / "images"),
-         "--out", str(out), "--cache", str(cache), "--weights", str(standin_weights), "--no-progress",
-         "--jobs", "3", "--report", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "build",
+            "--profile",
+            "quick",
+            "--images",
+            str(ROOT / "images"),
+            "--out",
+            str(out),
+            "--cache",
+            str(cache),
+            "--weights",
+            str(standin_weights),
+            "--no-progress",
+            "--jobs",
+            "3",
+            "--report",
+            str(report),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     techniques = json.loads(report.read_text())["techniques"]
     assert all(t["computed"] == 0 and t["rendered"] for t in techniques.values()), techniques  # only rendering
@@ -69,17 +91,24 @@ def test_render_failures_in_workers_are_reported_per_technique(tmp_path, standin
     """A renderer that raises in a worker costs its own chapter only, reported in one line."""
     import torch
 
-    from generator.build import Build, BuildOptions
-    from generator.build import render_jobs
+    from generator.build import Build, BuildOptions, render_jobs
     from generator.config import get_profile
     from generator.models import WeightsSource
 
     images = tmp_path / "images"
     images.mkdir()
     (images / "chelsea.png").write_bytes((ROOT / "images" / "chelsea.png").read_bytes())
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=tmp_path / "out",
-                        cache_dir=tmp_path / "cache", weights=WeightsSource(standin_weights, explicit=True),
-                        device=torch.device("cpu"), only=["architecture", "predictions"], progress=False, jobs=2)
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        weights=WeightsSource(standin_weights, explicit=True),
+        device=torch.device("cpu"),
+        only=["architecture", "predictions"],
+        progress=False,
+        jobs=2,
+    )
     build = Build(opts)
     real = render_jobs.RenderPool.submit
 
@@ -92,7 +121,9 @@ def test_render_failures_in_workers_are_reported_per_technique(tmp_path, standin
     report = build.run()
     assert [f.where for f in report.failures] == ["predictions (render)"]
     assert "no_such_renderer" in report.failures[0].message and "\n" not in report.failures[0].message
-    assert report.stats["architecture"].rendered and (tmp_path / "out" / "fragments" / "architecture.table.md").is_file()
+    assert (
+        report.stats["architecture"].rendered and (tmp_path / "out" / "fragments" / "architecture.table.md").is_file()
+    )
 
 
 def test_jobs_must_be_a_positive_number(capsys):

@@ -16,23 +16,40 @@ import pytest
 from PIL import Image
 
 from generator.chapters import registry
-from tests.conftest import IMAGES, ROOT
 from generator.site.fragments import TIMED_FRAGMENTS
+from tests.conftest import IMAGES, ROOT
 
 ONLY = ["predictions", "feature_maps"]
 
 
 def generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def build(images: Path, out: Path, cache: Path, weights: Path, only=ONLY) -> subprocess.CompletedProcess:
     """One quick build through the CLI; ``proc.report`` is its JSON build report (``--report``)."""
     report = out.parent / "report.json"
     report.unlink(missing_ok=True)
-    proc = generator("build", "--profile", "quick", "--images", str(images), "--out", str(out), "--cache", str(cache),
-                     "--weights", str(weights), "--no-progress", "--report", str(report), "--only", *only)
+    proc = generator(
+        "build",
+        "--profile",
+        "quick",
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--weights",
+        str(weights),
+        "--no-progress",
+        "--report",
+        str(report),
+        "--only",
+        *only,
+    )
     proc.report = json.loads(report.read_text()) if report.is_file() else None
     return proc
 
@@ -44,8 +61,11 @@ def computed(proc: subprocess.CompletedProcess) -> dict[str, int]:
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
     """Every file under ``root``: relative path -> (sha256, mtime_ns)."""
-    return {p.relative_to(root).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def small_set(dst: Path, names=("coffee.png", "chelsea.png")) -> Path:
@@ -140,8 +160,9 @@ def test_two_builds_are_byte_identical(twin_builds):
     assert any(k.startswith("figures/feature_maps/") for k in snap_a)
     assert any(k.startswith("fragments/predictions") for k in snap_a)
     # fragments/build.md and .state/ record how long each unit took, which differs between two cold builds
-    different = [k for k in snap_a if snap_a[k][0] != snap_b[k][0]
-                 and k not in TIMED_FRAGMENTS and not k.startswith(".state/")]
+    different = [
+        k for k in snap_a if snap_a[k][0] != snap_b[k][0] and k not in TIMED_FRAGMENTS and not k.startswith(".state/")
+    ]
     assert not different
 
 
@@ -193,8 +214,11 @@ def test_manifest_lists_every_figure(quick_build):
         assert (quick_build / path).is_file() and path not in listed, path
         listed.add(path)
     assert any(p.endswith("explorer/index.json") for p in manifest["data"])
-    on_disk = {p.relative_to(quick_build).as_posix() for p in (quick_build / "figures").rglob("*")
-               if p.is_file() and not p.relative_to(quick_build).as_posix().startswith("figures/seen/")}
+    on_disk = {
+        p.relative_to(quick_build).as_posix()
+        for p in (quick_build / "figures").rglob("*")
+        if p.is_file() and not p.relative_to(quick_build).as_posix().startswith("figures/seen/")
+    }
     assert on_disk == listed
     ids = {i["id"] for i in manifest["images"]}
     assert len(ids) == 7
@@ -205,8 +229,17 @@ def test_manifest_lists_every_figure(quick_build):
     assert all(f["layer"] in f["path"] and f["model"] in f["path"] for f in layer_figs)
 
 
-@pytest.mark.parametrize("value,digits,want", [(-0.001, 2, "0.00"), (-0.004999, 2, "0.00"), (-0.006, 2, "-0.01"),
-                                                (0.0, 3, "0.000"), (-0.0, 1, "0.0"), (1.23456, 3, "1.235")])
+@pytest.mark.parametrize(
+    "value,digits,want",
+    [
+        (-0.001, 2, "0.00"),
+        (-0.004999, 2, "0.00"),
+        (-0.006, 2, "-0.01"),
+        (0.0, 3, "0.000"),
+        (-0.0, 1, "0.0"),
+        (1.23456, 3, "1.235"),
+    ],
+)
 def test_numbers_never_read_minus_zero(value, digits, want):
     from generator.site.fragments import _fmt, _pct
 
@@ -214,8 +247,17 @@ def test_numbers_never_read_minus_zero(value, digits, want):
     assert _pct(value / 100, digits) == want + " %"
 
 
-@pytest.mark.parametrize("value,want", [(0.00612, "6.1 × 10⁻³"), (-0.000123, "-1.2 × 10⁻⁴"), (0.5, "0.500"),
-                                        (12.345, "12.35"), (123456.0, "1.2 × 10⁵"), (0.0, "0.000")])
+@pytest.mark.parametrize(
+    "value,want",
+    [
+        (0.00612, "6.1 × 10⁻³"),
+        (-0.000123, "-1.2 × 10⁻⁴"),
+        (0.5, "0.500"),
+        (12.345, "12.35"),
+        (123456.0, "1.2 × 10⁵"),
+        (0.0, "0.000"),
+    ],
+)
 def test_scientific_notation_for_small_and_large_numbers(value, want):
     from generator.site.markup import scientific
 

@@ -18,8 +18,13 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def publish(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator.build.publish", "--root", str(cwd), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "generator.build.publish", "--root", str(cwd), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -44,7 +49,8 @@ def test_publish_into_a_bare_repository(project, tmp_path):
     # refused without a remote, with a one-line message
     proc = publish(project, "--allow-stand-in")
     assert proc.returncode == 1 and proc.stderr.strip() == (
-        "error: no 'origin' remote to publish to. Add one: git remote add origin URL")
+        "error: no 'origin' remote to publish to. Add one: git remote add origin URL"
+    )
     bare = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
     git(project, "remote", "add", "origin", str(bare))
@@ -97,7 +103,8 @@ def test_the_pages_workflow_tests_builds_and_deploys():
     assert any(s.get("with", {}).get("path") == "~/.cache/torch/hub/checkpoints" for s in steps)
     assert runs.index("nox -s tests") < next(i for i, r in enumerate(runs) if r.startswith("nox -s build"))
     assert "actions/upload-pages-artifact" in uses and steps[uses.index("actions/upload-pages-artifact")]["with"] == {
-        "path": "site"}
+        "path": "site"
+    }
     deploy = flow["jobs"]["deploy"]
     assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     for s in [s for s in steps + deploy["steps"] if "uses" in s]:
@@ -128,15 +135,33 @@ def test_site_and_repo_addresses_come_from_the_environment(tmp_path, quick_build
     shutil.copy2(ROOT / "mkdocs.yml", work / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns("generated", "__pycache__"))
     shutil.copytree(quick_build, work / "docs" / "generated")
-    env = {"SITE_URL": "https://example.github.io/cnn-sees/", "REPO_URL": "https://github.com/example/cnn-sees",
-           "EDIT_URI": "edit/main/docs/"}
+    env = {
+        "SITE_URL": "https://example.github.io/cnn-sees/",
+        "REPO_URL": "https://github.com/example/cnn-sees",
+        "EDIT_URI": "edit/main/docs/",
+    }
     import os
 
     for name, extra in (("with", env), ("without", {})):
         clean = {k: v for k, v in os.environ.items() if k not in env}
-        proc = subprocess.run([sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(work / "mkdocs.yml"),
-                               "-d", str(work / name)], cwd=work, capture_output=True, text=True, timeout=600,
-                              env={**clean, **extra})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "properdocs",
+                "build",
+                "--strict",
+                "-f",
+                str(work / "mkdocs.yml"),
+                "-d",
+                str(work / name),
+            ],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**clean, **extra},
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
     page = (work / "with" / "filters" / "index.html").read_text()
     assert 'href="https://github.com/example/cnn-sees/edit/main/docs/filters.md"' in page

@@ -96,8 +96,7 @@ def test_grad_cam_finds_each_class_and_equals_pytorch_grad_cam(net, cat_and_cup,
     assert share(ours, half) >= 0.75
     with GradCAM(model=net, target_layers=[net.net.bn2]) as oracle:
         # Our parameters are frozen, so the oracle needs an input that asks for gradients.
-        theirs = oracle(input_tensor=cat_and_cup.clone().requires_grad_(True),
-                        targets=[ClassifierOutputTarget(cls)])[0]
+        theirs = oracle(input_tensor=cat_and_cup.clone().requires_grad_(True), targets=[ClassifierOutputTarget(cls)])[0]
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
@@ -126,18 +125,21 @@ def _channel_means(net, images: torch.Tensor, channels: list[int], scale: float 
 
 
 def _total_variation(images: torch.Tensor) -> float:
-    return float((images[..., 1:, :] - images[..., :-1, :]).abs().mean()
-                 + (images[..., :, 1:] - images[..., :, :-1]).abs().mean())
+    return float(
+        (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+        + (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
+    )
 
 
 def _spectral_slope(images: torch.Tensor) -> float:
     """Slope of log power against log frequency (radially averaged); natural images sit near -2."""
     grey = images.mean(1)
-    power = torch.fft.fftshift(torch.fft.fft2(grey - grey.mean((-2, -1), keepdim=True)).abs() ** 2,
-                               dim=(-2, -1)).mean(0)
+    power = torch.fft.fftshift(torch.fft.fft2(grey - grey.mean((-2, -1), keepdim=True)).abs() ** 2, dim=(-2, -1)).mean(
+        0
+    )
     h, w = power.shape
     yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
-    radius = (yy ** 2 + xx ** 2).double().sqrt().round().long()
+    radius = (yy**2 + xx**2).double().sqrt().round().long()
     freqs = np.arange(1, min(h, w) // 2)
     curve = np.array([float(power[radius == k].mean()) for k in freqs])
     return float(np.polyfit(np.log(freqs), np.log(curve), 1)[0])

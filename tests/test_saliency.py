@@ -10,6 +10,7 @@ abs, a sign flip, an inverted sigma or a wrong ReLU rule is off by O(1)).
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +22,6 @@ from generator import images as imgmod
 from generator.lib.attr import guided_backprop, saliency, smoothgrad
 from generator.lib.engine import explain, smoothgrad_noise
 from generator.lib.layers import resolve_layer
-
-from pathlib import Path
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 
@@ -65,8 +64,9 @@ def test_smoothgrad_matches_captum_noise_tunnel_with_identical_noise(vgg64, phot
     n, sigma, seed = 4, 0.15, 1234
     stdev = sigma * float(photo64.max() - photo64.min())
     torch.manual_seed(seed)
-    ref = NoiseTunnel(Saliency(vgg64)).attribute(photo64.clone().requires_grad_(True), nt_type="smoothgrad",
-                                                 nt_samples=n, stdevs=stdev, target=target)[0]
+    ref = NoiseTunnel(Saliency(vgg64)).attribute(
+        photo64.clone().requires_grad_(True), nt_type="smoothgrad", nt_samples=n, stdevs=stdev, target=target
+    )[0]
     e = explain(vgg64, photo64, target, guided=False, smooth_n=n, sigma=sigma, seed=seed, batch_size=4)
     assert e.sigma_abs == pytest.approx(stdev)
     assert rel_err(e.smooth, ref) <= RTOL
@@ -111,8 +111,9 @@ class RegionNet(nn.Module):
     def __init__(self, size: int, rows: slice, cols: slice):
         super().__init__()
         torch.manual_seed(7)
-        self.features = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), Mask(size, rows, cols),
-                                      nn.Conv2d(6, 8, 3, padding=1), nn.ReLU())
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), Mask(size, rows, cols), nn.Conv2d(6, 8, 3, padding=1), nn.ReLU()
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(8, 4)
 
@@ -133,7 +134,7 @@ class Mask(nn.Module):
 
 def region(size, rows, cols, grow=0):
     out = np.zeros((size, size), bool)
-    out[max(rows.start - grow, 0):rows.stop + grow, max(cols.start - grow, 0):cols.stop + grow] = True
+    out[max(rows.start - grow, 0) : rows.stop + grow, max(cols.start - grow, 0) : cols.stop + grow] = True
     return out
 
 
@@ -142,8 +143,11 @@ def test_analytic_region_gets_all_saliency_mass():
     net = RegionNet(size, rows, cols)
     x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(3))
     inside = region(size, rows, cols, grow=1)
-    for name, m in (("gradient", saliency(net, x, 2)), ("smoothgrad", smoothgrad(net, x, 2, n=6, seed=1)),
-                    ("guided", guided_backprop(net, x, 2))):
+    for name, m in (
+        ("gradient", saliency(net, x, 2)),
+        ("smoothgrad", smoothgrad(net, x, 2, n=6, seed=1)),
+        ("guided", guided_backprop(net, x, 2)),
+    ):
         m = m.numpy()
         assert m.sum() > 0, name
         assert m[~inside].sum() == 0.0, f"{name}: mass outside the region"
@@ -214,14 +218,35 @@ def test_build_reruns_are_byte_identical(tmp_path, standin_weights):
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run / "gen"
-        rc = main(["build", "--profile", "quick", "--images", str(images), "--out", str(out),
-                   "--cache", str(tmp_path / run / "cache"), "--weights", str(standin_weights), "--no-progress",
-                   "--only", "predictions", "saliency", "grad_cam", "cascading_randomisation"])
+        rc = main(
+            [
+                "build",
+                "--profile",
+                "quick",
+                "--images",
+                str(images),
+                "--out",
+                str(out),
+                "--cache",
+                str(tmp_path / run / "cache"),
+                "--weights",
+                str(standin_weights),
+                "--no-progress",
+                "--only",
+                "predictions",
+                "saliency",
+                "grad_cam",
+                "cascading_randomisation",
+            ]
+        )
         assert rc == 0
         outs.append(out)
     # the build page states how long each unit took, which differs between two cold builds by design
-    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*")
-                   if p.is_file() and ".state" not in p.parts and p.name not in ("build.md", "methods.md"))
+    files = sorted(
+        p.relative_to(outs[0])
+        for p in outs[0].rglob("*")
+        if p.is_file() and ".state" not in p.parts and p.name not in ("build.md", "methods.md")
+    )
     mine = [f for f in files if any(t in str(f) for t in ("saliency", "grad_cam", "cascading_randomisation"))]
     assert len(mine) >= 8
     for f in files:
@@ -232,9 +257,23 @@ def test_channels_last_option_agrees_and_restores_the_weights(vgg64, photo64, ta
     """channels_last is an opt-in speed option: same maps (float64: up to rounding), weights put back."""
     before = [p.data_ptr() for p in vgg64.parameters()]
     a = explain(vgg64, photo64, target, cam_layers=["block5_conv3"], guided=True, smooth_n=2, seed=1)
-    b = explain(vgg64, photo64, target, cam_layers=["block5_conv3"], guided=True, smooth_n=2, seed=1,
-                channels_last=True)
+    b = explain(
+        vgg64, photo64, target, cam_layers=["block5_conv3"], guided=True, smooth_n=2, seed=1, channels_last=True
+    )
     for name in ("gradient", "guided", "smooth"):
         assert rel_err(getattr(b, name), getattr(a, name)) <= RTOL, name
     assert [p.data_ptr() for p in vgg64.parameters()] == before
     assert all(p.is_contiguous() for p in vgg64.parameters())
+
+
+def test_deconvnet_rule_matches_captum(vgg64, photo64, target):
+    """The third backward rule on the shared graph: DeconvNet (Zeiler & Fergus) agrees with Captum's
+    Deconvolution, and differs from guided backprop, which also keeps the forward mask."""
+    from captum.attr import Deconvolution
+
+    with pytest.warns(UserWarning):
+        ref = Deconvolution(vgg64).attribute(photo64.clone().requires_grad_(True), target=target)[0]
+    e = explain(vgg64, photo64, target, guided=True, deconvnet=True)
+    assert rel_err(e.deconvnet, ref) <= RTOL
+    assert rel_err(e.guided, e.deconvnet) > 1e-2
+    assert rel_err(e.gradient, explain(vgg64, photo64, target, guided=False).gradient) == 0.0

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from generator.site import fragments
-from generator.models import build_trained, build_untrained
-from generator.render import colormap, overlay, to_uint8
 from generator.chapters.cascading_randomisation.compute import CascadeVGG
 from generator.chapters.cascading_randomisation.spec import STEPS
 from generator.lib.methods import METHODS, Signals, cam_rules_used
+from generator.models import build_trained, build_untrained
+from generator.render import colormap, overlay, to_uint8
+from generator.site import fragments
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +68,31 @@ def test_overlay_colours():
 
 
 def _records(gradient_rho: float, guided_rho: float, cam_rho: float | None) -> dict:
-    titles = {"gradient": "Gradient", "smoothgrad": "SmoothGrad", "guided": "Guided backprop",
-              "grad_cam": "Grad-CAM", "guided_grad_cam": "Guided Grad-CAM"}
-    means = {"gradient": gradient_rho, "smoothgrad": 0.5, "guided": guided_rho, "grad_cam": cam_rho,
-             "guided_grad_cam": 0.4}
+    titles = {
+        "gradient": "Gradient",
+        "smoothgrad": "SmoothGrad",
+        "guided": "Guided backprop",
+        "grad_cam": "Grad-CAM",
+        "guided_grad_cam": "Guided Grad-CAM",
+    }
+    means = {
+        "gradient": gradient_rho,
+        "smoothgrad": 0.5,
+        "guided": guided_rho,
+        "grad_cam": cam_rho,
+        "guided_grad_cam": 0.4,
+    }
     means = {k: {"spearman": v, "ssim": 0.3} for k, v in means.items()}
     ranked = sorted(means, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2))
     fig = {"path": "figures/x.png", "caption": "c", "width": 10}
-    return {"sanity_plot": fig, "table": [], "means": means, "ranked": ranked, "methods": list(titles),
-            "titles": titles}
+    return {
+        "sanity_plot": fig,
+        "table": [],
+        "means": means,
+        "ranked": ranked,
+        "methods": list(titles),
+        "titles": titles,
+    }
 
 
 def _sanity_text(records: dict) -> str:
@@ -107,8 +123,15 @@ def test_quick_build_cascade_ends_at_the_untrained_model(quick_build):
             last, direct = r["cascade"][m][key][-1], r["means"][m][key]
             assert (last is None and direct is None) or last == pytest.approx(direct, abs=1e-9), (m, key)
         assert r["cascade"][m]["spearman"][0] == 1.0
-    for name in ("saliency.featured", "saliency.numbers", "grad_cam.blocks", "grad_cam.numbers",
-                 "cascading_randomisation.sanity", "cascading_randomisation.cascade", "cascading_randomisation.edges"):
+    for name in (
+        "saliency.featured",
+        "saliency.numbers",
+        "grad_cam.blocks",
+        "grad_cam.numbers",
+        "cascading_randomisation.sanity",
+        "cascading_randomisation.cascade",
+        "cascading_randomisation.edges",
+    ):
         text = (quick_build / "fragments" / f"{name}.md").read_text()
         assert text.strip() and " nan" not in text.lower(), name
     for f in state["figures"]:
@@ -123,8 +146,9 @@ def test_fully_randomised_cascade_gives_the_untrained_maps_bit_for_bit(nets):
     trained, untrained = nets
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     for cl in (False, True):  # the default profile runs channels-last
-        kw = dict(cam_layers=["block5_conv3"], guided=True, smooth_n=2, sigma=0.15, seed=3, batch_size=2,
-                  channels_last=cl)
+        kw = dict(
+            cam_layers=["block5_conv3"], guided=True, smooth_n=2, sigma=0.15, seed=3, batch_size=2, channels_last=cl
+        )
         a = explain(CascadeVGG(trained, untrained, set(STEPS)), x, 7, **kw)
         b = explain(untrained, x, 7, **kw)
         for name in ("gradient", "guided", "smooth"):

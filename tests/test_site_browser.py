@@ -127,8 +127,20 @@ def built_site(tmp_path_factory: pytest.TempPathFactory, quick_build: Path) -> P
     _copy_sources(work)
     shutil.copytree(quick_build, work / "docs" / "generated")
     _run(
-        [sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(work / "mkdocs.yml"), "-d", str(work / "site")],
-        cwd=work, timeout=SITE_TIMEOUT_S, what="The strict site build",
+        [
+            sys.executable,
+            "-m",
+            "properdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(work / "mkdocs.yml"),
+            "-d",
+            str(work / "site"),
+        ],
+        cwd=work,
+        timeout=SITE_TIMEOUT_S,
+        what="The strict site build",
     )
     return work
 
@@ -146,9 +158,7 @@ def crawl(built_site: Path) -> Crawl:
     manifest = json.loads((built_site / "docs" / "generated" / "manifest.json").read_text(encoding="utf-8"))
     result = Crawl(site=site, base_url=base_url, manifest=manifest, pages=site_pages(site))
 
-    first_gallery_page = next(
-        (f"gallery/{image['id']}/" for image in manifest.get("images", [])), None
-    )
+    first_gallery_page = next((f"gallery/{image['id']}/" for image in manifest.get("images", [])), None)
     screenshot_pages = {"feature-maps/": "feature-maps.png"}
     if first_gallery_page:
         screenshot_pages[first_gallery_page] = "gallery-page.png"
@@ -173,8 +183,10 @@ def crawl(built_site: Path) -> Crawl:
             )
             context.on(
                 "requestfailed",
-                lambda r: (urlsplit(r.url).hostname or "") in LOCAL_HOSTS
-                and result.failed_requests.append(f"{r.url}: {r.failure}"),
+                lambda r: (
+                    (urlsplit(r.url).hostname or "") in LOCAL_HOSTS
+                    and result.failed_requests.append(f"{r.url}: {r.failure}")
+                ),
             )
 
             page = context.new_page()
@@ -263,12 +275,11 @@ def test_gallery_has_a_page_per_image(crawl: Crawl) -> None:
         page = crawl.site / "gallery" / image["id"] / "index.html"
         assert page.is_file(), f"no gallery page for {image['id']}"
         assert f'href="{image["id"]}/"' in index, f"the gallery index does not link to {image['id']}"
-        figures = [
-            f for f in crawl.manifest.get("figures", []) if f.get("image") == image["id"]
-        ]
+        figures = [f for f in crawl.manifest.get("figures", []) if f.get("image") == image["id"]]
         # The photo's page, and its layer-by-layer pages (gallery/<id>/<technique>/).
         html = page.read_text(encoding="utf-8") + "".join(
-            p.read_text(encoding="utf-8") for p in sorted((page.parent).glob("*/index.html")))
+            p.read_text(encoding="utf-8") for p in sorted((page.parent).glob("*/index.html"))
+        )
         for fig in figures:
             assert fig["path"] in html, f"{fig['path']} missing from the gallery pages of {image['id']}"
 
@@ -382,8 +393,7 @@ def explorer(built_site: Path):
 
 def _open(page, url: str) -> None:
     page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_function("() => window.cnnExplorer && document.querySelector('.cnn-x-tile')",
-                           timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function("() => window.cnnExplorer && document.querySelector('.cnn-x-tile')", timeout=PAGE_TIMEOUT_MS)
 
 
 def _state(page) -> dict:
@@ -402,8 +412,10 @@ def test_the_explorer_draws_the_networks_activations(explorer, standin_weights) 
         meta = next(entry for entry in index["layers"] if entry["name"] == layer)
         for model in models:
             act = _expected(standin_weights, "chelsea", layer, model).numpy()
-            scales = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/chelsea/{model}.json')"
-                                   f".then(r => r.json()).then(d => d.layers['{layer}'].scale)")
+            scales = page.evaluate(
+                f"() => fetch('../generated/figures/feature_maps/explorer/chelsea/{model}.json')"
+                f".then(r => r.json()).then(d => d.layers['{layer}'].scale)"
+            )
             for c in (0, 1, meta["channels"] // 2, meta["channels"] - 1):
                 drawn = np.array(page.evaluate(f"() => window.cnnExplorer.values('{model}', {c})"), np.float64)
                 # what the canvas shows, read back from its pixels (grey: r = g = b = the stored value)
@@ -412,7 +424,8 @@ def test_the_explorer_draws_the_networks_activations(explorer, standin_weights) 
                         const c = document.querySelector('.cnn-x-grid[data-model="{model}"] .cnn-x-tile[data-unit="{c}"] canvas');
                         return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)
                             .filter((_, i) => i % 4 === 0);
-                    }}""")
+                    }}"""
+                )
                 assert drawn.tolist() == canvas
                 step = scales[c] / 255
                 want = act[c].reshape(-1)
@@ -446,8 +459,10 @@ def test_the_explorer_keeps_its_state_in_the_address(explorer) -> None:
     assert _state(page) == before and page.evaluate("() => location.hash") == hash
     # sorted by mean activation on the photo: the tiles' order follows the JSON's means
     order = page.evaluate("() => Array.from(document.querySelectorAll('.cnn-x-tile')).map(t => +t.dataset.unit)")
-    means = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/{other}/untrained.json')"
-                          ".then(r => r.json()).then(d => d.layers['block4_conv3'].mean)")
+    means = page.evaluate(
+        f"() => fetch('../generated/figures/feature_maps/explorer/{other}/untrained.json')"
+        ".then(r => r.json()).then(d => d.layers['block4_conv3'].mean)"
+    )
     assert [means[u] for u in order] == sorted(means, reverse=True)
     assert page.locator(".cnn-x-unit h3").inner_text() == "block4_conv3, channel 3"
     assert not errors, errors
@@ -474,12 +489,13 @@ def test_the_receptive_field_box_follows_the_architecture_table(explorer) -> Non
     architecture chapter's table gives: its side, and a step of ``jump`` pixels per map pixel."""
     import torchvision
 
-    from generator.models import feature_index
     from generator.chapters.architecture.compute import receptive_fields
+    from generator.models import feature_index
 
     page, base, errors, index = explorer
     size, jump = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)[
-        feature_index("block3_conv3")]
+        feature_index("block3_conv3")
+    ]
     _open(page, f"{base}explorer/#photo=chelsea&layer=block3_conv3&model=both&unit=4")
     page.wait_for_selector(".cnn-x-unit .cnn-x-big")
     big = page.locator(".cnn-x-unit .cnn-x-big").first
@@ -508,8 +524,10 @@ def test_a_unit_on_every_photo(explorer) -> None:
             [g.dataset.photo, +g.querySelector('.cnn-x-bar[data-model="{model}"]').dataset.value])""")
         assert [p for p, _ in shown] == [p["id"] for p in index["photos"]]
         for photo, value in shown:
-            means = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/{photo}/{model}.json')"
-                                  ".then(r => r.json()).then(d => d.layers['block5_conv3'].mean)")
+            means = page.evaluate(
+                f"() => fetch('../generated/figures/feature_maps/explorer/{photo}/{model}.json')"
+                ".then(r => r.json()).then(d => d.layers['block5_conv3'].mean)"
+            )
             assert value == means[11], (photo, model)
     other = index["photos"][1]["id"]
     page.click(f'.cnn-x-bar-group[data-photo="{other}"] .cnn-x-bar')
@@ -537,7 +555,9 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
     _open(page, f"{base}explorer/#photo=chelsea&layer={layer}&model=both&unit={c}&cmap=grey")
     page.wait_for_selector(".cnn-x-every canvas")
     page.wait_for_selector(".cnn-x-weight a")
-    units = page.evaluate(f"() => fetch('../generated/figures/feature_maps/explorer/units/{layer}.json').then(r => r.json())")
+    units = page.evaluate(
+        f"() => fetch('../generated/figures/feature_maps/explorer/units/{layer}.json').then(r => r.json())"
+    )
     rf = receptive_field(layer)
     examples = page.evaluate("() => window.cnnExplorer.examples()")
     for model in ("trained", "untrained"):
@@ -557,22 +577,30 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
             shown = next(e for e in examples if e["model"] == model and e["photo"] == photo)
             centre = (rf["start"] + rf["jump"] * x, rf["start"] + rf["jump"] * y)
             assert (shown["x"], shown["y"]) == (x, y)
-            assert shown["box"] == [centre[0] - rf["size"] / 2, centre[1] - rf["size"] / 2,
-                                    centre[0] + rf["size"] / 2, centre[1] + rf["size"] / 2]
+            assert shown["box"] == [
+                centre[0] - rf["size"] / 2,
+                centre[1] - rf["size"] / 2,
+                centre[0] + rf["size"] / 2,
+                centre[1] + rf["size"] / 2,
+            ]
         peaks = [e["peak"] for e in examples if e["model"] == model]
         assert peaks == sorted(peaks, reverse=True) and len(peaks) == len(index["photos"])
     # the strongest input of the trained filter: the largest kernel norm over block1_conv1's channels
     w = conv_layer(models.build_trained(standin_weights), layer).weight.detach()
     strongest = int(w[c].pow(2).sum(dim=(1, 2)).argmax())
     page.click('.cnn-x-weight[data-model="trained"] a >> nth=0')
-    page.wait_for_function(f"() => location.hash.includes('layer=block1_conv1') && location.hash.includes('unit={strongest}')")
+    page.wait_for_function(
+        f"() => location.hash.includes('layer=block1_conv1') && location.hash.includes('unit={strongest}')"
+    )
     assert _state(page)["unit"] == strongest
     # a unit with an optimised image (the first the build ran on), and a pool, which has no weights
     am = page.evaluate("() => fetch('../generated/figures/activation_max/explorer/index.json').then(r => r.json())")
     am_layer, am_units = next(iter(am["units"]["trained"].items()))
     _open(page, f"{base}explorer/#photo=chelsea&layer={am_layer}&model=both&unit={am_units[0]}")
-    page.wait_for_function("() => { const i = document.querySelector('.cnn-x-am-one[data-model=\"trained\"] img');"
-                           " return i && i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.cnn-x-am-one[data-model=\"trained\"] img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     _open(page, f"{base}explorer/#photo=chelsea&layer=block2_pool&model=trained&unit=7")
     page.wait_for_selector(".cnn-x-weights a")
     assert "A max-pool has no weights" in page.locator(".cnn-x-weights").inner_text()
@@ -592,8 +620,22 @@ def test_the_explorer_budget_check_measures_the_site(built_site: Path, tmp_path:
     total, files = eb.data_bytes(site)
     assert files == len(listed) and total == sum((site / "generated" / p).stat().st_size for p in listed)
     out = tmp_path / "budget.json"
-    done = subprocess.run([sys.executable, "-m", "generator.site.explorer_budget", str(site), "--json", str(out),
-                           "--layers", "block1_conv1", "block5_conv3"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator.site.explorer_budget",
+            str(site),
+            "--json",
+            str(out),
+            "--layers",
+            "block1_conv1",
+            "block5_conv3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode in (0, 1), done.stderr
     m = json.loads(out.read_text())
     assert m["data_bytes"] == total

@@ -21,11 +21,10 @@ import pytest
 import torch
 
 from generator.build import keys
+from generator.chapters import registry, run_order
 from generator.config import get_profile
 from generator.core import Result
-from generator.chapters import registry, run_order
 from tests.conftest import IMAGES
-
 
 # --------------------------------------------------------------------------- code hash
 
@@ -36,8 +35,7 @@ def test_code_hash_follows_lazy_imports_transitively(tmp_path, monkeypatch):
     (pkg / "techniques").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "techniques" / "__init__.py").write_text("")
-    (pkg / "techniques" / "t.py").write_text(
-        "def compute():\n    from generator.helper import f\n    return f()\n")
+    (pkg / "techniques" / "t.py").write_text("def compute():\n    from generator.helper import f\n    return f()\n")
     (pkg / "helper.py").write_text("def f():\n    from . import deep\n    return deep.g()\n")
     (pkg / "deep.py").write_text("def g():\n    return 1\n")
     (pkg / "unrelated.py").write_text("x = 1\n")
@@ -45,7 +43,12 @@ def test_code_hash_follows_lazy_imports_transitively(tmp_path, monkeypatch):
     keys.forget()
     try:
         assert keys.reachable("generator.techniques.t") == [
-            "generator", "generator.deep", "generator.helper", "generator.techniques", "generator.techniques.t"]
+            "generator",
+            "generator.deep",
+            "generator.helper",
+            "generator.techniques",
+            "generator.techniques.t",
+        ]
         before = keys.code_hash("generator.techniques.t")
         (pkg / "deep.py").write_text("def g():\n    return 2\n")
         keys.forget()
@@ -59,7 +62,8 @@ def test_real_lazy_imports_are_followed():
     # chapters/saliency/render.py imports generator.lib.attr inside render(); the Grad-CAM renderer imports it
     assert "generator.lib.attr" in keys.imports_of("generator.chapters.saliency.render")
     assert {"generator.chapters.saliency.render", "generator.lib.attr", "generator.lib.engine"} <= set(
-        keys.reachable("generator.chapters.grad_cam.render"))
+        keys.reachable("generator.chapters.grad_cam.render")
+    )
     assert "generator.chapters.predictions.compute" in keys.reachable("generator.chapters.saliency.compute")
 
 
@@ -67,10 +71,14 @@ def test_settings_values_are_not_code():
     """Editing a TECHNIQUE's settings is not a code change (the values are hashed where they apply)."""
     import ast
 
-    tree = ast.parse("TECHNIQUE = Technique(name='x', compute_settings={'quick': {'k': 1}}, "
-                     "render_settings={'quick': {'alpha': 0.5}}, needs=('a',))")
-    edited = ast.parse("TECHNIQUE = Technique(name='x', compute_settings={'quick': {'k': 2}}, "
-                       "render_settings={'quick': {'alpha': 0.9}}, needs=('a',))")
+    tree = ast.parse(
+        "TECHNIQUE = Technique(name='x', compute_settings={'quick': {'k': 1}}, "
+        "render_settings={'quick': {'alpha': 0.5}}, needs=('a',))"
+    )
+    edited = ast.parse(
+        "TECHNIQUE = Technique(name='x', compute_settings={'quick': {'k': 2}}, "
+        "render_settings={'quick': {'alpha': 0.9}}, needs=('a',))"
+    )
     assert keys._settings_free_dump(tree) == keys._settings_free_dump(edited)
     other = ast.parse("TECHNIQUE = Technique(name='x', compute_settings={}, needs=('b',))")
     assert keys._settings_free_dump(tree) != keys._settings_free_dump(other)
@@ -88,20 +96,32 @@ def _build(root: Path, weights: Path, techniques=None, only=None):
     if not images.is_dir():
         images.mkdir(parents=True)
         shutil.copy(IMAGES / "chelsea.png", images / "chelsea.png")
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=root / "out",
-                        cache_dir=root / "cache", weights=WeightsSource(weights, explicit=True),
-                        device=torch.device("cpu"), only=only, progress=False)
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=root / "out",
+        cache_dir=root / "cache",
+        weights=WeightsSource(weights, explicit=True),
+        device=torch.device("cpu"),
+        only=only,
+        progress=False,
+    )
     build = Build(opts, techniques)
     report = build.run()
     assert report.ok, report.failures
-    return {name: report.stats[name].computed if name in report.stats else 0
-            for name in ("saliency", "grad_cam", "cascading_randomisation")}
+    return {
+        name: report.stats[name].computed if name in report.stats else 0
+        for name in ("saliency", "grad_cam", "cascading_randomisation")
+    }
 
 
 def _figures(out: Path, technique: str) -> dict[str, str]:
     root = out / "figures" / technique
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _with(name: str, **changes) -> dict:
@@ -143,9 +163,12 @@ def test_editing_a_helper_recomputes_its_users(warm, standin_weights, monkeypatc
 @pytest.mark.slow
 def test_a_render_setting_recomputes_nothing_but_changes_the_figures(warm, standin_weights):
     before = _figures(warm / "out", "grad_cam")
-    counts = _build(warm, standin_weights,
-                    _with("grad_cam", render_settings={p: {"alpha": 0.8} for p in ("quick", "default", "full")}),
-                    only=ONLY)
+    counts = _build(
+        warm,
+        standin_weights,
+        _with("grad_cam", render_settings={p: {"alpha": 0.8} for p in ("quick", "default", "full")}),
+        only=ONLY,
+    )
     assert counts == {"saliency": 0, "grad_cam": 0, "cascading_randomisation": 0}
     after = _figures(warm / "out", "grad_cam")
     assert before.keys() == after.keys()
@@ -164,9 +187,16 @@ def test_reading_an_undeclared_technique_is_refused(tmp_path, standin_weights):
     images.mkdir()
     shutil.copy(IMAGES / "chelsea.png", images / "chelsea.png")
     techniques = _with("grad_cam", compute=sneaky)
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=tmp_path / "out",
-                        cache_dir=tmp_path / "cache", weights=WeightsSource(standin_weights, explicit=True),
-                        device=torch.device("cpu"), only=["grad_cam"], progress=False)
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        weights=WeightsSource(standin_weights, explicit=True),
+        device=torch.device("cpu"),
+        only=["grad_cam"],
+        progress=False,
+    )
     report = Build(opts, techniques).run()
     messages = [f.message for f in report.failures]
     assert messages and all("does not declare" in m and "needs=" in m for m in messages), messages
@@ -181,7 +211,11 @@ def test_run_order_follows_needs_and_refuses_cycles_and_unknown_names():
     for t in techniques.values():
         assert all(order.index(n) < order.index(t.name) for n in t.needs), t.name
     assert [t.name for t in run_order(techniques, ["cascading_randomisation"])] == [
-        "feature_maps", "predictions", "saliency", "cascading_randomisation"]
+        "feature_maps",
+        "predictions",
+        "saliency",
+        "cascading_randomisation",
+    ]
     reverse = dict(reversed(list(techniques.items())))
     assert [t.name for t in run_order(reverse, ["grad_cam"])] == ["feature_maps", "predictions", "saliency", "grad_cam"]
     cyclic = _with("feature_maps", needs=("saliency",))
@@ -206,11 +240,20 @@ def test_editing_a_photos_credit_recomputes_what_uses_it(tmp_path, standin_weigh
     images = tmp_path / "photo"
     images.mkdir()
     shutil.copy(IMAGES / "chelsea.png", images / "chelsea.png")
-    entry = ('[[image]]\nfile = "chelsea.png"\ntitle = "{title}"\nsource = "s"\nauthor = "a"\nlicence = "l"\n'
-             'link = "https://example.org"\nlabel = "{label}"\nlabel_index = {index}\n')
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=tmp_path / "out",
-                        cache_dir=tmp_path / "cache", weights=WeightsSource(standin_weights, explicit=True),
-                        device=torch.device("cpu"), only=["predictions"], progress=False)
+    entry = (
+        '[[image]]\nfile = "chelsea.png"\ntitle = "{title}"\nsource = "s"\nauthor = "a"\nlicence = "l"\n'
+        'link = "https://example.org"\nlabel = "{label}"\nlabel_index = {index}\n'
+    )
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        weights=WeightsSource(standin_weights, explicit=True),
+        device=torch.device("cpu"),
+        only=["predictions"],
+        progress=False,
+    )
 
     def run(title, label, index):
         (images / "CREDITS.toml").write_text(entry.format(title=title, label=label, index=index))

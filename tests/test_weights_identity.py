@@ -43,8 +43,23 @@ def stand_in_site(tmp_path_factory, quick_build) -> Path:
     shutil.copy2(ROOT / "mkdocs.yml", work / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns("generated", "__pycache__"))
     shutil.copytree(quick_build, work / "docs" / "generated")
-    proc = subprocess.run([sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(work / "mkdocs.yml"),
-                           "-d", str(work / "site")], cwd=work, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "properdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(work / "mkdocs.yml"),
+            "-d",
+            str(work / "site"),
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
 
@@ -78,18 +93,30 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
     images = tmp_path / "photo"
     images.mkdir()
     shutil.copy(IMAGES / "chelsea.png", images / "chelsea.png")
-    opts = BuildOptions(profile=get_profile("quick"), images_dir=images, out_dir=tmp_path / "out",
-                        cache_dir=tmp_path / "cache", weights=models.WeightsSource(standin_weights, explicit=True),
-                        device=torch.device("cpu"), only=["predictions"], progress=False)
+    opts = BuildOptions(
+        profile=get_profile("quick"),
+        images_dir=images,
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        weights=models.WeightsSource(standin_weights, explicit=True),
+        device=torch.device("cpu"),
+        only=["predictions"],
+        progress=False,
+    )
     assert Build(opts).run().ok
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["weights"] == {"sha256": OFFICIAL_PREFIX + "0" * 56, "official": True,
-                                   "expected_prefix": OFFICIAL_PREFIX, "available": True}
+    assert manifest["weights"] == {
+        "sha256": OFFICIAL_PREFIX + "0" * 56,
+        "official": True,
+        "expected_prefix": OFFICIAL_PREFIX,
+        "available": True,
+    }
     assert manifest["models"][0]["label"] == "trained (ImageNet)"
     assert any("trained (ImageNet)" in f["caption"] for f in manifest["figures"])
     hooks = _hooks()
     assert (tmp_path / "out" / "fragments" / "networks.md").read_text() == (
-        f"This site was built with that file (sha256 `{OFFICIAL_PREFIX}00000000…`).\n")
+        f"This site was built with that file (sha256 `{OFFICIAL_PREFIX}00000000…`).\n"
+    )
     assert hooks.banner_text(manifest["weights"]) is None
     config = {"docs_dir": str(tmp_path / "docs"), "extra": {"weights_banner": "left over"}}
     (tmp_path / "docs" / "generated").mkdir(parents=True)

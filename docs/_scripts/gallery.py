@@ -130,9 +130,19 @@ def img(rel_path: str, alt: str, **options: Any) -> str:
     return markup.img(UP + posixpath.join(GENERATED, rel_path), alt, **options)
 
 
-def figure(rel_path: str, alt: str, *, heading: str = "", caption: str = "", group: str = "",
-           width: Any = None, height: Any = None, cls: str = "cnn-figure", up: str = UP,
-           thumb: dict[str, Any] | None = None) -> str:
+def figure(
+    rel_path: str,
+    alt: str,
+    *,
+    heading: str = "",
+    caption: str = "",
+    group: str = "",
+    width: Any = None,
+    height: Any = None,
+    cls: str = "cnn-figure",
+    up: str = UP,
+    thumb: dict[str, Any] | None = None,
+) -> str:
     """A captioned figure (md_in_html), in the same markup as the chapters' fragments.
 
     With ``thumb`` (the manifest's {path, width, height}) the page shows the thumbnail,
@@ -144,11 +154,20 @@ def figure(rel_path: str, alt: str, *, heading: str = "", caption: str = "", gro
         caption_md, description = text(heading) if heading else caption, heading or caption
     full = up + posixpath.join(GENERATED, rel_path)
     if thumb and thumb.get("path") and exists(thumb["path"]):
-        return markup.thumbnail(up + posixpath.join(GENERATED, thumb["path"]), full, alt, caption_md, cls=cls,
-                                width=thumb.get("width"), height=thumb.get("height"), description=description,
-                                group=group)
-    return markup.figure(full, alt, caption_md, cls=cls, width=width, height=height, description=description,
-                         group=group)
+        return markup.thumbnail(
+            up + posixpath.join(GENERATED, thumb["path"]),
+            full,
+            alt,
+            caption_md,
+            cls=cls,
+            width=thumb.get("width"),
+            height=thumb.get("height"),
+            description=description,
+            group=group,
+        )
+    return markup.figure(
+        full, alt, caption_md, cls=cls, width=width, height=height, description=description, group=group
+    )
 
 
 # --------------------------------------------------------------------------- manifest
@@ -267,14 +286,25 @@ def layer_block(group: list[Figure], models: Models, technique: str, up: str = U
     return "\n\n".join(blocks)
 
 
-def technique_section(technique: dict[str, Any], figures: list[Figure], models: Models, *, up: str = UP,
-                      heading: str = "##", more: str = "") -> list[str]:
+def technique_section(
+    technique: dict[str, Any],
+    figures: list[Figure],
+    models: Models,
+    *,
+    up: str = UP,
+    heading: str = "##",
+    more: str = "",
+) -> list[str]:
     """A technique's figures for one photo; ``more`` (a markdown line) goes under the chapter link."""
     name = technique.get("name")
     lines = [f"{heading} {text(technique.get('title') or name)}", ""]
     chapter = technique.get("chapter")
     if chapter and (docs_dir() / chapter).is_file():
-        lines += [f"What these figures show, and how they are made: [{text(technique.get('title') or name)}]({url(up + chapter)}).", ""]
+        lines += [
+            "What these figures show, and how they are made: "
+            f"[{text(technique.get('title') or name)}]({url(up + chapter)}).",
+            "",
+        ]
     if more:
         lines += [more, ""]
     by_kind = first_seen_order(figures, lambda f: f.get("kind"))
@@ -304,8 +334,15 @@ def layers_slug(technique: dict[str, Any]) -> str:
     return str(technique.get("name") or "technique").replace("_", "-")
 
 
-def pager(image_id: str, previous: dict[str, Any] | None, following: dict[str, Any] | None, *,
-          prefix: str = "", suffix: str = ".md", extra: str = "") -> str:
+def pager(
+    image_id: str,
+    previous: dict[str, Any] | None,
+    following: dict[str, Any] | None,
+    *,
+    prefix: str = "",
+    suffix: str = ".md",
+    extra: str = "",
+) -> str:
     """'← previous · All photos · next →' (``prefix`` leads from a sub-page back to gallery/)."""
     links = []
     if previous:
@@ -351,8 +388,11 @@ def image_page(
         lines += ['!!! note "About this photo"', "", f"    {' '.join(str(credit['note']).split())}", ""]
     if exists(EXPLORER_INDEX):
         # raw HTML: the hash is the explorer's state, not a heading the strict build could check
-        lines += [f'<p><a class="cnn-explore" href="../../explorer/#photo={image["id"]}&amp;layer=block1_conv1'
-                  f'&amp;model=both">Every channel of every layer on this photo, in the unit explorer →</a></p>', ""]
+        lines += [
+            f'<p><a class="cnn-explore" href="../../explorer/#photo={image["id"]}&amp;layer=block1_conv1'
+            f'&amp;model=both">Every channel of every layer on this photo, in the unit explorer →</a></p>',
+            "",
+        ]
 
     groups = by_technique(figures)
     models = Models(manifest)
@@ -367,8 +407,7 @@ def image_page(
         if elsewhere:
             layers = len({f.get("layer") for f in elsewhere})
             page = url(f"{image['id']}/{layers_slug(technique)}.md")
-            more = (f"**[Every layer, on a page of its own →]({page})** "
-                    f"({len(elsewhere)} figures from {layers} layers)")
+            more = f"**[Every layer, on a page of its own →]({page})** ({len(elsewhere)} figures from {layers} layers)"
         lines += technique_section(technique, here, models, more=more)
     if not shown:
         lines += ["No figures were made for this photo.", ""]
@@ -402,8 +441,11 @@ def main() -> None:
     incomplete = docs_dir() / GENERATED / ".incomplete"
     if incomplete.is_file():
         # An error, so that a strict build (nox -s build / site) refuses a half-updated folder.
-        log.error("%s: the last generator run into this folder did not finish, so its figures may be a "
-                  "mix of two builds. Rerun `nox -s build`.", incomplete)
+        log.error(
+            "%s: the last generator run into this folder did not finish, so its figures may be a "
+            "mix of two builds. Rerun `nox -s build`.",
+            incomplete,
+        )
     manifest = load_manifest()
     if manifest is None:
         write(f"{GALLERY}/index.md", NO_MANIFEST)
@@ -443,7 +485,10 @@ def main() -> None:
         for n, (image, per_layer) in enumerate(pages):
             previous = pages[n - 1][0] if n > 0 else None
             following = pages[n + 1][0] if n + 1 < len(pages) else None
-            write(f"{GALLERY}/{image['id']}/{layers_slug(technique)}.md",
-                  layers_page(manifest, image, technique, per_layer, previous, following))
+            write(
+                f"{GALLERY}/{image['id']}/{layers_slug(technique)}.md",
+                layers_page(manifest, image, technique, per_layer, previous, following),
+            )
+
 
 main()

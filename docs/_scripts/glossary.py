@@ -35,9 +35,13 @@ def method_entries(manifest_path: Path) -> list[tuple[str, str]]:
 
 
 def page(terms: list[tuple[str, str]]) -> str:
-    lines = ["# Glossary", "",
-             "Terms the chapters use without stopping to explain them. On every page, hover over one "
-             "(or tap it) to see its definition.", ""]
+    lines = [
+        "# Glossary",
+        "",
+        "Terms the chapters use without stopping to explain them. On every page, hover over one "
+        "(or tap it) to see its definition.",
+        "",
+    ]
     for term, definition in sorted(terms, key=lambda t: t[0].lower()):
         lines += [f"{text(term)}", f":   {text(definition)}", ""]
     return "\n".join(lines)

@@ -28,8 +28,10 @@ def banner_text(weights: dict) -> str | None:
     if not weights or weights.get("official", True):
         return None
     sha = weights.get("sha256") or "unknown"
-    return (f"The 'trained' figures on this site were built with stand-in weights (sha256 {sha[:12]}…), "
-            f"not torchvision's ImageNet VGG16.")
+    return (
+        f"The 'trained' figures on this site were built with stand-in weights (sha256 {sha[:12]}…), "
+        f"not torchvision's ImageNet VGG16."
+    )
 
 
 def on_config(config):
@@ -94,7 +96,7 @@ def number_figures(html: str) -> str:
             anchor = f"figure-{count}"
         numbers[anchor] = count
         label = f'<span class="cnn-fignum">Figure {count}.</span> '
-        body = body[:caption.end()] + label + body[caption.end():]
+        body = body[: caption.end()] + label + body[caption.end() :]
         return f'<figure id="{anchor}"{attrs}>{body}</figure>'
 
     html = _FIGURE.sub(one, html)

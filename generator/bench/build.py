@@ -39,14 +39,37 @@ TARGETS = {("cpu", "default"): 300.0, ("cuda", "full"): 40.0}
 
 
 def _row(metric, value, unit, target=None, ok=None, device="cpu"):
-    return {"bench": "build", "metric": f"{metric} [{device}]", "value": float(value), "unit": unit,
-            "target": "" if target is None else target, "ok": ok}
+    return {
+        "bench": "build",
+        "metric": f"{metric} [{device}]",
+        "value": float(value),
+        "unit": unit,
+        "target": "" if target is None else target,
+        "ok": ok,
+    }
 
 
 def _generator(profile: str, out: Path, cache: Path, weights: Path, device: str, *more: str) -> list[str]:
-    return [sys.executable, "-m", "generator", "build", "--profile", profile, "--images", str(ROOT / "images"),
-            "--out", str(out), "--cache", str(cache), "--weights", str(weights), "--device", device,
-            "--no-progress", *more]
+    return [
+        sys.executable,
+        "-m",
+        "generator",
+        "build",
+        "--profile",
+        profile,
+        "--images",
+        str(ROOT / "images"),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--weights",
+        str(weights),
+        "--device",
+        device,
+        "--no-progress",
+        *more,
+    ]
 
 
 def _imports_torch(cmd: list[str], env) -> bool:
@@ -90,8 +113,13 @@ def run(args) -> list[dict]:
             return [_row(f"cold build, {profile} profile{note}", float("nan"), "s", "builds", False, device)]
         rep = json.loads(report.read_text())
         target = TARGETS.get((device, profile))
-        row(f"cold build, {profile} profile, {rep['images']} photos{note}", cold, "s",
-            f"<= {target:g}" if target else "", cold <= target if target else None)
+        row(
+            f"cold build, {profile} profile, {rep['images']} photos{note}",
+            cold,
+            "s",
+            f"<= {target:g}" if target else "",
+            cold <= target if target else None,
+        )
         row("cold build: CPU time (user+sys)", cpu, "s")
         row("cold build: peak memory", rss / 2**30, "GiB")
         row(f"1-minute load average at the start ({cores} cores)", load, "")
@@ -105,8 +133,9 @@ def run(args) -> list[dict]:
         for jobs in (1, n):
             where = tmp / f"render-{jobs}"
             print(f"build bench: rendering again with --jobs {jobs} ...", file=sys.stderr, flush=True)
-            walls[jobs], rc_r, _, tail_r, _ = _run(_generator(profile, where, cache, weights, device,
-                                                              "--jobs", str(jobs)), env=env)
+            walls[jobs], rc_r, _, tail_r, _ = _run(
+                _generator(profile, where, cache, weights, device, "--jobs", str(jobs)), env=env
+            )
             if rc_r != 0:
                 print(f"build bench: render-only build failed ({rc_r}):\n{tail_r}", file=sys.stderr)
         row("render-only build, --jobs 1", walls[1], "s")
@@ -126,8 +155,17 @@ def run(args) -> list[dict]:
         row(f"no-change rebuild: generator (median of {repeats})", gen_warm, "s", "<= 1", gen_warm <= 1.0)
         torch_loaded = _imports_torch(cmd, env)
         row("no-change rebuild imports torch (1 = yes)", int(torch_loaded), "", "0", not torch_loaded)
-        docs = [sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(site / "mkdocs.yml"),
-                "-d", str(tmp / "site")]
+        docs = [
+            sys.executable,
+            "-m",
+            "properdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(site / "mkdocs.yml"),
+            "-d",
+            str(tmp / "site"),
+        ]
         site_times = []
         for _ in range(repeats):
             t, rc_s, _, tail_s, _ = _run(docs, env=env, cwd=site)
@@ -141,8 +179,7 @@ def run(args) -> list[dict]:
         if device == "cuda":
             print("build bench: a second cold build, to compare bytes ...", file=sys.stderr, flush=True)
             second = tmp / "second"
-            t2, rc2, _, tail2, _ = _run(_generator(profile, second / "out", second / "cache", weights, device),
-                                        env=env)
+            t2, rc2, _, tail2, _ = _run(_generator(profile, second / "out", second / "cache", weights, device), env=env)
             if rc2 != 0:
                 print(f"build bench: the second cold build failed ({rc2}):\n{tail2}", file=sys.stderr)
             bad, _ = compare(sums(out), sums(second / "out"), [])

@@ -62,13 +62,18 @@ def _photo():
 
 from generator.bench import best_of as _best  # noqa: E402
 
-
 DEVICE = "cpu"  # set by run(): every row says where it ran
 
 
 def _row(metric, value, unit, target=None, ok=None):
-    return {"bench": "gradients", "metric": f"{metric} [{DEVICE}]", "value": float(value), "unit": unit,
-            "target": "" if target is None else target, "ok": ok}
+    return {
+        "bench": "gradients",
+        "metric": f"{metric} [{DEVICE}]",
+        "value": float(value),
+        "unit": unit,
+        "target": "" if target is None else target,
+        "ok": ok,
+    }
 
 
 def bench_grad_cam(net, x, target, repeats) -> list[dict]:
@@ -112,10 +117,21 @@ def bench_smoothgrad(net, x, target, repeats) -> list[dict]:
     from generator.lib.engine import explain
 
     batch = N_SMOOTH if x.is_cuda else 5  # the default profile's batch on a CPU; one batch on a GPU
-    fns = {"ours": lambda: smoothgrad(net, x, target, n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=batch),
-           "captum": theirs,
-           "ours, channels-last": lambda: explain(net, x, target, guided=False, smooth_n=N_SMOOTH, sigma=SIGMA,
-                                                  seed=SEED, batch_size=batch, channels_last=True).smooth.amax(0)}
+    fns = {
+        "ours": lambda: smoothgrad(net, x, target, n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=batch),
+        "captum": theirs,
+        "ours, channels-last": lambda: explain(
+            net,
+            x,
+            target,
+            guided=False,
+            smooth_n=N_SMOOTH,
+            sigma=SIGMA,
+            seed=SEED,
+            batch_size=batch,
+            channels_last=True,
+        ).smooth.amax(0),
+    }
     # warm-up with a couple of samples each
     smoothgrad(net, x, target, n=2, sigma=SIGMA, seed=SEED, batch_size=2)
     nt.attribute(x.clone().requires_grad_(True), nt_type="smoothgrad", nt_samples=2, stdevs=stdev, target=target)
@@ -142,11 +158,24 @@ def bench_determinism(net, x, target, repeats) -> list[dict]:
     from generator.lib.engine import explain
 
     def one():
-        return explain(net, x, target, guided=True, smooth_n=N_SMOOTH, sigma=SIGMA, seed=SEED, batch_size=N_SMOOTH,
-                       channels_last=True, cam_layers=["block5_conv3"]).smooth
+        return explain(
+            net,
+            x,
+            target,
+            guided=True,
+            smooth_n=N_SMOOTH,
+            sigma=SIGMA,
+            seed=SEED,
+            batch_size=N_SMOOTH,
+            channels_last=True,
+            cam_layers=["block5_conv3"],
+        ).smooth
 
-    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic, \
-        torch.backends.cudnn.benchmark
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
 
     def relaxed():
         torch.use_deterministic_algorithms(False)
@@ -160,15 +189,17 @@ def bench_determinism(net, x, target, repeats) -> list[dict]:
     one(), relaxed()  # warm-up (and cuDNN's autotuning, for the relaxed side)
     best, _ = _best({"deterministic": one, "relaxed": relaxed}, repeats, x.device)
     cost = best["deterministic"] / best["relaxed"]
-    return [_row("explain + SmoothGrad n=25, deterministic kernels", best["deterministic"], "s"),
-            _row("explain + SmoothGrad n=25, non-deterministic kernels", best["relaxed"], "s"),
-            _row("cost of determinism (time ratio)", cost, "x", "report")]
+    return [
+        _row("explain + SmoothGrad n=25, deterministic kernels", best["deterministic"], "s"),
+        _row("explain + SmoothGrad n=25, non-deterministic kernels", best["relaxed"], "s"),
+        _row("cost of determinism (time ratio)", cost, "x", "report"),
+    ]
 
 
 def bench_stage(args) -> list[dict]:
     from generator import models
-    from generator.config import get_profile
     from generator.build import Build, BuildOptions
+    from generator.config import get_profile
 
     weights = getattr(args, "weights", None)
     if weights is None and not models.default_checkpoint_path().is_file():
@@ -177,17 +208,26 @@ def bench_stage(args) -> list[dict]:
     src = models.WeightsSource(Path(weights) if weights else None, explicit=weights is not None)
     root = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="cnn-sees-bench-") as tmp:
-        opts = BuildOptions(profile=get_profile("default"), images_dir=root / "images", out_dir=Path(tmp) / "gen",
-                            cache_dir=Path(tmp) / "cache", weights=src, device=torch.device(DEVICE),
-                            only=["predictions"], progress=False)
+        opts = BuildOptions(
+            profile=get_profile("default"),
+            images_dir=root / "images",
+            out_dir=Path(tmp) / "gen",
+            cache_dir=Path(tmp) / "cache",
+            weights=src,
+            device=torch.device(DEVICE),
+            only=["predictions"],
+            progress=False,
+        )
         Build(opts).run()  # predictions first: a dependency, not part of the stage
         opts.only = ["predictions", "saliency", "grad_cam", "cascading_randomisation"]
         t0 = time.perf_counter()
         report = Build(opts).run()
         wall = time.perf_counter() - t0
     stages = ("saliency", "grad_cam", "cascading_randomisation")
-    rows = [_row(f"stage: {name} (compute + render)",
-                 report.stats[name].compute_s + report.stats[name].render_s, "s") for name in stages]
+    rows = [
+        _row(f"stage: {name} (compute + render)", report.stats[name].compute_s + report.stats[name].render_s, "s")
+        for name in stages
+    ]
     ok = report.ok and wall <= 180
     rows.append(_row(f"stage total, default profile, {report.images} photos x 2 models", wall, "s", "<= 180", ok))
     if not report.ok:

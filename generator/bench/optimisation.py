@@ -44,8 +44,14 @@ DEVICE = "cpu"  # set by run(): every row says where it ran
 
 
 def _row(metric, value, unit, target=None, ok=None):
-    return {"bench": "optimisation", "metric": f"{metric} [{DEVICE}]", "value": float(value), "unit": unit,
-            "target": "" if target is None else target, "ok": ok}
+    return {
+        "bench": "optimisation",
+        "metric": f"{metric} [{DEVICE}]",
+        "value": float(value),
+        "unit": unit,
+        "target": "" if target is None else target,
+        "ok": ok,
+    }
 
 
 def _load() -> float:
@@ -73,18 +79,19 @@ from generator.bench import best_of as _best  # noqa: E402
 
 
 def bench_layers(net, repeats: int) -> list[dict]:
-    from generator.lib import optvis
     from generator.chapters.activation_max.compute import LAYERS
+    from generator.lib import optvis
 
     chans = list(range(K))
     kw = dict(steps=STEPS, size=SIZE, relu_warmup=2)
     rows, savings, speedups, batch_only = [], [], [], []
     cl_ratio, bf_ratio, cl_diff, bf_diff = [], [], [], []
     for layer in LAYERS:
-        def batched(**more):
+
+        def batched(layer=layer, **more):
             return optvis.activation_maximisation(net, layer, chans, seed=0, **kw, **more)
 
-        def loop(truncate):
+        def loop(truncate, layer=layer):
             return [optvis.activation_maximisation(net, layer, [c], seed=0, truncate=truncate, **kw) for c in chans]
 
         fns = {
@@ -104,12 +111,16 @@ def bench_layers(net, repeats: int) -> list[dict]:
         ref = out["batched"].images
         cl_diff.append(float((out["channels_last"].images - ref).abs().mean()))
         bf_diff.append(float((out["bf16"].images - ref).abs().mean()))
-        rows.append(_row(f"{layer}: batched+truncated vs 1-at-a-time full", speedups[-1], "x", ">= 2",
-                         speedups[-1] >= 2))
+        rows.append(
+            _row(f"{layer}: batched+truncated vs 1-at-a-time full", speedups[-1], "x", ">= 2", speedups[-1] >= 2)
+        )
         rows.append(_row(f"{layer}: batched+truncated filter-steps/s", K * STEPS / t["batched"], "1/s"))
         rows.append(_row(f"{layer}: truncation saving (1 filter)", 100 * savings[-1], "%"))
-        print(f"  {layer}: x{speedups[-1]:.2f} batched+truncated, truncation saves {100 * savings[-1]:.0f} %",
-              file=sys.stderr, flush=True)
+        print(
+            f"  {layer}: x{speedups[-1]:.2f} batched+truncated, truncation saves {100 * savings[-1]:.0f} %",
+            file=sys.stderr,
+            flush=True,
+        )
     gm = float(np.exp(np.mean(np.log(speedups))))
     rows.append(_row("mean over blocks: batched+truncated vs 1-at-a-time full", gm, "x", ">= 2", gm >= 2))
     rows.append(_row("mean over blocks: truncation saving", 100 * float(np.mean(savings)), "%", "~40"))
@@ -123,13 +134,20 @@ def bench_layers(net, repeats: int) -> list[dict]:
 
 def bench_stage(weights: Path, tmp: Path) -> list[dict]:
     from generator import models
-    from generator.config import get_profile
     from generator.build import Build, BuildOptions
+    from generator.config import get_profile
 
     root = Path(__file__).resolve().parents[2]
-    opts = BuildOptions(profile=get_profile("default"), images_dir=root / "images", out_dir=tmp / "gen",
-                        cache_dir=tmp / "cache", weights=models.WeightsSource(weights, explicit=True),
-                        device=torch.device(DEVICE), only=["predictions"], progress=False)
+    opts = BuildOptions(
+        profile=get_profile("default"),
+        images_dir=root / "images",
+        out_dir=tmp / "gen",
+        cache_dir=tmp / "cache",
+        weights=models.WeightsSource(weights, explicit=True),
+        device=torch.device(DEVICE),
+        only=["predictions"],
+        progress=False,
+    )
     Build(opts).run()  # a dependency, not part of the stage
     stages = ["activation_max", "class_model", "inversion"]
     opts.only = ["predictions", *stages]
@@ -141,14 +159,22 @@ def bench_stage(weights: Path, tmp: Path) -> list[dict]:
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    rows = [_row(f"stage: {n} (compute + render)", report.stats[n].compute_s + report.stats[n].render_s, "s")
-            for n in stages]
+    rows = [
+        _row(f"stage: {n} (compute + render)", report.stats[n].compute_s + report.stats[n].render_s, "s")
+        for n in stages
+    ]
     ok = report.ok and wall <= 360
     rows.append(_row(f"stage total, default profile, {report.images} photos x 2 models", wall, "s", "<= 360", ok))
     # On a shared machine wall time includes waiting for the CPU; CPU seconds over the
     # thread count is what the stage would take with the cores to itself.
-    rows.append(_row(f"stage CPU time / {torch.get_num_threads()} threads (load-independent)",
-                     cpu / torch.get_num_threads(), "s", "<= 360"))
+    rows.append(
+        _row(
+            f"stage CPU time / {torch.get_num_threads()} threads (load-independent)",
+            cpu / torch.get_num_threads(),
+            "s",
+            "<= 360",
+        )
+    )
     for f in report.failures:
         print(f"optimisation bench: {f.where}: {f.message}", file=sys.stderr)
     return rows

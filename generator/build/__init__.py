@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import importlib
 
-_WHERE = {"Build": "run", "BuildOptions": "run", "clean": "run", "ModelStateError": "pool",
-          "BuildReport": "report", "Failure": "report", "TechniqueStats": "report"}
+_WHERE = {
+    "Build": "run",
+    "BuildOptions": "run",
+    "clean": "run",
+    "ModelStateError": "pool",
+    "BuildReport": "report",
+    "Failure": "report",
+    "TechniqueStats": "report",
+}
 
 __all__ = sorted(_WHERE)
 

@@ -70,17 +70,24 @@ def cuda_visible() -> bool:
         return False
 
 
-def fingerprint(*, profile: str, images: Path, out: Path, cache: Path, weights: Path | None,
-                device: str, only: list[str] | None) -> dict:
+def fingerprint(
+    *, profile: str, images: Path, out: Path, cache: Path, weights: Path | None, device: str, only: list[str] | None
+) -> dict:
     """Everything a build's output depends on, hashed; raises ``OSError`` when something cannot be read."""
     from generator.build.provenance import source_commit, versions
     from generator.checkpoint import weights_identity
 
     return {
         "version": STAMP_VERSION,
-        "options": {"profile": profile, "images": str(Path(images).resolve()), "out": str(Path(out).resolve()),
-                    "cache": str(Path(cache).resolve()), "device": device, "only": sorted(only or []),
-                    "weights": str(Path(weights).resolve()) if weights else None},
+        "options": {
+            "profile": profile,
+            "images": str(Path(images).resolve()),
+            "out": str(Path(out).resolve()),
+            "cache": str(Path(cache).resolve()),
+            "device": device,
+            "only": sorted(only or []),
+            "weights": str(Path(weights).resolve()) if weights else None,
+        },
         "code": tree_hash(PACKAGE_DIR),
         "images": tree_hash(images),
         "weights": weights_identity(Path(weights) if weights else None),
@@ -116,8 +123,14 @@ def forget(out: Path) -> None:
 def record(out: Path, fp: dict, report) -> None:
     """After a successful build: stamp the output folder with its fingerprint, files and report."""
     techniques = {name: s.computed + s.cached for name, s in report.stats.items()}
-    stamp = {"fingerprint": fp, "outputs": outputs(out), "images": report.images, "techniques": techniques,
-             "profile": report.profile, "device": report.device}
+    stamp = {
+        "fingerprint": fp,
+        "outputs": outputs(out),
+        "images": report.images,
+        "techniques": techniques,
+        "profile": report.profile,
+        "device": report.device,
+    }
     atomic_write_text(Path(out) / STAMP, json.dumps(stamp, sort_keys=True))
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from generator.core import ImageInput
 
 log = logging.getLogger("generator")
 
 
-def load_inputs(images_dir: Path, input_size: int, into: list[ImageInput],
-                bar: Callable = lambda items, desc: items) -> list[tuple[str, str]]:
+def load_inputs(
+    images_dir: Path, input_size: int, into: list[ImageInput], bar: Callable = lambda items, desc: items
+) -> list[tuple[str, str]]:
     """Append every usable photo of ``images_dir`` to ``into``; return (where, one-line message) per bad one.
 
     Files that are skipped without being an error (a folder, an unknown suffix, a link out of

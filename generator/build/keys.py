@@ -21,9 +21,10 @@ import ast
 import dataclasses
 import hashlib
 import json
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generator import __version__
 from generator.config import SEED
@@ -55,7 +56,7 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(name: str) -> ast.Module:
     path = module_file(name)
     return ast.parse(path.read_bytes(), filename=str(path)) if path else ast.Module(body=[], type_ignores=[])
@@ -66,7 +67,7 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def imports_of(name: str) -> frozenset[str]:
     """``generator`` modules that module ``name`` imports anywhere (functions included), and their packages."""
     found: set[str] = set()
@@ -109,8 +110,11 @@ def reachable(*names: str) -> list[str]:
 
 def _settings_free_dump(tree: ast.Module) -> str:
     """``ast.dump`` of ``tree`` with the settings keywords of its ``Technique(...)`` calls left out."""
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Technique"]
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Technique"
+    ]
     saved = [(call, call.keywords) for call in calls]
     try:
         for call in calls:
@@ -200,16 +204,27 @@ class UnitKeys:
                 image_part = sorted(_photo(i) for i in self.images)
             upstream = [(n, i, m, self.unit(self.techniques[n], i, m)) for n, i, m in self.upstream(tech, image_id)]
             self._memo[memo] = digest(
-                "unit", __version__, tech.name, tech.compute_settings_for(self.profile.name),
-                self.profile.as_dict(), image_part, self.identity(model),
-                code_hash(tech.compute_module), upstream,
+                "unit",
+                __version__,
+                tech.name,
+                tech.compute_settings_for(self.profile.name),
+                self.profile.as_dict(),
+                image_part,
+                self.identity(model),
+                code_hash(tech.compute_module),
+                upstream,
             )
         return self._memo[memo]
 
     def render(self, tech, keys: dict, labels: dict | None = None) -> str:
         """The render key: every unit key, the render settings, the profile, the model labels and the
         photos' titles and credits that the captions use, and the renderer's code."""
-        return digest("render", sorted((str(u), k) for u, k in keys.items()), labels or {},
-                      sorted(_photo(i) for i in self.images),
-                      tech.render_settings_for(self.profile.name), self.profile.as_dict(),
-                      code_hash(tech.render_module))
+        return digest(
+            "render",
+            sorted((str(u), k) for u, k in keys.items()),
+            labels or {},
+            sorted(_photo(i) for i in self.images),
+            tech.render_settings_for(self.profile.name),
+            self.profile.as_dict(),
+            code_hash(tech.render_module),
+        )

@@ -11,12 +11,23 @@ from generator.core import Technique, records_json
 
 INCOMPLETE = ".incomplete"
 """Present in an output folder while a build is writing it (and after one that was stopped)."""
-INCOMPLETE_TEXT = ("A build of this folder started and did not finish (interrupted, or the disk was full), "
-                   "so its figures and fragments may be a mix of two builds. Rerun `nox -s build`.\n")
+INCOMPLETE_TEXT = (
+    "A build of this folder started and did not finish (interrupted, or the disk was full), "
+    "so its figures and fragments may be a mix of two builds. Rerun `nox -s build`.\n"
+)
 
 
-def render_technique(name: str, settings: dict, results: dict, render_key: str, out_dir: Path, profile, images,
-                     states: StateStore, labels: dict | None = None) -> dict:
+def render_technique(
+    name: str,
+    settings: dict,
+    results: dict,
+    render_key: str,
+    out_dir: Path,
+    profile,
+    images,
+    states: StateStore,
+    labels: dict | None = None,
+) -> dict:
     """Run technique ``name``'s renderer (with its merged ``settings``), drop figures it no longer makes,
     record its state; return the state."""
     import time
@@ -25,8 +36,9 @@ def render_technique(name: str, settings: dict, results: dict, render_key: str, 
 
     t0 = time.perf_counter()
     renderer = importlib.import_module(f"generator.chapters.{name}.render")
-    rc = RenderContext(technique=name, out_dir=out_dir, profile=profile, settings=settings, images=images,
-                       labels=labels)
+    rc = RenderContext(
+        technique=name, out_dir=out_dir, profile=profile, settings=settings, images=images, labels=labels
+    )
     records = renderer.render(rc, results) or {}
     keep = {path for f in rc.figures for path in f.files()} | set(rc.data_files)
     fig_root = Path(out_dir) / "figures" / name
@@ -35,10 +47,18 @@ def render_technique(name: str, settings: dict, results: dict, render_key: str, 
             if p.is_file() and p.relative_to(out_dir).as_posix() not in keep:
                 p.unlink()
     # Timings of the run that computed each unit and made these figures, so a rerun repeats them.
-    timing = {"units": len(results), "render_seconds": round(time.perf_counter() - t0, 1),
-              "compute_seconds": round(sum(r.seconds or 0.0 for r in results.values()), 1)}
-    state = {"technique": name, "render_key": render_key, "timing": timing,
-             "figures": [f.as_dict() for f in rc.figures], "records": records_json(records)}
+    timing = {
+        "units": len(results),
+        "render_seconds": round(time.perf_counter() - t0, 1),
+        "compute_seconds": round(sum(r.seconds or 0.0 for r in results.values()), 1),
+    }
+    state = {
+        "technique": name,
+        "render_key": render_key,
+        "timing": timing,
+        "figures": [f.as_dict() for f in rc.figures],
+        "records": records_json(records),
+    }
     if rc.data_files:
         state["data"] = sorted(rc.data_files)
     states.write(name, state)
@@ -47,7 +67,9 @@ def render_technique(name: str, settings: dict, results: dict, render_key: str, 
 
 def figure_files(figures: list[dict], data: list[str] = ()) -> list[str]:
     """Every file a state's figures name (each figure, and its thumbnail when it has one), and its data files."""
-    return [path for f in figures for path in [f["path"]] + ([f["thumb"]["path"]] if f.get("thumb") else [])] + list(data)
+    return [path for f in figures for path in [f["path"]] + ([f["thumb"]["path"]] if f.get("thumb") else [])] + list(
+        data
+    )
 
 
 def drop_output(tech: Technique, out_dir: Path, states: StateStore) -> None:

@@ -24,9 +24,12 @@ def writable_folder(flag: str, path: Path) -> str | None:
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass
     except OSError as exc:
-        why = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-               errno.EROFS: "read-only filesystem", errno.ENOSPC: "no space left"}.get(exc.errno,
-                                                                                      exc.strerror or str(exc))
+        why = {
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.EROFS: "read-only filesystem",
+            errno.ENOSPC: "no space left",
+        }.get(exc.errno, exc.strerror or str(exc))
         return f"{flag} {path}: cannot write there ({why}). Pass a folder you can write to"
     return None
 
@@ -43,7 +46,7 @@ class FolderLock:
         self.wait = wait
         self._fh = None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         import fcntl
 
         self._fh = open(self.path, "a+")
@@ -52,8 +55,10 @@ class FolderLock:
         except BlockingIOError:
             if not self.wait:
                 self._fh.close()
-                raise SystemExit(f"error: another build is writing {self.path.parent}; wait for it, or rerun "
-                                 f"without --no-wait to wait automatically") from None
+                raise SystemExit(
+                    f"error: another build is writing {self.path.parent}; wait for it, or rerun "
+                    f"without --no-wait to wait automatically"
+                ) from None
             print(f"waiting for another build that is writing {self.path.parent} ...", file=sys.stderr)
             t0 = time.monotonic()
             fcntl.flock(self._fh, fcntl.LOCK_EX)

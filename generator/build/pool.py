@@ -52,5 +52,7 @@ class ModelPool:
                 what = f"parameter {bad} requiring grad"
             if bad is not None:
                 del self._nets[name]
-                raise ModelStateError(f"internal error: {when} the {name} VGG16 had {what}; "
-                                      f"a technique must leave models in eval mode with frozen parameters")
+                raise ModelStateError(
+                    f"internal error: {when} the {name} VGG16 had {what}; "
+                    f"a technique must leave models in eval mode with frozen parameters"
+                )

@@ -37,5 +37,4 @@ def versions() -> dict:
 
 
 def build_info(profile: str, device: str, weights: dict) -> dict:
-    return {"source": source_commit(), "profile": profile, "device": device, "weights": weights,
-            "versions": versions()}
+    return {"source": source_commit(), "profile": profile, "device": device, "weights": weights, "versions": versions()}

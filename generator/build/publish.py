@@ -29,8 +29,7 @@ class PublishError(Exception):
 
 
 def git(root: Path, *args: str, env: dict | None = None, check: bool = True) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise PublishError(f"git {' '.join(args[:2])} failed: {' '.join(proc.stderr.split())[:300]}")
     return proc.stdout.strip()
@@ -45,8 +44,10 @@ def check(root: Path, remote: str, allow_dirty: bool, allow_stand_in: bool) -> d
     dirty = git(root, "status", "--porcelain", "--", "docs", "generator")
     if dirty and not allow_dirty:
         first = dirty.splitlines()[0][3:]
-        raise PublishError(f"uncommitted changes in docs/ or generator/ (e.g. {first}). Commit them, "
-                           f"or pass --allow-dirty to publish anyway")
+        raise PublishError(
+            f"uncommitted changes in docs/ or generator/ (e.g. {first}). Commit them, "
+            f"or pass --allow-dirty to publish anyway"
+        )
     manifest_path = root / "docs" / "generated" / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -56,12 +57,16 @@ def check(root: Path, remote: str, allow_dirty: bool, allow_stand_in: bool) -> d
         raise PublishError("docs/generated/ is incomplete (the last build did not finish). Rerun `nox -s build`")
     weights = manifest.get("weights") or {}
     if weights.get("available") is False and not allow_stand_in:
-        raise PublishError("the trained VGG16's weights were not available when the site was built, so parts of "
-                           "it are missing. Rebuild with them, or pass --allow-stand-in")
+        raise PublishError(
+            "the trained VGG16's weights were not available when the site was built, so parts of "
+            "it are missing. Rebuild with them, or pass --allow-stand-in"
+        )
     if not weights.get("official", False) and not allow_stand_in:
-        raise PublishError(f"the 'trained' figures were built with stand-in weights (sha256 "
-                           f"{(weights.get('sha256') or 'unknown')[:12]}…), not torchvision's ImageNet file. "
-                           f"Rebuild with the official weights, or pass --allow-stand-in")
+        raise PublishError(
+            f"the 'trained' figures were built with stand-in weights (sha256 "
+            f"{(weights.get('sha256') or 'unknown')[:12]}…), not torchvision's ImageNet file. "
+            f"Rebuild with the official weights, or pass --allow-stand-in"
+        )
     return manifest
 
 
@@ -72,8 +77,10 @@ def ensure_site(root: Path) -> Path:
     index = site / "index.html"
     if not index.is_file() or index.stat().st_mtime < manifest.stat().st_mtime:
         print("publish: building the site (site/ is missing or older than the figures)", file=sys.stderr)
-        proc = subprocess.run([sys.executable, "-m", "properdocs", "build", "--strict", "-f",
-                               str(root / "mkdocs.yml"), "-d", str(site)], cwd=root)
+        proc = subprocess.run(
+            [sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(root / "mkdocs.yml"), "-d", str(site)],
+            cwd=root,
+        )
         if proc.returncode != 0:
             raise PublishError("the strict site build failed; see its messages above")
     (site / ".nojekyll").write_text("")
@@ -85,8 +92,10 @@ def message(root: Path, manifest: dict) -> str:
     weights = manifest.get("weights") or {}
     kind = "official ImageNet weights" if weights.get("official") else "stand-in weights"
     sha = (weights.get("sha256") or "not downloaded")[:12]
-    return (f"Deploy site from {source[:12]}\n\nsource commit: {source}\nprofile: {manifest.get('profile')}\n"
-            f"weights: {kind} (sha256 {sha})\n")
+    return (
+        f"Deploy site from {source[:12]}\n\nsource commit: {source}\nprofile: {manifest.get('profile')}\n"
+        f"weights: {kind} (sha256 {sha})\n"
+    )
 
 
 def commit_site(root: Path, site: Path, branch: str, text: str) -> str | None:
@@ -108,8 +117,14 @@ def commit_site(root: Path, site: Path, branch: str, text: str) -> str | None:
     return commit
 
 
-def publish(root: Path, *, remote: str = "origin", branch: str = "gh-pages", allow_dirty: bool = False,
-            allow_stand_in: bool = False) -> str | None:
+def publish(
+    root: Path,
+    *,
+    remote: str = "origin",
+    branch: str = "gh-pages",
+    allow_dirty: bool = False,
+    allow_stand_in: bool = False,
+) -> str | None:
     root = Path(root).resolve()
     manifest = check(root, remote, allow_dirty, allow_stand_in)
     site = ensure_site(root)
@@ -127,8 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=Path.cwd(), help="the project's checkout (default: here)")
     args = p.parse_args(argv)
     try:
-        commit = publish(args.root, remote=args.remote, branch=args.branch, allow_dirty=args.allow_dirty,
-                         allow_stand_in=args.allow_stand_in)
+        commit = publish(
+            args.root,
+            remote=args.remote,
+            branch=args.branch,
+            allow_dirty=args.allow_dirty,
+            allow_stand_in=args.allow_stand_in,
+        )
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

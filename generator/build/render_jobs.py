@@ -59,11 +59,22 @@ def run_job(job: RenderJob) -> tuple[dict, float]:
     for unit, key in job.keys.items():
         result = cache.get(job.technique, key)
         if result is None:
-            raise RuntimeError(f"internal error: the result of {'/'.join(p for p in unit if p)} vanished from the "
-                               f"cache ({cache.path(job.technique, key)}) before it was rendered; rerun the build")
+            raise RuntimeError(
+                f"internal error: the result of {'/'.join(p for p in unit if p)} vanished from the "
+                f"cache ({cache.path(job.technique, key)}) before it was rendered; rerun the build"
+            )
         results[unit] = result
-    state = render_technique(job.technique, job.settings, results, job.render_key, job.out_dir, job.profile,
-                             job.images, StateStore(job.out_dir), labels=job.labels)
+    state = render_technique(
+        job.technique,
+        job.settings,
+        results,
+        job.render_key,
+        job.out_dir,
+        job.profile,
+        job.images,
+        StateStore(job.out_dir),
+        labels=job.labels,
+    )
     return state, time.perf_counter() - t0
 
 
@@ -83,7 +94,8 @@ def preload_modules() -> list[str]:
     from generator.chapters import registry
 
     return ["generator.build.render_jobs", "generator.build.cache", "generator.build.output"] + [
-        tech.render_module for tech in registry().values()]
+        tech.render_module for tech in registry().values()
+    ]
 
 
 MAX_DEFAULT_JOBS = 8
@@ -157,6 +169,7 @@ class RenderPool:
 
 def _chain(source: Future, target: Future) -> None:
     """Settle ``target`` with ``source``'s outcome once that is known."""
+
     def settle(done: Future) -> None:
         if done.cancelled():
             target.cancel()

@@ -40,11 +40,18 @@ class BuildReport:
         return not self.failures
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "profile": self.profile, "device": self.device, "images": self.images,
-                "seconds": round(self.seconds, 3),
-                "techniques": {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(s).items()}
-                               for name, s in self.stats.items()},
-                "failures": [asdict(f) for f in self.failures]}
+        return {
+            "ok": self.ok,
+            "profile": self.profile,
+            "device": self.device,
+            "images": self.images,
+            "seconds": round(self.seconds, 3),
+            "techniques": {
+                name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(s).items()}
+                for name, s in self.stats.items()
+            },
+            "failures": [asdict(f) for f in self.failures],
+        }
 
     def write_json(self, path: Path) -> None:
         atomic_write_text(Path(path), json.dumps(self.as_dict(), indent=1) + "\n")
@@ -52,8 +59,10 @@ class BuildReport:
     def print_table(self, err=None) -> None:
         err = err or sys.stderr
         if self.stats:
-            print(f"\n{'technique':<26}{'computed':>9}{'cached':>8}{'compute s':>11}{'render s':>10}{'figures':>9}",
-                  file=err)
+            print(
+                f"\n{'technique':<26}{'computed':>9}{'cached':>8}{'compute s':>11}{'render s':>10}{'figures':>9}",
+                file=err,
+            )
             for name, s in self.stats.items():
                 render = f"{s.render_s:.1f}" if s.rendered else "-"
                 figs = str(s.figures) if s.rendered else "-"

@@ -34,18 +34,19 @@ import numpy as np
 from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
 from generator.build.inputs import load_inputs
-from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, figure_files
-from generator.build.render_jobs import RenderJob, RenderPool, default_jobs, light_images
 from generator.build.keys import UnitKeys, unit_seed
+from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, figure_files
 from generator.build.pool import ModelPool, ModelStateError
+from generator.build.render_jobs import RenderJob, RenderPool, default_jobs, light_images
 from generator.build.report import BuildReport, Failure, TechniqueStats
 from generator.build.state import StateStore
-from generator.config import Profile
-from generator.errors import ImageError
-from generator.core import Context, ImageInput, Result, Technique
 from generator.chapters import registry, run_order
+from generator.config import Profile
+from generator.core import Context, ImageInput, Result, Technique
+from generator.errors import ImageError
 
 log = logging.getLogger("generator")
+
 
 class SkipUnit(Exception):
     """A unit not attempted because something it needs already failed (reported once)."""
@@ -89,16 +90,26 @@ class Build:
     def _bar(self, iterable, desc: str, total: int | None = None):
         from tqdm.auto import tqdm
 
-        return tqdm(iterable, desc=desc, total=total, disable=not self.opts.progress, leave=False,
-                    unit="unit", file=sys.stderr, dynamic_ncols=True)
+        return tqdm(
+            iterable,
+            desc=desc,
+            total=total,
+            disable=not self.opts.progress,
+            leave=False,
+            unit="unit",
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
     def _fail(self, where: str, exc: BaseException | str) -> None:
         if isinstance(exc, DiskFull):
             raise exc  # nothing more can be written: stop the whole build (run() reports it once)
         if isinstance(exc, BaseException):
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if (not isinstance(exc, (ValueError, OSError, ModelStateError, ImageError))
-                    and type(exc).__module__ != "generator.models"):
+            if (
+                not isinstance(exc, (ValueError, OSError, ModelStateError, ImageError))
+                and type(exc).__module__ != "generator.models"
+            ):
                 msg = f"{type(exc).__name__}: {msg}"
                 log.debug("%s\n%s", where, "".join(traceback.format_exception(exc)))
         else:
@@ -141,15 +152,24 @@ class Build:
             need = self.techniques.get(name)
             unit = (name, None if need is not None and need.scope == "model" else i, m)
             if unit not in allowed:
-                raise RuntimeError(f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, which it "
-                                   f"does not declare; add {name!r} to its needs=(...)" if name not in tech.needs
-                                   else f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, "
-                                        f"a unit its cache key does not cover")
+                raise RuntimeError(
+                    f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, which it "
+                    f"does not declare; add {name!r} to its needs=(...)"
+                    if name not in tech.needs
+                    else f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, "
+                    f"a unit its cache key does not cover"
+                )
             return self.result(*unit)
 
-        return Context(profile=self.opts.profile, settings=tech.compute_settings_for(self.opts.profile.name),
-                       device=self.opts.device, images=self.images, seed=seed,
-                       result_fn=upstream_result, model_fn=self.models.get)
+        return Context(
+            profile=self.opts.profile,
+            settings=tech.compute_settings_for(self.opts.profile.name),
+            device=self.opts.device,
+            images=self.images,
+            seed=seed,
+            result_fn=upstream_result,
+            model_fn=self.models.get,
+        )
 
     def _compute(self, tech: Technique, image_id: str | None, model: str, key: str) -> Result:
         import torch
@@ -199,9 +219,14 @@ class Build:
         if not missing:
             render_key = self.keys.render(tech, keys, {m.name: m.label for m in self.model_table().values()})
             state = self.state.read(tech.name)
-            if (state and state.get("render_key") == render_key
-                    and all((self.opts.out_dir / path).is_file()
-                        for path in figure_files(state["figures"], state.get("data", [])))):
+            if (
+                state
+                and state.get("render_key") == render_key
+                and all(
+                    (self.opts.out_dir / path).is_file()
+                    for path in figure_files(state["figures"], state.get("data", []))
+                )
+            ):
                 stats.cached += len(units)
                 self._write_fragments(tech, state)
                 return
@@ -231,10 +256,17 @@ class Build:
 
         # Rendering runs in a worker process (or here, with --jobs 1) from the cached results: on a GPU
         # while the build goes on computing, on a CPU once it is done; the fragment follows the figures.
-        job = RenderJob(technique=tech.name, settings=tech.settings_for(self.opts.profile.name), keys=keys,
-                        render_key=render_key, out_dir=self.opts.out_dir, cache_dir=self.opts.cache_dir,
-                        profile=self.opts.profile, images=light_images(self.images),
-                        labels={m.name: m.label for m in self.model_table().values()})
+        job = RenderJob(
+            technique=tech.name,
+            settings=tech.settings_for(self.opts.profile.name),
+            keys=keys,
+            render_key=render_key,
+            out_dir=self.opts.out_dir,
+            cache_dir=self.opts.cache_dir,
+            profile=self.opts.profile,
+            images=light_images(self.images),
+            labels={m.name: m.label for m in self.model_table().values()},
+        )
         self._pending.append((tech, self.renders.submit(job)))
 
     def finish_renders(self) -> None:
@@ -271,8 +303,10 @@ class Build:
         if not self._weights_failed:
             self._weights_failed = True
             self._weights_reason = " ".join(str(exc).split())
-            self._fail("trained VGG16", f"{self._weights_reason} (building what the untrained VGG16 needs; "
-                                        f"the chapters say what is missing)")
+            self._fail(
+                "trained VGG16",
+                f"{self._weights_reason} (building what the untrained VGG16 needs; the chapters say what is missing)",
+            )
 
     def _write_missing(self, tech: Technique) -> None:
         from generator.site.fragments import write_missing
@@ -303,8 +337,9 @@ class Build:
     def site_context(self):
         from generator.site.fragments import SiteContext
 
-        return SiteContext.from_build(self.opts.out_dir, self.opts.profile, self.images, self.model_table(),
-                                      self.weights_record())
+        return SiteContext.from_build(
+            self.opts.out_dir, self.opts.profile, self.images, self.model_table(), self.weights_record()
+        )
 
     def weights_record(self) -> dict:
         """The weights as the manifest and the build page state them, including whether they could be loaded."""
@@ -340,10 +375,14 @@ class Build:
         return self.report
 
     def _run(self, selected: list[Technique]) -> None:
-        from generator.site.fragments import (write_build_page, write_manifest, write_methods_table,
-                                              write_networks_note, write_site_fragments)
-
         from generator.lib.determinism import configure
+        from generator.site.fragments import (
+            write_build_page,
+            write_manifest,
+            write_methods_table,
+            write_networks_note,
+            write_site_fragments,
+        )
 
         configure(self.opts.device)  # reproducible CUDA kernels (nothing to do on a CPU)
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)

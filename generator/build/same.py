@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
 from generator.site.fragments import TIMED_FRAGMENTS
 
 IGNORED = (".state/*", ".lock", *TIMED_FRAGMENTS)
@@ -68,8 +69,19 @@ def compare(old: dict[str, str], new: dict[str, str], allow: list[str]) -> tuple
 
 
 def build(profile: str, out: Path, weights: str | None) -> None:
-    cmd = [sys.executable, "-m", "generator", "build", "--profile", profile, "--out", str(out / "out"),
-           "--cache", str(out / "cache"), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "generator",
+        "build",
+        "--profile",
+        profile,
+        "--out",
+        str(out / "out"),
+        "--cache",
+        str(out / "cache"),
+        "--no-progress",
+    ]
     if weights:
         cmd += ["--weights", weights]
     print(f"same: building profile '{profile}' from an empty cache into {out} ...", file=sys.stderr)
@@ -77,21 +89,36 @@ def build(profile: str, out: Path, weights: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m generator.build.same", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m generator.build.same",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("old", type=Path, metavar="OLD_DIR", help="earlier output folder, or a sums JSON file")
     p.add_argument("--new", type=Path, metavar="NEW_DIR", help="compare with this folder instead of building")
     p.add_argument("--profile", help="profile to build (default: the one OLD_DIR's manifest names)")
     p.add_argument("--weights", help="passed to the build (--weights)")
-    p.add_argument("--allow", nargs="*", default=[], metavar="GLOB",
-                   help="paths expected to differ (a named bug fix); listed but not an error")
+    p.add_argument(
+        "--allow",
+        nargs="*",
+        default=[],
+        metavar="GLOB",
+        help="paths expected to differ (a named bug fix); listed but not an error",
+    )
     p.add_argument("--record", type=Path, metavar="SUMS_JSON", help="write OLD_DIR's sums there and stop")
-    p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="build into DIR (out/ and cache/) and keep it, to look at the differences")
+    p.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build into DIR (out/ and cache/) and keep it, to look at the differences",
+    )
     args = p.parse_args(argv)
     if not args.old.exists():
-        print(f"error: {args.old}: no such folder or file. Pass an earlier output folder (a copy of "
-              f"docs/generated) or a sums file from --record", file=sys.stderr)
+        print(
+            f"error: {args.old}: no such folder or file. Pass an earlier output folder (a copy of "
+            f"docs/generated) or a sums file from --record",
+            file=sys.stderr,
+        )
         return 2
     if args.record:
         args.record.write_text(json.dumps({"profile": profile_of(args.old), "files": sums(args.old)}, indent=1))
@@ -108,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="cnn-sees-same-") as tmp:
             where = Path(args.keep) if args.keep else Path(tmp)
             if args.keep and (where / "out").exists():
-                print(f"error: --keep {where}: it already holds a build; pass an empty or new folder",
-                      file=sys.stderr)
+                print(f"error: --keep {where}: it already holds a build; pass an empty or new folder", file=sys.stderr)
                 return 2
             try:
                 build(profile, where, args.weights)

@@ -35,8 +35,10 @@ def registry() -> dict[str, Technique]:
         if not isinstance(tech, Technique):
             raise RuntimeError(f"generator/chapters/{info.name}/spec.py defines no TECHNIQUE = Technique(...)")
         if tech.name != info.name:
-            raise RuntimeError(f"generator/chapters/{info.name}/spec.py: TECHNIQUE.name is "
-                               f"{tech.name!r}; it must equal the folder's name")
+            raise RuntimeError(
+                f"generator/chapters/{info.name}/spec.py: TECHNIQUE.name is "
+                f"{tech.name!r}; it must equal the folder's name"
+            )
         found.append(tech)
     return {t.name: t for t in sorted(found, key=lambda t: (t.order, t.name))}
 
@@ -51,8 +53,9 @@ def run_order(techniques: dict[str, Technique], wanted: list[str] | None = None)
     for tech in techniques.values():
         unknown = [n for n in tech.needs if n not in techniques]
         if unknown:
-            raise ValueError(f"technique {tech.name} needs unknown technique(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(names)}")
+            raise ValueError(
+                f"technique {tech.name} needs unknown technique(s) {', '.join(unknown)}; valid: {', '.join(names)}"
+            )
     unknown = [n for n in (wanted or []) if n not in techniques]
     if unknown:
         raise ValueError(f"unknown technique(s) {', '.join(unknown)}; valid: {', '.join(names)}")
@@ -69,8 +72,9 @@ def run_order(techniques: dict[str, Technique], wanted: list[str] | None = None)
     while pending:
         ready = [n for n in pending if all(d in done for d in techniques[n].needs)]
         if not ready:
-            raise ValueError(f"techniques {', '.join(pending)} need each other in a cycle; "
-                             f"break it in their needs=(...)")
+            raise ValueError(
+                f"techniques {', '.join(pending)} need each other in a cycle; break it in their needs=(...)"
+            )
         n = ready[0]
         ordered.append(techniques[n])
         done.add(n)

@@ -14,8 +14,17 @@ Modules: :mod:`.layers` (resolve, capture, prepared model), :mod:`.engine`
 :mod:`.optvis` (optimising an input), :mod:`.metrics` (Spearman, SSIM, PSNR).
 """
 
-from generator.lib.attr import (cam, grad_cam, grad_cam_plus_plus, guided_backprop, guided_grad_cam, saliency,
-                                saliency_map, smoothgrad, upsample)
+from generator.lib.attr import (
+    cam,
+    grad_cam,
+    grad_cam_plus_plus,
+    guided_backprop,
+    guided_grad_cam,
+    saliency,
+    saliency_map,
+    smoothgrad,
+    upsample,
+)
 from generator.lib.cam_rules import CAM_RULES, CamRule
 from generator.lib.engine import Explanation, explain
 from generator.lib.layers import Layer, activations, capture, conv_layer, is_vgg16, layer_choices, resolve_layer
@@ -23,9 +32,32 @@ from generator.lib.metrics import compare, psnr, spearman, ssim
 from generator.lib.optvis import OptResult, activation_maximisation, class_model, invert
 
 __all__ = [
-    "saliency", "smoothgrad", "guided_backprop", "cam", "grad_cam", "grad_cam_plus_plus", "guided_grad_cam",
-    "saliency_map", "upsample", "explain", "Explanation", "CAM_RULES", "CamRule",
-    "activation_maximisation", "class_model", "invert", "OptResult",
-    "Layer", "resolve_layer", "layer_choices", "conv_layer", "capture", "activations", "is_vgg16",
-    "spearman", "ssim", "psnr", "compare",
+    "saliency",
+    "smoothgrad",
+    "guided_backprop",
+    "cam",
+    "grad_cam",
+    "grad_cam_plus_plus",
+    "guided_grad_cam",
+    "saliency_map",
+    "upsample",
+    "explain",
+    "Explanation",
+    "CAM_RULES",
+    "CamRule",
+    "activation_maximisation",
+    "class_model",
+    "invert",
+    "OptResult",
+    "Layer",
+    "resolve_layer",
+    "layer_choices",
+    "conv_layer",
+    "capture",
+    "activations",
+    "is_vgg16",
+    "spearman",
+    "ssim",
+    "psnr",
+    "compare",
 ]

@@ -13,7 +13,7 @@ Layers are modules, module paths (``"layer4"``) or VGG16 names
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ def _per_image(x: torch.Tensor, target, fn: Callable[[torch.Tensor, int], torch.
                 raise ValueError(f"{len(targets)} targets for {n} images; give one class, or one per image")
         else:
             targets = [target] * n
-        return torch.stack([fn(x[i:i + 1], t) for i, t in enumerate(targets)])
+        return torch.stack([fn(x[i : i + 1], t) for i, t in enumerate(targets)])
     return fn(x, target)
 
 
@@ -46,22 +46,31 @@ def saliency(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     return _per_image(x, target, lambda xi, t: explain(model, xi, t, guided=False).gradient.abs().amax(0))
 
 
-def smoothgrad(model: nn.Module, x: torch.Tensor, target, n: int = 25, sigma: float = 0.15,
-               seed: int = 0, batch_size: int = 8) -> torch.Tensor:
+def smoothgrad(
+    model: nn.Module, x: torch.Tensor, target, n: int = 25, sigma: float = 0.15, seed: int = 0, batch_size: int = 8
+) -> torch.Tensor:
     """SmoothGrad: max over colour channels of the mean |gradient| over ``n`` noisy copies (H x W).
 
     The noise's standard deviation is ``sigma * (max(x) - min(x))``; ``seed``
     fixes the draw, so equal arguments give equal maps.
     """
-    return _per_image(x, target, lambda xi, t: explain(
-        model, xi, t, guided=False, smooth_n=n, sigma=sigma, seed=seed, batch_size=batch_size).smooth.amax(0))
+    return _per_image(
+        x,
+        target,
+        lambda xi, t: explain(
+            model, xi, t, guided=False, smooth_n=n, sigma=sigma, seed=seed, batch_size=batch_size
+        ).smooth.amax(0),
+    )
 
 
 def guided_backprop(model: nn.Module, x: torch.Tensor, target, *, reduce: bool = True) -> torch.Tensor:
-    """Guided backpropagation: H x W (max |.| over colour channels), or the signed 3 x H x W gradient with ``reduce=False``."""
+    """Guided backpropagation: H x W (max |.| over colour channels), or the signed 3 x H x W gradient
+    with ``reduce=False``."""
+
     def one(xi, t):
         g = explain(model, xi, t, guided=True).guided
         return g.abs().amax(0) if reduce else g
+
     return _per_image(x, target, one)
 
 
@@ -84,8 +93,9 @@ def upsample(cam: torch.Tensor, size: tuple[int, int], *, scale: bool = True) ->
     return up
 
 
-def cam(model: nn.Module, x: torch.Tensor, target, layer, *, variant: str = "grad_cam",
-        upsample_to_input: bool = True) -> torch.Tensor:
+def cam(
+    model: nn.Module, x: torch.Tensor, target, layer, *, variant: str = "grad_cam", upsample_to_input: bool = True
+) -> torch.Tensor:
     """The CAM ``variant`` (a key of :data:`generator.lib.cam_rules.CAM_RULES`) of class ``target`` at ``layer``.
 
     Returns an H x W map in [0, 1] at the input's size (N x H x W for a
@@ -93,9 +103,11 @@ def cam(model: nn.Module, x: torch.Tensor, target, layer, *, variant: str = "gra
     layer's resolution.  Only the layer's gradient is needed, so the backward
     pass stops at the layer.
     """
+
     def one(xi, t):
         raw = explain(model, xi, t, cam_layers=[layer], guided=False, input_grad=False, cam=variant).cams[layer]
         return upsample(raw, tuple(xi.shape[-2:])) if upsample_to_input else raw
+
     return _per_image(x, target, one)
 
 
@@ -105,8 +117,9 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target, layer, *, upsample_to_in
     return cam(model, x, target, layer, variant="grad_cam", upsample_to_input=upsample_to_input)
 
 
-def grad_cam_plus_plus(model: nn.Module, x: torch.Tensor, target, layer, *,
-                       upsample_to_input: bool = True) -> torch.Tensor:
+def grad_cam_plus_plus(
+    model: nn.Module, x: torch.Tensor, target, layer, *, upsample_to_input: bool = True
+) -> torch.Tensor:
     """Grad-CAM++ of class ``target`` at ``layer``: H x W in [0, 1], see :func:`cam`."""
     return cam(model, x, target, layer, variant="grad_cam_plus_plus", upsample_to_input=upsample_to_input)
 
@@ -116,8 +129,10 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, target, layer, *, reduce:
 
     H x W (max |.| over colour channels), or the signed 3 x H x W product with ``reduce=False``.
     """
+
     def one(xi, t):
         e = explain(model, xi, t, cam_layers=[layer], guided=True)
         prod = e.guided * upsample(e.cams[layer], tuple(xi.shape[-2:]), scale=False).to(e.guided.dtype)
         return prod.abs().amax(0) if reduce else prod
+
     return _per_image(x, target, one)

@@ -58,5 +58,8 @@ class SwitchableReLU(torch.autograd.Function):
 
 def install(model: nn.Module, switch: Switch) -> list:
     """Make every ``nn.ReLU`` of ``model`` switchable (forward hooks); returns the handles to remove."""
-    return [m.register_forward_hook(lambda mod, inp, out: SwitchableReLU.apply(inp[0], switch))
-            for m in model.modules() if isinstance(m, nn.ReLU)]
+    return [
+        m.register_forward_hook(lambda mod, inp, out: SwitchableReLU.apply(inp[0], switch))
+        for m in model.modules()
+        if isinstance(m, nn.ReLU)
+    ]

@@ -18,8 +18,9 @@ variant is one function and one :class:`CamRule` in :data:`CAM_RULES`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 
@@ -58,11 +59,14 @@ class CamRule:
         return self.fn(activations, grads), None
 
 
-CAM_RULES: dict[str, CamRule] = {r.name: r for r in (
-    CamRule("grad_cam", "channel", grad_cam_weights),
-    CamRule("grad_cam_plus_plus", "channel", grad_cam_plus_plus_weights),
-    CamRule("layer_cam", "element", layer_cam_map),
-)}
+CAM_RULES: dict[str, CamRule] = {
+    r.name: r
+    for r in (
+        CamRule("grad_cam", "channel", grad_cam_weights),
+        CamRule("grad_cam_plus_plus", "channel", grad_cam_plus_plus_weights),
+        CamRule("layer_cam", "element", layer_cam_map),
+    )
+}
 """Every CAM variant by name."""
 
 

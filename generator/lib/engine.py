@@ -34,9 +34,9 @@ The public functions built on :func:`explain` are in :mod:`generator.lib.attr`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -49,8 +49,10 @@ from generator.lib.layers import device_of, prepared, resolve_layer
 
 def _as_batch(x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor of shape (3, H, W) or (1, 3, H, W), got "
-                         f"{type(x).__name__}{'' if not isinstance(x, torch.Tensor) else ' ' + str(x.dtype)}")
+        raise ValueError(
+            f"x must be a floating-point tensor of shape (3, H, W) or (1, 3, H, W), got "
+            f"{type(x).__name__}{'' if not isinstance(x, torch.Tensor) else ' ' + str(x.dtype)}"
+        )
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[0] != 1:
@@ -96,8 +98,9 @@ class Explanation:
     sigma_abs: float | None = None
 
 
-def smoothgrad_noise(x: torch.Tensor, n: int, sigma: float, seed: int,
-                     device: torch.device | str | None = None) -> tuple[torch.Tensor, float]:
+def smoothgrad_noise(
+    x: torch.Tensor, n: int, sigma: float, seed: int, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, float]:
     """The ``n`` noise images SmoothGrad adds to ``x`` (1 x 3 x H x W) and their standard deviation.
 
     sigma_abs = sigma * (max(x) - min(x)).  The draw is ``torch.normal(0, sigma_abs)``
@@ -139,6 +142,7 @@ def _capturing(model: nn.Module, names: list[str], cut: bool, switch: rules.Swit
     captured: dict[str, torch.Tensor] = {}
     handles = rules.install(model, switch) if switch is not None else []
     for name in names:
+
         def grab(mod, inp, out, name=name):
             if not isinstance(out, torch.Tensor) or out.dim() != 4:
                 raise ValueError(f"Grad-CAM layer {name!r} must output an N x C x H x W tensor")
@@ -146,6 +150,7 @@ def _capturing(model: nn.Module, names: list[str], cut: bool, switch: rules.Swit
                 out = out.detach().requires_grad_(True)  # the first CAM layer reached becomes the graph's leaf
             captured[name] = out
             return out
+
         handles.append(resolve_layer(model, name).module.register_forward_hook(grab))
     try:
         yield captured
@@ -154,8 +159,16 @@ def _capturing(model: nn.Module, names: list[str], cut: bool, switch: rules.Swit
             h.remove()
 
 
-def forward(model: nn.Module, x: torch.Tensor, target, names: list[str], *, cut: bool, switchable: bool,
-            fmt=torch.contiguous_format) -> Forward:
+def forward(
+    model: nn.Module,
+    x: torch.Tensor,
+    target,
+    names: list[str],
+    *,
+    cut: bool,
+    switchable: bool,
+    fmt=torch.contiguous_format,
+) -> Forward:
     """Run ``model`` on ``x`` (1 x 3 x H x W, on its device) with gradients, keeping the graph.
 
     ``cut``: the graph starts at the first CAM layer (no input gradient);
@@ -185,7 +198,7 @@ def backward(fw: Forward, names: list[str], *, cut: bool, more: Iterable[str] = 
     with torch.enable_grad():
         wrt = ([] if cut else [fw.x0]) + [fw.captured[n] for n in names]
         grads = list(torch.autograd.grad(fw.score, wrt, retain_graph=bool(more)))
-        out = {"gradient": None if cut else grads[0], "layers": grads[0 if cut else 1:]}
+        out = {"gradient": None if cut else grads[0], "layers": grads[0 if cut else 1 :]}
         for i, rule in enumerate(more):
             fw.switch.use(rule)
             (out[rule],) = torch.autograd.grad(fw.score, fw.x0, retain_graph=i < len(more) - 1)
@@ -211,8 +224,16 @@ def combine_cams(result: Explanation, fw: Forward, names: list[str], layer_grads
     result.cam_weights = dict(result.variant_weights.get(primary, {}))
 
 
-def smoothgrad_pass(model: nn.Module, x: torch.Tensor, target: int, n: int, sigma: float, seed: int,
-                    batch_size: int, fmt=torch.contiguous_format) -> tuple[torch.Tensor, float]:
+def smoothgrad_pass(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: int,
+    n: int,
+    sigma: float,
+    seed: int,
+    batch_size: int,
+    fmt=torch.contiguous_format,
+) -> tuple[torch.Tensor, float]:
     """SmoothGrad's mean |gradient| (3 x H x W, on the CPU) over ``n`` noisy copies, and the noise's sigma."""
     device = x.device
     noise, sigma_abs = smoothgrad_noise(x, n, sigma, seed, device=device)
@@ -220,7 +241,7 @@ def smoothgrad_pass(model: nn.Module, x: torch.Tensor, target: int, n: int, sigm
     total = torch.zeros_like(x[0])
     with torch.enable_grad():
         for i in range(0, n, batch_size):
-            xb = (x + noise[i:i + batch_size]).contiguous(memory_format=fmt).requires_grad_(True)
+            xb = (x + noise[i : i + batch_size]).contiguous(memory_format=fmt).requires_grad_(True)
             (g,) = torch.autograd.grad(model(xb)[:, target].sum(), xb)
             total += g.abs().sum(0)
     return (total / n).detach().contiguous().cpu(), sigma_abs
@@ -233,10 +254,23 @@ def _cpu(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t[0].detach().contiguous().cpu()
 
 
-def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Iterable[str] = (),
-            guided: bool = True, smooth_n: int = 0, sigma: float = 0.15, seed: int = 0,
-            batch_size: int = 8, input_grad: bool = True, channels_last: bool = False,
-            cam: str = "grad_cam", cam_variants: Iterable[str] = (), deconvnet: bool = False) -> Explanation:
+def explain(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: int,
+    *,
+    cam_layers: Iterable[str] = (),
+    guided: bool = True,
+    smooth_n: int = 0,
+    sigma: float = 0.15,
+    seed: int = 0,
+    batch_size: int = 8,
+    input_grad: bool = True,
+    channels_last: bool = False,
+    cam: str = "grad_cam",
+    cam_variants: Iterable[str] = (),
+    deconvnet: bool = False,
+) -> Explanation:
     """All gradient explanations of class ``target`` for one image, sharing the forward pass.
 
     ``model``: any classifier whose output is the pre-softmax scores.
@@ -273,11 +307,17 @@ def explain(model: nn.Module, x: torch.Tensor, target: int, *, cam_layers: Itera
     with prepared(model, channels_last):
         fw = forward(model, x, target, names, cut=cut, switchable=bool(more), fmt=fmt)
         grads = backward(fw, names, cut=cut, more=more)
-        result = Explanation(target=fw.target, score=float(fw.score.detach()), gradient=_cpu(grads["gradient"]),
-                             guided=_cpu(grads.get("guided")), deconvnet=_cpu(grads.get("deconvnet")))
+        result = Explanation(
+            target=fw.target,
+            score=float(fw.score.detach()),
+            gradient=_cpu(grads["gradient"]),
+            guided=_cpu(grads.get("guided")),
+            deconvnet=_cpu(grads.get("deconvnet")),
+        )
         combine_cams(result, fw, names, grads["layers"], variants)
         del fw, grads
         if smooth_n:
-            result.smooth, result.sigma_abs = smoothgrad_pass(model, x, result.target, smooth_n, sigma, seed,
-                                                              batch_size, fmt)
+            result.smooth, result.sigma_abs = smoothgrad_pass(
+                model, x, result.target, smooth_n, sigma, seed, batch_size, fmt
+            )
     return result

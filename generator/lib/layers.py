@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ from torch import nn
 _BLOCKS = [2, 2, 3, 3, 3]
 
 
-def _layer_table() -> "OrderedDict[str, str]":
+def _layer_table() -> OrderedDict[str, str]:
     table: OrderedDict[str, str] = OrderedDict()
     idx = 0
     for b, n_convs in enumerate(_BLOCKS, start=1):
@@ -39,7 +39,7 @@ def _layer_table() -> "OrderedDict[str, str]":
     return table
 
 
-LAYERS: "OrderedDict[str, str]" = _layer_table()
+LAYERS: OrderedDict[str, str] = _layer_table()
 """VGG16 name -> torchvision module path of its output (after the ReLU)."""
 CONV_LAYERS = [n for n in LAYERS if "_conv" in n]
 POOL_LAYERS = [n for n in LAYERS if n.endswith("_pool")]
@@ -67,8 +67,11 @@ def feature_index(layer: str) -> int:
 def is_vgg16(model: nn.Module) -> bool:
     """True for a model with torchvision VGG16's layout (31 feature modules and a classifier)."""
     feats = getattr(model, "features", None)
-    return (isinstance(feats, nn.Sequential) and len(feats) == 31
-            and isinstance(getattr(model, "classifier", None), nn.Sequential))
+    return (
+        isinstance(feats, nn.Sequential)
+        and len(feats) == 31
+        and isinstance(getattr(model, "classifier", None), nn.Sequential)
+    )
 
 
 def device_of(model: nn.Module) -> torch.device:
@@ -109,7 +112,7 @@ def _choices_text(choices: list[str], limit: int = 60) -> str:
     return ", ".join(choices[:limit]) + (f", … ({len(choices)} in all)" if len(choices) > limit else "")
 
 
-def resolve_layer(model: nn.Module, layer: "str | nn.Module") -> Layer:
+def resolve_layer(model: nn.Module, layer: str | nn.Module) -> Layer:
     """One :class:`Layer` for a module, a module path or a VGG16 name.
 
     Raises a one-line ``ValueError`` naming the valid choices (``TypeError``
@@ -130,13 +133,16 @@ def resolve_layer(model: nn.Module, layer: "str | nn.Module") -> Layer:
             path = LAYERS[layer]
             conv = model.features[feature_index(layer) - 1] if "_conv" in layer else None
             return Layer(path, modules[path], layer, conv)
-        raise ValueError(f"layer {layer!r} is a VGG16 layer name, but this {type(model).__name__} is not a VGG16; "
-                         f"valid layers: {_choices_text(layer_choices(model))}")
-    raise ValueError(f"unknown layer {layer!r} for this {type(model).__name__}; "
-                     f"valid layers: {_choices_text(layer_choices(model))}")
+        raise ValueError(
+            f"layer {layer!r} is a VGG16 layer name, but this {type(model).__name__} is not a VGG16; "
+            f"valid layers: {_choices_text(layer_choices(model))}"
+        )
+    raise ValueError(
+        f"unknown layer {layer!r} for this {type(model).__name__}; valid layers: {_choices_text(layer_choices(model))}"
+    )
 
 
-def conv_layer(model: nn.Module, layer: "str | nn.Module") -> nn.Conv2d:
+def conv_layer(model: nn.Module, layer: str | nn.Module) -> nn.Conv2d:
     """The ``nn.Conv2d`` called ``layer`` (``block3_conv2`` on a VGG16, or a module path such as ``features.12``)."""
     try:
         found = resolve_layer(model, layer)
@@ -158,8 +164,9 @@ class _Stop(Exception):
     """Raised by a forward hook once every wanted layer has run."""
 
 
-def capture(model: nn.Module, modules: Sequence[nn.Module], x: torch.Tensor, *,
-            truncate: bool = True, copy: bool = False) -> list[torch.Tensor]:
+def capture(
+    model: nn.Module, modules: Sequence[nn.Module], x: torch.Tensor, *, truncate: bool = True, copy: bool = False
+) -> list[torch.Tensor]:
     """Outputs of ``modules`` for input ``x``; with ``truncate`` the pass stops once all of them have run.
 
     The outputs are the tensors the modules returned (part of the autograd
@@ -187,7 +194,7 @@ def capture(model: nn.Module, modules: Sequence[nn.Module], x: torch.Tensor, *,
     return [outs[id(m)] for m in modules]
 
 
-def activations(model: nn.Module, x: torch.Tensor, layers: Sequence["str | nn.Module"]) -> dict:
+def activations(model: nn.Module, x: torch.Tensor, layers: Sequence[str | nn.Module]) -> dict:
     """Detached outputs of ``layers`` (names, paths or modules) for the batch ``x``: ``{layer: tensor}``.
 
     The forward pass stops after the deepest wanted layer.  Outputs are copies,
@@ -219,9 +226,11 @@ def prepared(model: nn.Module, channels_last: bool = False) -> Iterator[None]:
     changes += [(p, "requires_grad", False) for p in model.parameters()]
     changes += [(m, "inplace", False) for m in model.modules() if isinstance(m, nn.ReLU)]
     if channels_last:
-        changes += [(p, "data", p.data.contiguous(memory_format=torch.channels_last))
-                    for p in model.parameters()
-                    if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last)]
+        changes += [
+            (p, "data", p.data.contiguous(memory_format=torch.channels_last))
+            for p in model.parameters()
+            if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last)
+        ]
     saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in changes]
     try:
         for obj, attr, value in changes:

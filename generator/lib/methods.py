@@ -17,8 +17,8 @@ Adding a method that the pass already supports is one ``Method(...)`` here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -58,9 +58,10 @@ def _guided(s: Signals) -> np.ndarray:
     return saliency_map(s.signal("guided"))
 
 
-def _cam(rule: str) -> Callable[[Signals], np.ndarray]:
+def cam_map(rule: str) -> Callable[[Signals], np.ndarray]:
     def to_map(s: Signals) -> np.ndarray:
         return upsample(torch.as_tensor(s.signal(rule)), s.size).numpy()
+
     return to_map
 
 
@@ -107,42 +108,94 @@ class Method:
 
     def as_dict(self) -> dict:
         """What pages, the manifest and the glossary state about the method."""
-        return {"name": self.name, "title": self.title, "family": self.family, "question": self.question,
-                "definition": self.definition, "citation": self.citation, "colour": self.colour}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "family": self.family,
+            "question": self.question,
+            "definition": self.definition,
+            "citation": self.citation,
+            "colour": self.colour,
+        }
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("gradient", "Gradient", "gradient",
-           "Which pixels is the class score most sensitive to?",
-           "The class score's gradient with respect to the input pixels, largest over the colour channels: "
-           "how much a small change of each pixel would move the score.",
-           "Simonyan et al., 2013", "#1b6ca8", ("gradient",), _gradient),
-    Method("smoothgrad", "SmoothGrad", "gradient",
-           "Which pixels matter once the gradient's noise is averaged away?",
-           "The gradient's magnitude averaged over many copies of the photo with Gaussian noise added, "
-           "which smooths away the speckle of a single gradient.",
-           "Smilkov et al., 2017", "#6a4c93", ("smooth",), _smoothgrad),
-    Method("guided", "Guided backprop", "gradient",
-           "Which input patterns pass positive signals back through every ReLU?",
-           "A backward pass that, at every ReLU, also drops negative incoming gradients; its maps look sharp "
-           "but depend little on the weights.",
-           "Springenberg et al., 2014", "#2a9d8f", ("guided",), _guided),
-    Method("grad_cam", "Grad-CAM", "cam",
-           "Where in the photo is the evidence for the class?",
-           "A layer's channels weighted by the spatial mean of the class score's gradient, summed and passed "
-           "through a ReLU: a coarse map of where the evidence is.",
-           "Selvaraju et al., 2017", "#e76f51", ("grad_cam",), _cam("grad_cam")),
-    Method("grad_cam_plus_plus", "Grad-CAM++", "cam",
-           "Where is the evidence, counting every part of the photo that adds to the class?",
-           "Grad-CAM with each channel weighted by its positive gradients only, each scaled by a factor from "
-           "higher powers of the gradient, so that every region that raises the score counts, not just the largest.",
-           "Chattopadhay et al., 2018", "#d4a017", ("grad_cam_plus_plus",), _cam("grad_cam_plus_plus")),
-    Method("guided_grad_cam", "Guided Grad-CAM", "cam",
-           "Which fine details inside the Grad-CAM region carry the evidence?",
-           "Guided backprop multiplied pixel by pixel by the upsampled Grad-CAM map: fine detail, restricted "
-           "to where Grad-CAM finds evidence.",
-           "Selvaraju et al., 2017", "#8a5a44", ("guided", "grad_cam"), _guided_grad_cam),
-)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "gradient",
+            "Gradient",
+            "gradient",
+            "Which pixels is the class score most sensitive to?",
+            "The class score's gradient with respect to the input pixels, largest over the colour channels: "
+            "how much a small change of each pixel would move the score.",
+            "Simonyan et al., 2013",
+            "#1b6ca8",
+            ("gradient",),
+            _gradient,
+        ),
+        Method(
+            "smoothgrad",
+            "SmoothGrad",
+            "gradient",
+            "Which pixels matter once the gradient's noise is averaged away?",
+            "The gradient's magnitude averaged over many copies of the photo with Gaussian noise added, "
+            "which smooths away the speckle of a single gradient.",
+            "Smilkov et al., 2017",
+            "#6a4c93",
+            ("smooth",),
+            _smoothgrad,
+        ),
+        Method(
+            "guided",
+            "Guided backprop",
+            "gradient",
+            "Which input patterns pass positive signals back through every ReLU?",
+            "A backward pass that, at every ReLU, also drops negative incoming gradients; its maps look sharp "
+            "but depend little on the weights.",
+            "Springenberg et al., 2014",
+            "#2a9d8f",
+            ("guided",),
+            _guided,
+        ),
+        Method(
+            "grad_cam",
+            "Grad-CAM",
+            "cam",
+            "Where in the photo is the evidence for the class?",
+            "A layer's channels weighted by the spatial mean of the class score's gradient, summed and passed "
+            "through a ReLU: a coarse map of where the evidence is.",
+            "Selvaraju et al., 2017",
+            "#e76f51",
+            ("grad_cam",),
+            cam_map("grad_cam"),
+        ),
+        Method(
+            "grad_cam_plus_plus",
+            "Grad-CAM++",
+            "cam",
+            "Where is the evidence, counting every part of the photo that adds to the class?",
+            "Grad-CAM with each channel weighted by its positive gradients only, each scaled by a factor from "
+            "higher powers of the gradient, so that every region that raises the score counts, not just the largest.",
+            "Chattopadhay et al., 2018",
+            "#d4a017",
+            ("grad_cam_plus_plus",),
+            cam_map("grad_cam_plus_plus"),
+        ),
+        Method(
+            "guided_grad_cam",
+            "Guided Grad-CAM",
+            "cam",
+            "Which fine details inside the Grad-CAM region carry the evidence?",
+            "Guided backprop multiplied pixel by pixel by the upsampled Grad-CAM map: fine detail, restricted "
+            "to where Grad-CAM finds evidence.",
+            "Selvaraju et al., 2017",
+            "#8a5a44",
+            ("guided", "grad_cam"),
+            _guided_grad_cam,
+        ),
+    )
+}
 """Every attribution method the site shows, in the order pages list them."""
 
 

@@ -72,8 +72,15 @@ def _window_means(x: np.ndarray, win: int) -> np.ndarray:
     return total / (win * win)
 
 
-def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, win_size: int = 7,
-         k1: float = 0.01, k2: float = 0.03) -> float:
+def ssim(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    data_range: float | None = None,
+    win_size: int = 7,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> float:
     """Mean structural similarity of two 2-D maps.
 
     ``data_range`` defaults to the larger of the two maps' value ranges (the
@@ -91,8 +98,7 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, win_s
     n = win_size * win_size
     cov_norm = n / (n - 1.0)  # sample covariance, as skimage's default
     ux, uy = _window_means(a, win_size), _window_means(b, win_size)
-    uxx, uyy, uxy = (_window_means(a * a, win_size), _window_means(b * b, win_size),
-                     _window_means(a * b, win_size))
+    uxx, uyy, uxy = (_window_means(a * a, win_size), _window_means(b * b, win_size), _window_means(a * b, win_size))
     vx = cov_norm * (uxx - ux * ux)
     vy = cov_norm * (uyy - uy * uy)
     vxy = cov_norm * (uxy - ux * uy)
@@ -132,7 +138,7 @@ def psnr(a, b, data_range: float = 1.0) -> float:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     mse = float(((a - b) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * math.log10(data_range ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * math.log10(data_range**2 / mse)
 
 
 def ssim_rgb(a, b, data_range: float = 1.0) -> float:

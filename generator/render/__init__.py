@@ -21,10 +21,10 @@ import numpy as np
 from PIL import Image
 
 from generator.atomic import atomic_write_bytes
-from generator.render import encode
 from generator.config import FEATURED_IMAGE
 from generator.lib.arrays import scale01, to_uint8  # noqa: F401  (to_uint8: part of the render kit)
 from generator.models import MODELS
+from generator.render import encode
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # A photo's figures wider than this get a thumbnail THUMB_WIDTH pixels wide for the gallery
@@ -103,8 +103,7 @@ class RenderContext:
             thumb_data, thumb_suffix = encode.smallest(small)
             thumb = {"path": f"{stem}.thumb{thumb_suffix}", "width": size[0], "height": size[1]}
             atomic_write_bytes(self.out_dir / thumb["path"], thumb_data)
-        fig = Figure(self.technique, image, model, layer, kind, rel, caption, int(im.size[0]), int(im.size[1]),
-                     thumb)
+        fig = Figure(self.technique, image, model, layer, kind, rel, caption, int(im.size[0]), int(im.size[1]), thumb)
         self.figures.append(fig)
         return fig
 
@@ -118,8 +117,17 @@ class RenderContext:
         self.data_files.append(path)
         return path
 
-    def png(self, array: np.ndarray, *, image=None, model=None, layer=None, kind: str, caption: str = "",
-            palette: np.ndarray | None = None) -> Figure:
+    def png(
+        self,
+        array: np.ndarray,
+        *,
+        image=None,
+        model=None,
+        layer=None,
+        kind: str,
+        caption: str = "",
+        palette: np.ndarray | None = None,
+    ) -> Figure:
         """Save an HxW or HxWx3 uint8 array as a lossless figure (byte-identical for equal input).
 
         With ``palette`` (a 256x3 uint8 colour table, see ``palette_for``) the HxW array
@@ -144,8 +152,15 @@ class RenderContext:
         buf = io.BytesIO()
         # An uncompressed PNG only carries the pixels to encode.smallest, which makes the real file:
         # zlib level 0 saves a full compression per figure and decodes to the same pixels.
-        fig.savefig(buf, format="png", dpi=self.profile.dpi, metadata={"Software": None},
-                    bbox_inches="tight", pad_inches=0.05, pil_kwargs={"compress_level": 0})
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=self.profile.dpi,
+            metadata={"Software": None},
+            bbox_inches="tight",
+            pad_inches=0.05,
+            pil_kwargs={"compress_level": 0},
+        )
         if "matplotlib.pyplot" in sys.modules:  # a pyplot-managed figure must be released
             sys.modules["matplotlib.pyplot"].close(fig)
         with Image.open(io.BytesIO(buf.getvalue())) as im:
@@ -221,7 +236,7 @@ def mosaic(tiles: list[np.ndarray], cols: int, *, gap: int = 2, background: int 
         r, c = divmod(i, cols)
         if t.ndim == 2:
             t = np.repeat(t[..., None], 3, axis=2)
-        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = t
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = t
     return out
 
 

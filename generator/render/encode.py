@@ -61,8 +61,11 @@ def candidates(im: Image.Image) -> dict[str, bytes]:
     if palette is not None:  # keep the plain PNG too when it happens to be smaller
         plain = _bytes(im, PNG_OPTIONS)
         png = min(png, plain, key=len)
-    webp_source = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB") \
-        if im.mode not in ("RGB", "RGBA") else im
+    webp_source = (
+        im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+        if im.mode not in ("RGB", "RGBA")
+        else im
+    )
     return {".png": png, ".webp": _bytes(webp_source, WEBP_OPTIONS)}
 
 

@@ -12,7 +12,8 @@ Written by the feature-maps renderer from the feature-maps results (the same for
 * ``units/<layer>.json`` and ``units/<layer>/<k>.png``: the same maps unit by unit, for the unit view:
   chunk ``k`` holds units ``k * CHUNK`` to ``k * CHUNK + CHUNK - 1``, one row each, and in that row one
   small map (at most ``UNIT_SIDE`` px, averaged down from full resolution by ``unit_factor``) per photo
-  and model, all on one scale per unit and model, so a row compares the photos (within one step of it).  The JSON holds those scales and, per model
+  and model, all on one scale per unit and model, so a row compares the photos (within one step of it).
+  The JSON holds those scales and, per model
   and photo, each unit's mean activation and its strongest response at full resolution: its value and
   where it is (``argmax``: row * width + column; the photo examples crop the receptive field around it).
 
@@ -29,9 +30,9 @@ import math
 import numpy as np
 from PIL import Image
 
+from generator.chapters.feature_maps.compute import UNIT_MAX_SIDE as UNIT_SIDE  # block4's own size at 224 px
 from generator.models import FEATURE_LAYERS
 from generator.render import MODEL_COLOURS, RenderContext, to_uint8
-from generator.chapters.feature_maps.compute import UNIT_MAX_SIDE as UNIT_SIDE  # block4's own size at 224 px
 
 EXPLORER = "explorer"
 COLOUR_MAPS = ("viridis", "magma")
@@ -64,7 +65,7 @@ def atlas(maps: np.ndarray) -> tuple[np.ndarray, int]:
     out = np.zeros((rows * h, cols * w), np.uint8)
     for i in range(c):
         r, k = divmod(i, cols)
-        out[r * h:(r + 1) * h, k * w:(k + 1) * w] = maps[i]
+        out[r * h : (r + 1) * h, k * w : (k + 1) * w] = maps[i]
     return out, cols
 
 
@@ -109,19 +110,33 @@ def _units(rc: RenderContext, results, models: list[str], layer: dict) -> dict:
         units = range(k * CHUNK, min(c, (k + 1) * CHUNK))
         sheet = np.zeros((len(units) * h, len(columns) * w), np.uint8)
         for j, (p, m) in enumerate(columns):
-            q = quantise(small[(p, m)][units.start:units.stop], scale[m][units.start:units.stop])
+            q = quantise(small[(p, m)][units.start : units.stop], scale[m][units.start : units.stop])
             for i in range(len(units)):
-                sheet[i * h:(i + 1) * h, j * w:(j + 1) * w] = q[i]
+                sheet[i * h : (i + 1) * h, j * w : (j + 1) * w] = q[i]
         rc.data(f"{EXPLORER}/units/{name}/{k}.png", grey_png(sheet))
     means = {m: {p: float32_numbers(results[(p, m)].arrays[f"{name}.all_mean"]) for p in photos} for m in models}
     peaks = {m: {p: float32_numbers(results[(p, m)].arrays[f"{name}.all_peak"]) for p in photos} for m in models}
     where = {m: {p: results[(p, m)].arrays[f"{name}.all_argmax"].astype(int).tolist() for p in photos} for m in models}
-    rc.data(f"{EXPLORER}/units/{name}.json", json_bytes({
-        "layer": name, "columns": [list(col) for col in columns], "height": h, "width": w,
-        "scale": {m: float32_numbers(scale[m]) for m in models}, "mean": means, "peak": peaks,
-        "argmax": where}))
-    return {"unit_height": h, "unit_width": w,
-            "unit_factor": results[(photos[0], models[0])].records["layers"][name]["unit_factor"]}
+    rc.data(
+        f"{EXPLORER}/units/{name}.json",
+        json_bytes(
+            {
+                "layer": name,
+                "columns": [list(col) for col in columns],
+                "height": h,
+                "width": w,
+                "scale": {m: float32_numbers(scale[m]) for m in models},
+                "mean": means,
+                "peak": peaks,
+                "argmax": where,
+            }
+        ),
+    )
+    return {
+        "unit_height": h,
+        "unit_width": w,
+        "unit_factor": results[(photos[0], models[0])].records["layers"][name]["unit_factor"],
+    }
 
 
 def write(rc: RenderContext, results, models: list[str]) -> dict:
@@ -133,9 +148,19 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
     for name in FEATURE_LAYERS:
         c, h, w = first.records["layers"][name]["shape"]
         _, sh, sw = first.arrays[f"{name}.all"].shape
-        layers.append({"name": name, "channels": c, "height": h, "width": w, "stored_height": sh,
-                       "stored_width": sw, "factor": first.records["layers"][name]["atlas_factor"],
-                       "cols": math.ceil(math.sqrt(c)), "receptive_field": receptive_field(name)})
+        layers.append(
+            {
+                "name": name,
+                "channels": c,
+                "height": h,
+                "width": w,
+                "stored_height": sh,
+                "stored_width": sw,
+                "factor": first.records["layers"][name]["atlas_factor"],
+                "cols": math.ceil(math.sqrt(c)),
+                "receptive_field": receptive_field(name),
+            }
+        )
     for img in rc.images:
         # a small copy of the photo for the picker (shown 48 px wide): the full one would weigh 10x more
         thumb = Image.fromarray(to_uint8(img.seen)).resize((THUMB, THUMB), Image.Resampling.LANCZOS)
@@ -149,8 +174,10 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
                 name = layer["name"]
                 grey, _ = atlas(res.arrays[f"{name}.all"])
                 rc.data(f"{EXPLORER}/{img.id}/{model}/{name}.png", grey_png(grey))
-                stats[name] = {"scale": float32_numbers(res.arrays[f"{name}.all_scale"]),
-                               "mean": float32_numbers(res.arrays[f"{name}.all_mean"])}
+                stats[name] = {
+                    "scale": float32_numbers(res.arrays[f"{name}.all_scale"]),
+                    "mean": float32_numbers(res.arrays[f"{name}.all_mean"]),
+                }
             rc.data(f"{EXPLORER}/{img.id}/{model}.json", json_bytes({"photo": img.id, "model": model, "layers": stats}))
     for layer in layers:
         layer.update(_units(rc, results, models, layer))
@@ -159,16 +186,25 @@ def write(rc: RenderContext, results, models: list[str]) -> dict:
         "chunk": CHUNK,
         "input_size": rc.profile.input_size,
         "max_side": max(layer["stored_width"] for layer in layers),
-        "photos": [{"id": i.id, "title": i.title, "thumb": f"{i.id}/thumb.png", "seen": f"figures/seen/{i.id}.png"}
-                   for i in rc.images],
+        "photos": [
+            {"id": i.id, "title": i.title, "thumb": f"{i.id}/thumb.png", "seen": f"figures/seen/{i.id}.png"}
+            for i in rc.images
+        ],
         "models": [{"name": m, "label": rc.labels[m], "colour": MODEL_COLOURS[m]} for m in models],
         "layers": layers,
-        "colour_maps": {name: colormaps[name].resampled(256)(np.arange(256), bytes=True)[:, :3].tolist()
-                        for name in COLOUR_MAPS},
+        "colour_maps": {
+            name: colormaps[name].resampled(256)(np.arange(256), bytes=True)[:, :3].tolist() for name in COLOUR_MAPS
+        },
     }
     rc.data(f"{EXPLORER}/index.json", json_bytes(index))
-    return {"layers": len(layers), "photos": len(rc.images), "models": models,
-            "channels": sum(layer["channels"] for layer in layers),
-            "downsampled": [layer["name"] for layer in layers if layer["factor"] > 1],
-            "max_side": index["max_side"], "unit_side": UNIT_SIDE, "chunk": CHUNK,
-            "unit_downsampled": [layer["name"] for layer in layers if layer["unit_factor"] > 1]}
+    return {
+        "layers": len(layers),
+        "photos": len(rc.images),
+        "models": models,
+        "channels": sum(layer["channels"] for layer in layers),
+        "downsampled": [layer["name"] for layer in layers if layer["factor"] > 1],
+        "max_side": index["max_side"],
+        "unit_side": UNIT_SIDE,
+        "chunk": CHUNK,
+        "unit_downsampled": [layer["name"] for layer in layers if layer["unit_factor"] > 1],
+    }

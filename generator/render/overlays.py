@@ -33,8 +33,16 @@ def colourbar(fig, axes, label: str, cmap: str = CMAP):
     return cb
 
 
-def overlay_grid(rows: list[tuple[str, list[np.ndarray]]], seen: np.ndarray, titles: list[str], *,
-                 alpha: float, bar_label: str, show_photo: bool = True, panel: float = 2.0):
+def overlay_grid(
+    rows: list[tuple[str, list[np.ndarray]]],
+    seen: np.ndarray,
+    titles: list[str],
+    *,
+    alpha: float,
+    bar_label: str,
+    show_photo: bool = True,
+    panel: float = 2.0,
+):
     """A figure: one row per (label, heat maps in [0, 1]); the photo first, then each map blended over it."""
     ncols = len(titles) + (1 if show_photo else 0)
     fig = new_figure(panel * ncols + 0.8, panel * len(rows) + 0.4)

@@ -1,1 +1,4 @@
-"""Activation maximisation: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""
+"""Activation maximisation.
+
+``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it.
+"""

@@ -14,17 +14,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.layers import conv_layer
 from generator.models import BLOCKS, activations, last_conv
-from generator.core import Context, ImageInput, ModelInput, Result
 
 LAYERS = [last_conv(b) for b in BLOCKS]
 
 
-def chosen_filters(net, images: list[ImageInput], layers: list[str], k: int,
-                   device="cpu") -> dict[str, tuple[list[int], list[float]]]:
+def chosen_filters(
+    net, images: list[ImageInput], layers: list[str], k: int, device="cpu"
+) -> dict[str, tuple[list[int], list[float]]]:
     """Per layer, the ``k`` channels with the largest mean activation over ``images`` (ties: lower index)."""
     sums: dict[str, torch.Tensor] = {}
     with torch.no_grad():
@@ -53,18 +54,39 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     for li, layer in enumerate(LAYERS):
         channels, photo_mean = chosen[layer]
         gen = torch.Generator().manual_seed(ctx.seed + li)
-        res = optvis.activation_maximisation(model.net, layer, channels, steps=s["steps"], size=s["size"],
-                                             lr=s["lr"], relu_warmup=s["relu_warmup"], generator=gen)
+        res = optvis.activation_maximisation(
+            model.net,
+            layer,
+            channels,
+            steps=s["steps"],
+            size=s["size"],
+            lr=s["lr"],
+            relu_warmup=s["relu_warmup"],
+            generator=gen,
+        )
         arrays[f"{layer}.images"] = _uint8(res.images)
         arrays[f"{layer}.history"] = res.history.numpy().astype(np.float32)
-        info = {"channels": channels, "photo_mean": photo_mean, "final": res.final.tolist(),
-                "start": res.history[0].tolist(), "end": res.history[-1].tolist(),
-                "out_channels": int(conv_layer(model.net, layer).out_channels)}
+        info = {
+            "channels": channels,
+            "photo_mean": photo_mean,
+            "final": res.final.tolist(),
+            "start": res.history[0].tolist(),
+            "end": res.history[-1].tolist(),
+            "out_channels": int(conv_layer(model.net, layer).out_channels),
+        }
         if s["naive"]:
             gen = torch.Generator().manual_seed(ctx.seed + 100 + li)
-            naive = optvis.activation_maximisation(model.net, layer, channels[:s["naive_k"]], steps=s["steps"], size=s["size"],
-                                                   lr=s["naive_lr"], param="pixel", relu_warmup=s["relu_warmup"],
-                                                   generator=gen)
+            naive = optvis.activation_maximisation(
+                model.net,
+                layer,
+                channels[: s["naive_k"]],
+                steps=s["steps"],
+                size=s["size"],
+                lr=s["naive_lr"],
+                param="pixel",
+                relu_warmup=s["relu_warmup"],
+                generator=gen,
+            )
             arrays[f"{layer}.naive"] = _uint8(naive.images)
             arrays[f"{layer}.naive_history"] = naive.history.numpy().astype(np.float32)
             info["naive_final"] = naive.final.tolist()

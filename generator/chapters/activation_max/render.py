@@ -7,18 +7,22 @@ import io
 import numpy as np
 from PIL import Image
 
-from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, RenderContext, models_in, new_figure
 
 
 def settings_text(s: dict) -> str:
-    return (f"{s['steps']} steps of Adam at lr {s['lr']}, {s['size']}×{s['size']} px, Fourier parameterisation "
-            f"(1/f, init sd 0.01) with decorrelated colour, transformations pad 12 → jitter 8 → scale 0.9–1.1 → "
-            f"rotate ±10° → jitter 4, ReLU skipped for the first {s['relu_warmup']} steps")
+    return (
+        f"{s['steps']} steps of Adam at lr {s['lr']}, {s['size']}×{s['size']} px, Fourier parameterisation "
+        f"(1/f, init sd 0.01) with decorrelated colour, transformations pad 12 → jitter 8 → scale 0.9–1.1 → "
+        f"rotate ±10° → jitter 4, ReLU skipped for the first {s['relu_warmup']} steps"
+    )
 
 
 def naive_text(s: dict) -> str:
-    return (f"{s['steps']} steps of pixel-space gradient ascent (step {s['naive_lr']} × RMS-normalised gradient), "
-            f"{s['size']}×{s['size']} px, no parameterisation, no transformations, no regulariser")
+    return (
+        f"{s['steps']} steps of pixel-space gradient ascent (step {s['naive_lr']} × RMS-normalised gradient), "
+        f"{s['size']}×{s['size']} px, no parameterisation, no transformations, no regulariser"
+    )
 
 
 def _strip(images: np.ndarray, titles: list[str], width_per: float = 1.6):
@@ -44,10 +48,14 @@ def render(rc: RenderContext, results) -> dict:
         for m in models:
             info = results[(None, m)].records["layers"][layer]
             ch = info["channels"]
-            rc.mpl(_strip(results[(None, m)].arrays[f"{layer}.images"], [f"filter {c}" for c in ch]),
-                   model=m, layer=layer, kind="filters",
-                   caption=f"`{layer}`, {rc.labels[m]}: the {len(ch)} of {info['out_channels']} filters with the "
-                           f"largest mean activation over the photos (filters {', '.join(map(str, ch))}). {text}.")
+            rc.mpl(
+                _strip(results[(None, m)].arrays[f"{layer}.images"], [f"filter {c}" for c in ch]),
+                model=m,
+                layer=layer,
+                kind="filters",
+                caption=f"`{layer}`, {rc.labels[m]}: the {len(ch)} of {info['out_channels']} filters with the "
+                f"largest mean activation over the photos (filters {', '.join(map(str, ch))}). {text}.",
+            )
             row[f"channels_{m}"] = ch
             row[f"final_{m}"] = float(np.mean(info["final"]))
             row[f"photo_{m}"] = float(np.mean(info["photo_mean"]))
@@ -62,13 +70,30 @@ def render(rc: RenderContext, results) -> dict:
         if f"{layers[0]}.naive" in results[(None, m)].arrays:
             _naive(rc, results[(None, m)], m, layers, s)
     curves = _curves(rc, results, models, layers, s)
-    shape = {m: {layer: curve_shape(results[(None, m)].arrays[f"{layer}.history"].mean(1), s["relu_warmup"])
-                 for layer in layers} for m in models}
-    naive_wins = {m: sum(1 for r in table if r[f"naive_{m}"] is not None and r[f"naive_{m}"] > r[f"ours_same_{m}"])
-                  for m in models}
-    return {"layers": layers, "models": models, "table": table, "settings_text": text, "featured": rc.featured(),
-            "naive_text": naive_text(s), "curves": curves, "curve_shape": shape, "settings": s, "naive_wins": naive_wins,
-            "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models)}
+    shape = {
+        m: {
+            layer: curve_shape(results[(None, m)].arrays[f"{layer}.history"].mean(1), s["relu_warmup"])
+            for layer in layers
+        }
+        for m in models
+    }
+    naive_wins = {
+        m: sum(1 for r in table if r[f"naive_{m}"] is not None and r[f"naive_{m}"] > r[f"ours_same_{m}"])
+        for m in models
+    }
+    return {
+        "layers": layers,
+        "models": models,
+        "table": table,
+        "settings_text": text,
+        "featured": rc.featured(),
+        "naive_text": naive_text(s),
+        "curves": curves,
+        "curve_shape": shape,
+        "settings": s,
+        "naive_wins": naive_wins,
+        "has_naive": all(f"{layers[0]}.naive" in results[(None, m)].arrays for m in models),
+    }
 
 
 def _explorer_images(rc, results, models, layers) -> None:
@@ -86,8 +111,17 @@ def _explorer_images(rc, results, models, layers) -> None:
                 Image.fromarray(image).save(buf, format="PNG", optimize=False, compress_level=6)
                 rc.data(f"explorer/{m}/{layer}-{c}.png", buf.getvalue())
             units[m][layer] = channels
-    rc.data("explorer/index.json", json_bytes({"size": rc.settings["size"], "steps": rc.settings["steps"],
-                                          "settings": settings_text(rc.settings), "units": units}))
+    rc.data(
+        "explorer/index.json",
+        json_bytes(
+            {
+                "size": rc.settings["size"],
+                "steps": rc.settings["steps"],
+                "settings": settings_text(rc.settings),
+                "units": units,
+            }
+        ),
+    )
 
 
 def _overview(rc, res, model, layers, text):
@@ -104,9 +138,13 @@ def _overview(rc, res, model, layers, text):
             ax.set_title(f"#{ch[c]}", fontsize=8, pad=2)
             if c == 0:
                 ax.set_ylabel(layer, fontsize=8)
-    rc.mpl(fig, model=model, kind="overview",
-           caption=f"{rc.labels[model]}: one row per block (its last conv layer), the filters the photos "
-                   f"excite most, left to right by mean activation. {text}.")
+    rc.mpl(
+        fig,
+        model=model,
+        kind="overview",
+        caption=f"{rc.labels[model]}: one row per block (its last conv layer), the filters the photos "
+        f"excite most, left to right by mean activation. {text}.",
+    )
 
 
 def _naive(rc, res, model, layers, s):
@@ -124,9 +162,13 @@ def _naive(rc, res, model, layers, s):
                 ax.set_title(f"#{ch[j]} {name}", fontsize=8, pad=2)
                 if j == 0 and q == 0:
                     ax.set_ylabel(layer, fontsize=8)
-    rc.mpl(fig, model=model, kind="naive-vs-fourier",
-           caption=f"{rc.labels[model]}, the same filters optimised two ways. *Naive*: {naive_text(s)}. "
-                   f"*Ours*: {settings_text(s)}.")
+    rc.mpl(
+        fig,
+        model=model,
+        kind="naive-vs-fourier",
+        caption=f"{rc.labels[model]}, the same filters optimised two ways. *Naive*: {naive_text(s)}. "
+        f"*Ours*: {settings_text(s)}.",
+    )
 
 
 def curve_shape(history, warmup: int) -> dict:
@@ -145,8 +187,12 @@ def curve_shape(history, warmup: int) -> dict:
     rise = float(h[-1] - h[start])
     if rest < 8 or rise <= 0:
         return {"rise": rise, "steps": rest, "early": None, "late": None}
-    return {"rise": rise, "steps": rest, "early": float(h[start + quarter] - h[start]) / rise,
-            "late": float(h[-1] - h[-1 - quarter]) / rise}
+    return {
+        "rise": rise,
+        "steps": rest,
+        "early": float(h[start + quarter] - h[start]) / rise,
+        "late": float(h[-1] - h[-1 - quarter]) / rise,
+    }
 
 
 def _curves(rc, results, models, layers, s):
@@ -166,9 +212,13 @@ def _curves(rc, results, models, layers, s):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("objective / its largest value")
     axes[0].legend(frameon=False, fontsize=7)
-    return rc.mpl(fig, model="both", kind="objective",
-                  caption=f"The objective (mean activation of the target channel, averaged over a layer's filters, "
-                          f"measured on the transformed image) at every step, each layer's curve divided by its "
-                          f"largest value so that their shapes compare (the table gives the values). Dashed: end of "
-                          f"the ReLU warm-up "
-                          f"(step {s['relu_warmup']}). {settings_text(s)}.")
+    return rc.mpl(
+        fig,
+        model="both",
+        kind="objective",
+        caption=f"The objective (mean activation of the target channel, averaged over a layer's filters, "
+        f"measured on the transformed image) at every step, each layer's curve divided by its "
+        f"largest value so that their shapes compare (the table gives the values). Dashed: end of "
+        f"the ReLU warm-up "
+        f"(step {s['relu_warmup']}). {settings_text(s)}.",
+    )

@@ -22,13 +22,13 @@ Use it from plain Python on any chain of conv / pool layers::
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
-from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
 from generator.core import Context, ImageInput, ModelInput, Result
+from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
 
 INPUT_SIZE = 224  # the size VGG16 was designed and trained for, whatever the profile
 
@@ -89,12 +89,22 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     macs = sum(r["macs"] for r in rows)
     check = sum(p.numel() for p in model.net.parameters())
     biggest = max(rows, key=lambda r: r["params"])
-    return Result(records={
-        "input_size": INPUT_SIZE, "rows": rows,
-        "totals": {"params": total, "params_check": check, "conv_params": conv, "dense_params": dense,
-                   "macs": macs, "conv_macs": sum(r["macs"] for r in rows if "_conv" in r["name"]),
-                   "biggest": biggest["name"], "biggest_params": biggest["params"],
-                   "n_conv": sum(1 for r in rows if "_conv" in r["name"]),
-                   "n_dense": sum(1 for r in rows if r["name"] in DENSE_LAYERS),
-                   "activations": sum(r["outputs"] for r in rows)},
-    })
+    return Result(
+        records={
+            "input_size": INPUT_SIZE,
+            "rows": rows,
+            "totals": {
+                "params": total,
+                "params_check": check,
+                "conv_params": conv,
+                "dense_params": dense,
+                "macs": macs,
+                "conv_macs": sum(r["macs"] for r in rows if "_conv" in r["name"]),
+                "biggest": biggest["name"],
+                "biggest_params": biggest["params"],
+                "n_conv": sum(1 for r in rows if "_conv" in r["name"]),
+                "n_dense": sum(1 for r in rows if r["name"] in DENSE_LAYERS),
+                "activations": sum(r["outputs"] for r in rows),
+            },
+        }
+    )

@@ -25,8 +25,9 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     max_side = math.log2(input_size / 7)
     label_y = -0.08
     ax.add_patch(Rectangle((x, -0.5), 0.12, 1.0, color="#f2a541"))
-    ax.text(x + 0.06, label_y - 0.5, f"input 3×{input_size}×{input_size}", rotation=60, ha="right", va="top",
-            fontsize=7)
+    ax.text(
+        x + 0.06, label_y - 0.5, f"input 3×{input_size}×{input_size}", rotation=60, ha="right", va="top", fontsize=7
+    )
     x += 0.12 + 2 * gap
     block_start = None
     for row in rows:
@@ -44,8 +45,14 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
         ax.text(x + width / 2, -0.55, name, rotation=60, ha="right", va="top", fontsize=7)
         if kind == "pool":
             c, h, w = row["shape"]
-            ax.text((block_start + x + width) / 2, 0.56, f"{name.split('_')[0]}\n→ {c}×{h}×{w}", ha="center",
-                    va="bottom", fontsize=7.5)
+            ax.text(
+                (block_start + x + width) / 2,
+                0.56,
+                f"{name.split('_')[0]}\n→ {c}×{h}×{w}",
+                ha="center",
+                va="bottom",
+                fontsize=7.5,
+            )
             block_start = None
             x += width + 3 * gap
         else:
@@ -54,15 +61,26 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     ax.set_ylim(-1.3, 0.85)
     ax.set_aspect("auto")
     ax.set_axis_off()
-    ax.legend(handles=[Patch(color=KIND_COLOURS["conv"], label="conv 3×3 + ReLU (width: channels)"),
-                       Patch(color=KIND_COLOURS["pool"], label="max-pool 2×2 (halves height and width)"),
-                       Patch(color=KIND_COLOURS["dense"], label="dense layer")],
-              loc="lower right", frameon=False, fontsize=8, ncols=3, bbox_to_anchor=(1.0, -0.02))
-    return rc.mpl(fig, kind="diagram",
-                  caption=f"VGG16 drawn from its own layer table for a {input_size}×{input_size} input: one box "
-                          f"per layer, its height growing with the map's height and width (log scale, "
-                          f"{input_size} down to 7) and its width with the number of channels (64 to 512). "
-                          f"Above each block: the shape of its output.")
+    ax.legend(
+        handles=[
+            Patch(color=KIND_COLOURS["conv"], label="conv 3×3 + ReLU (width: channels)"),
+            Patch(color=KIND_COLOURS["pool"], label="max-pool 2×2 (halves height and width)"),
+            Patch(color=KIND_COLOURS["dense"], label="dense layer"),
+        ],
+        loc="lower right",
+        frameon=False,
+        fontsize=8,
+        ncols=3,
+        bbox_to_anchor=(1.0, -0.02),
+    )
+    return rc.mpl(
+        fig,
+        kind="diagram",
+        caption=f"VGG16 drawn from its own layer table for a {input_size}×{input_size} input: one box "
+        f"per layer, its height growing with the map's height and width (log scale, "
+        f"{input_size} down to 7) and its width with the number of channels (64 to 512). "
+        f"Above each block: the shape of its output.",
+    )
 
 
 def _receptive(rc: RenderContext, rows: list[dict], input_size: int):
@@ -85,22 +103,30 @@ def _receptive(rc: RenderContext, rows: list[dict], input_size: int):
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(0.1, 0.8))
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
-    return rc.mpl(fig, kind="receptive-field",
-                  caption="How much of the input one output pixel of each layer can see (its receptive field, "
-                          "computed from the kernel sizes and strides), against the height and width of the layer's "
-                          "map. The field grows by 2 × the current stride with every 3×3 conv, while pooling "
-                          "halves the map.")
+    return rc.mpl(
+        fig,
+        kind="receptive-field",
+        caption="How much of the input one output pixel of each layer can see (its receptive field, "
+        "computed from the kernel sizes and strides), against the height and width of the layer's "
+        "map. The field grows by 2 × the current stride with every 3×3 conv, while pooling "
+        "halves the map.",
+    )
 
 
 def render(rc: RenderContext, results) -> dict:
-    (key, res), = [(k, v) for k, v in results.items()]
+    ((key, res),) = [(k, v) for k, v in results.items()]
     rec = res.records
     rows = rec["rows"]
     diagram = _diagram(rc, rows, rec["input_size"])
     rf_plot = _receptive(rc, rows, rec["input_size"])
     t = rec["totals"]
-    return {**rec, "diagram": diagram, "rf_plot": rf_plot,
-            "fc1_share": next(r["params"] for r in rows if r["name"] == "fc1") / t["params"],
-            "dense_share": t["dense_params"] / t["params"], "conv_mac_share": t["conv_macs"] / t["macs"],
-            "block5_rf": next(r["receptive_field"] for r in rows if r["name"] == "block5_conv3"),
-            "block1_rf": next(r["receptive_field"] for r in rows if r["name"] == "block1_conv2")}
+    return {
+        **rec,
+        "diagram": diagram,
+        "rf_plot": rf_plot,
+        "fc1_share": next(r["params"] for r in rows if r["name"] == "fc1") / t["params"],
+        "dense_share": t["dense_params"] / t["params"],
+        "conv_mac_share": t["conv_macs"] / t["macs"],
+        "block5_rf": next(r["receptive_field"] for r in rows if r["name"] == "block5_conv3"),
+        "block1_rf": next(r["receptive_field"] for r in rows if r["name"] == "block1_conv2"),
+    }

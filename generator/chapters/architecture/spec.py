@@ -5,7 +5,10 @@ from __future__ import annotations
 from generator.core import Technique
 
 TECHNIQUE = Technique(
-    name="architecture", title="VGG16 in one page", chapter="vgg16.md", order=5,
+    name="architecture",
+    title="VGG16 in one page",
+    chapter="vgg16.md",
+    order=5,
     compute_settings={"quick": {}, "default": {}, "full": {}},
     scope="model",
     models=("untrained",),

@@ -1,1 +1,4 @@
-"""The units behind a decision: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""
+"""The units behind a decision.
+
+``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it.
+"""

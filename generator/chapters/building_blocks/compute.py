@@ -2,7 +2,8 @@
 
 For the photo the chapters follow, and the class the trained network chose,
 Grad-CAM's channel weights αₖ at ``block5_conv3`` and the activations they
-multiply (both read from the saliency pass, so no forward pass is run twice) say how much each of the layer's 512 channels raises the class score.
+multiply (both read from the saliency pass, so no forward pass is run twice)
+say how much each of the layer's 512 channels raises the class score.
 The ``k`` channels with the largest weighted contribution αₖ · mean(Aₖ) are
 "the units that matter". For each, this keeps:
 
@@ -20,12 +21,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator.config import FEATURED_IMAGE
-from generator.lib import optvis
-from generator.lib.arrays import to_uint8
-from generator.core import Context, ImageInput, ModelInput, Result
 from generator.chapters.saliency import spec as saliency
 from generator.chapters.saliency.spec import PRIMARY_CAM_LAYER
+from generator.config import FEATURED_IMAGE
+from generator.core import Context, ImageInput, ModelInput, Result
+from generator.lib import optvis
+from generator.lib.arrays import to_uint8
 
 
 def is_shown(ctx: Context, image: ImageInput) -> bool:
@@ -53,15 +54,29 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     act = saliency.CAM_ACTIVATIONS(PRIMARY_CAM_LAYER).read(base)  # from the saliency pass: no second forward
     channels, contribution = top_units(weights, act, s["k"])
     gen = torch.Generator().manual_seed(ctx.seed)
-    res = optvis.activation_maximisation(model.net, PRIMARY_CAM_LAYER, channels, steps=s["steps"], size=s["size"],
-                                         lr=s["lr"], relu_warmup=s["relu_warmup"], generator=gen)
+    res = optvis.activation_maximisation(
+        model.net,
+        PRIMARY_CAM_LAYER,
+        channels,
+        steps=s["steps"],
+        size=s["size"],
+        lr=s["lr"],
+        relu_warmup=s["relu_warmup"],
+        generator=gen,
+    )
     return Result(
-        arrays={"maps": act[channels].astype(np.float32),
-                "images": to_uint8(res.images.permute(0, 2, 3, 1).numpy())},
-        records={"shown": True, "layer": PRIMARY_CAM_LAYER, "channels": channels, "contribution": contribution,
-                 "alpha": [float(weights[c]) for c in channels],
-                 "mean_activation": [float(act[c].mean()) for c in channels],
-                 "positive_share": float((weights > 0).mean()), "n_channels": int(weights.size),
-                 "target": int(saliency.TARGET.read(base)), "target_label": saliency.TARGET_LABEL.read(base),
-                 "final": res.final.tolist()},
+        arrays={"maps": act[channels].astype(np.float32), "images": to_uint8(res.images.permute(0, 2, 3, 1).numpy())},
+        records={
+            "shown": True,
+            "layer": PRIMARY_CAM_LAYER,
+            "channels": channels,
+            "contribution": contribution,
+            "alpha": [float(weights[c]) for c in channels],
+            "mean_activation": [float(act[c].mean()) for c in channels],
+            "positive_share": float((weights > 0).mean()),
+            "n_channels": int(weights.size),
+            "target": int(saliency.TARGET.read(base)),
+            "target_label": saliency.TARGET_LABEL.read(base),
+            "final": res.final.tolist(),
+        },
     )

@@ -38,8 +38,9 @@ def render(rc: RenderContext, results) -> dict:
             axes = np.atleast_2d(fig.subplots(2, k)).reshape(2, k)
             for j, c in enumerate(rec["channels"]):
                 axes[0, j].imshow(overlay(img.seen, heat[j], alpha=0.6, cmap="inferno"))
-                axes[0, j].set_title(f"channel {c}\nα = {rec['alpha'][j]:.2g}, α·Ā = {rec['contribution'][j]:.2g}",
-                                     fontsize=7)
+                axes[0, j].set_title(
+                    f"channel {c}\nα = {rec['alpha'][j]:.2g}, α·Ā = {rec['contribution'][j]:.2g}", fontsize=7
+                )
                 axes[1, j].imshow(res.arrays["images"][j])
             for ax in axes.ravel():
                 ax.set_xticks([])
@@ -48,13 +49,26 @@ def render(rc: RenderContext, results) -> dict:
             axes[1, 0].set_ylabel("what, on its own", fontsize=8)
             fig.suptitle(rc.labels[m], fontsize=9, color=MODEL_COLOURS[m])
             figures[m] = rc.mpl(
-                fig, image=img.id, model=m, layer=rec["layer"], kind="units",
-                caption=(f"{img.title}, {rc.labels[m]}: the {k} channels of `{rec['layer']}` that add most to the "
-                         f"score of *{rec['target_label']}* (largest αₖ · mean(Aₖ), with αₖ Grad-CAM's channel "
-                         f"weight). Top: each channel's map on the photo, scaled to its own peak. Bottom: an image "
-                         f"optimised to excite that channel alone. {100 * rec['positive_share']:.0f} % of the "
-                         f"layer's {rec['n_channels']} channels have a positive weight."))
-        shown.append({"id": img.id, "title": img.title, "figures": figures,
-                      "channels": {m: recs[m]["channels"] for m in models},
-                      "target_label": recs[models[0]]["target_label"]})
+                fig,
+                image=img.id,
+                model=m,
+                layer=rec["layer"],
+                kind="units",
+                caption=(
+                    f"{img.title}, {rc.labels[m]}: the {k} channels of `{rec['layer']}` that add most to the "
+                    f"score of *{rec['target_label']}* (largest αₖ · mean(Aₖ), with αₖ Grad-CAM's channel "
+                    f"weight). Top: each channel's map on the photo, scaled to its own peak. Bottom: an image "
+                    f"optimised to excite that channel alone. {100 * rec['positive_share']:.0f} % of the "
+                    f"layer's {rec['n_channels']} channels have a positive weight."
+                ),
+            )
+        shown.append(
+            {
+                "id": img.id,
+                "title": img.title,
+                "figures": figures,
+                "channels": {m: recs[m]["channels"] for m in models},
+                "target_label": recs[models[0]]["target_label"],
+            }
+        )
     return {"shown": shown, "models": models, "featured": rc.featured()}

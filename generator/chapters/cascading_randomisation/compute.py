@@ -61,8 +61,9 @@ class CascadeVGG(nn.Module):
         if unknown:
             raise ValueError(f"unknown layer group(s) {', '.join(sorted(unknown))}; valid: {', '.join(STEPS)}")
         blocks = _feature_blocks()
-        self.features = nn.Sequential(*[u if blocks[i] in randomised else t
-                                        for i, (t, u) in enumerate(zip(trained.features, untrained.features))])
+        self.features = nn.Sequential(
+            *[u if blocks[i] in randomised else t for i, (t, u) in enumerate(zip(trained.features, untrained.features))]
+        )
         self.avgpool = trained.avgpool
         self.classifier = untrained.classifier if "classifier" in randomised else trained.classifier
         # nn.Module starts in training mode; the wrapper itself must not be, or anything that
@@ -81,9 +82,13 @@ def cascade_methods(with_smooth: bool) -> dict:
 
 def pass_maps(e, size, methods) -> dict[str, np.ndarray]:
     """Every method's map from one :func:`explain` result at the primary CAM layer."""
-    sig = Signals(size=tuple(size), gradient=e.gradient.numpy(), guided=e.guided.numpy(),
-                  smooth=None if e.smooth is None else e.smooth.numpy(),
-                  cams={rule: e.variants[rule][PRIMARY_CAM_LAYER].numpy() for rule in cam_rules_used()})
+    sig = Signals(
+        size=tuple(size),
+        gradient=e.gradient.numpy(),
+        guided=e.guided.numpy(),
+        smooth=None if e.smooth is None else e.smooth.numpy(),
+        cams={rule: e.variants[rule][PRIMARY_CAM_LAYER].numpy() for rule in cam_rules_used()},
+    )
     return {n: m.map(sig) for n, m in methods.items()}
 
 
@@ -107,8 +112,10 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
     edges = metrics.sobel_magnitude(metrics.luminance(image.seen))
     sanity = {m: metrics.compare(original[m], random_maps[m]) for m in METHODS}
-    edge_rho = {m: {"trained": metrics.spearman(original[m], edges), "untrained": metrics.spearman(random_maps[m], edges)}
-                for m in METHODS}
+    edge_rho = {
+        m: {"trained": metrics.spearman(original[m], edges), "untrained": metrics.spearman(random_maps[m], edges)}
+        for m in METHODS
+    }
 
     arrays: dict[str, np.ndarray] = {f"step0.{m}": _store(original[m]) for m in methods}
     # Is each step's raw Grad-CAM flat (ReLU of a weighted sum that is negative everywhere)?
@@ -126,10 +133,20 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             cam_flat.append(bool(cam.read(other).max() <= 0))
         else:
             net = CascadeVGG(model.net, untrained, set(STEPS[:k]))
-            e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True,
-                        smooth_n=saliency.SMOOTH_N.read(base) if with_smooth else 0, sigma=saliency.SIGMA.read(base),
-                        seed=saliency.NOISE_SEED.read(base), batch_size=saliency.BATCH_SIZE.read(base),
-                        channels_last=saliency.CHANNELS_LAST.read(base), cam=rules[0], cam_variants=rules)
+            e = explain(
+                net,
+                x,
+                target,
+                cam_layers=[PRIMARY_CAM_LAYER],
+                guided=True,
+                smooth_n=saliency.SMOOTH_N.read(base) if with_smooth else 0,
+                sigma=saliency.SIGMA.read(base),
+                seed=saliency.NOISE_SEED.read(base),
+                batch_size=saliency.BATCH_SIZE.read(base),
+                channels_last=saliency.CHANNELS_LAST.read(base),
+                cam=rules[0],
+                cam_variants=rules,
+            )
             maps = pass_maps(e, size, methods)
             cam_flat.append(bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0))
         for m in methods:
@@ -137,8 +154,17 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             similarity[m]["spearman"].append(c["spearman"])
             similarity[m]["ssim"].append(c["ssim"])
             arrays[f"step{k}.{m}"] = _store(maps[m])
-    return Result(arrays=arrays, records={
-        "steps": ["none"] + STEPS, "methods": list(methods), "similarity": similarity,
-        "sanity": sanity, "edges": edge_rho, "target": target, "target_label": saliency.TARGET_LABEL.read(base),
-        "smoothgrad_n": saliency.SMOOTH_N.read(base), "cam_flat": cam_flat,
-    })
+    return Result(
+        arrays=arrays,
+        records={
+            "steps": ["none"] + STEPS,
+            "methods": list(methods),
+            "similarity": similarity,
+            "sanity": sanity,
+            "edges": edge_rho,
+            "target": target,
+            "target_label": saliency.TARGET_LABEL.read(base),
+            "smoothgrad_n": saliency.SMOOTH_N.read(base),
+            "cam_flat": cam_flat,
+        },
+    )

@@ -11,8 +11,15 @@ from generator.render.overlays import CMAP, colourbar
 METHODS = list(REGISTRY)
 METHOD_TITLES = {n: m.title for n, m in REGISTRY.items()}
 METHOD_COLOURS = {n: m.colour for n, m in REGISTRY.items()}
-STEP_LABELS = {"none": "trained", "classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4",
-               "block3": "+ block3", "block2": "+ block2", "block1": "+ block1"}
+STEP_LABELS = {
+    "none": "trained",
+    "classifier": "+ classifier",
+    "block5": "+ block5",
+    "block4": "+ block4",
+    "block3": "+ block3",
+    "block2": "+ block2",
+    "block1": "+ block1",
+}
 
 
 def _nanmean(values) -> float | None:
@@ -34,8 +41,13 @@ def _cascade_plot(rc, results, ids, steps, methods):
     for ax, key, title in ((axes[0], "spearman", "Spearman rank correlation"), (axes[1], "ssim", "SSIM")):
         drawn = []
         for m in methods:
-            vals = np.array([[np.nan if v is None else v for v in results[(i, "trained")].records["similarity"][m][key]]
-                             for i in ids], dtype=np.float64)
+            vals = np.array(
+                [
+                    [np.nan if v is None else v for v in results[(i, "trained")].records["similarity"][m][key]]
+                    for i in ids
+                ],
+                dtype=np.float64,
+            )
             drawn.append(vals.ravel())
             ax.plot(x, np.nanmean(vals, 0), marker="o", ms=4, color=METHOD_COLOURS[m], label=METHOD_TITLES[m])
             ax.fill_between(x, np.nanmin(vals, 0), np.nanmax(vals, 0), color=METHOD_COLOURS[m], alpha=0.12)
@@ -46,11 +58,15 @@ def _cascade_plot(rc, results, ids, steps, methods):
         ax.grid(alpha=0.3)
         ax.set_xlabel("layers re-initialised, cumulatively from the top", fontsize=8)
     axes[0].legend(frameon=False, fontsize=8)
-    return rc.mpl(fig, model="trained", kind="cascade",
-                  caption=f"Cascading randomisation: similarity between each method's map on the trained VGG16 and "
-                          f"on the same network after re-initialising the classifier, then block5, ..., down to "
-                          f"block1 (at the right end every weight is the untrained model's). Maps scaled to [0, 1] "
-                          f"first; mean over the {len(ids)} photos, full range shaded.")
+    return rc.mpl(
+        fig,
+        model="trained",
+        kind="cascade",
+        caption=f"Cascading randomisation: similarity between each method's map on the trained VGG16 and "
+        f"on the same network after re-initialising the classifier, then block5, ..., down to "
+        f"block1 (at the right end every weight is the untrained model's). Maps scaled to [0, 1] "
+        f"first; mean over the {len(ids)} photos, full range shaded.",
+    )
 
 
 def _cascade_strip(rc, res, img, steps, methods):
@@ -67,16 +83,26 @@ def _cascade_strip(rc, res, img, steps, methods):
     ax = fig.subplots()
     ax.imshow(grid, interpolation="nearest")
     th, tw = tiles[0].shape[:2]
-    ax.set_xticks([(tw + 2) * k + tw / 2 for k in range(len(steps))], [STEP_LABELS[s] for s in steps],
-                  rotation=35, ha="right", fontsize=8)
+    ax.set_xticks(
+        [(tw + 2) * k + tw / 2 for k in range(len(steps))],
+        [STEP_LABELS[s] for s in steps],
+        rotation=35,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_yticks([(th + 2) * j + th / 2 for j in range(len(methods))], [METHOD_TITLES[m] for m in methods], fontsize=8)
     ax.tick_params(length=0)
     for sp in ax.spines.values():
         sp.set_visible(False)
     colourbar(fig, ax, "map / its own maximum")
-    return rc.mpl(fig, image=img.id, model="trained", kind="cascade-maps",
-                  caption=f"{img.title}: every method's map (rows) as the layers are re-initialised from the top "
-                          f"(columns, left to right). Each map is scaled by its own maximum.")
+    return rc.mpl(
+        fig,
+        image=img.id,
+        model="trained",
+        kind="cascade-maps",
+        caption=f"{img.title}: every method's map (rows) as the layers are re-initialised from the top "
+        f"(columns, left to right). Each map is scaled by its own maximum.",
+    )
 
 
 def _sanity_plot(rc, results, ids, methods):
@@ -88,8 +114,15 @@ def _sanity_plot(rc, results, ids, methods):
     for ax, key, title in ((axes[0], "spearman", "Spearman rank correlation"), (axes[1], "ssim", "SSIM")):
         drawn = []
         for j, m in enumerate(methods):
-            vals = np.array([np.nan if results[(i, "trained")].records["sanity"][m][key] is None
-                             else results[(i, "trained")].records["sanity"][m][key] for i in ids], dtype=np.float64)
+            vals = np.array(
+                [
+                    np.nan
+                    if results[(i, "trained")].records["sanity"][m][key] is None
+                    else results[(i, "trained")].records["sanity"][m][key]
+                    for i in ids
+                ],
+                dtype=np.float64,
+            )
             drawn.append(vals)
             ax.scatter(j + jitter, vals, s=18, color=METHOD_COLOURS[m], alpha=0.8, zorder=3)
             if not np.all(np.isnan(vals)):
@@ -99,10 +132,14 @@ def _sanity_plot(rc, results, ids, methods):
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_ylim(_low(np.concatenate(drawn), key), 1.05)
         ax.grid(alpha=0.3, axis="y")
-    return rc.mpl(fig, model="both", kind="sanity",
-                  caption=f"Similarity between the trained and the untrained model's map of the same photo and "
-                          f"class, per method: one dot per photo ({len(ids)} photos), black bar = mean. 1 means "
-                          f"identical maps; near 0, unrelated.")
+    return rc.mpl(
+        fig,
+        model="both",
+        kind="sanity",
+        caption=f"Similarity between the trained and the untrained model's map of the same photo and "
+        f"class, per method: one dot per photo ({len(ids)} photos), black bar = mean. 1 means "
+        f"identical maps; near 0, unrelated.",
+    )
 
 
 def render(rc: RenderContext, results) -> dict:
@@ -122,29 +159,57 @@ def render(rc: RenderContext, results) -> dict:
         for m in METHODS:
             row[m] = rec["sanity"][m]
         table.append(row)
-    means = {m: {k: _nanmean([results[(i, "trained")].records["sanity"][m][k] for i in ids])
-                 for k in ("spearman", "ssim")} for m in METHODS}
-    edges = {m: {model: _nanmean([results[(i, "trained")].records["edges"][m][model] for i in ids])
-                 for model in ("trained", "untrained")} for m in METHODS}
+    means = {
+        m: {k: _nanmean([results[(i, "trained")].records["sanity"][m][k] for i in ids]) for k in ("spearman", "ssim")}
+        for m in METHODS
+    }
+    edges = {
+        m: {
+            model: _nanmean([results[(i, "trained")].records["edges"][m][model] for i in ids])
+            for model in ("trained", "untrained")
+        }
+        for m in METHODS
+    }
     ranked = sorted(METHODS, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2))
     cascade = {}
     for m in cascade_methods:
-        cascade[m] = {k: [_nanmean([results[(i, "trained")].records["similarity"][m][k][s] for i in ids])
-                          for s in range(len(steps))] for k in ("spearman", "ssim")}
+        cascade[m] = {
+            k: [
+                _nanmean([results[(i, "trained")].records["similarity"][m][k][s] for i in ids])
+                for s in range(len(steps))
+            ]
+            for k in ("spearman", "ssim")
+        }
     # the first step at which the mean Spearman falls below one half, per method
-    half = {m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
-            for m in cascade_methods}
+    half = {
+        m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
+        for m in cascade_methods
+    }
     # per step, how many photos' Grad-CAM maps are flat (all zero after the ReLU)
     flat_counts = [sum(bool(results[(i, "trained")].records["cam_flat"][s]) for i in ids) for s in range(len(steps))]
     # how many photos got the class their credits expect: zero for a stand-in "trained" model
     expected = [img for img in rc.images if img.credit and img.credit.label_index is not None]
     hits = sum(int(results[(img.id, "trained")].records["target"]) == img.credit.label_index for img in expected)
     return {
-        "expected_total": len(expected), "expected_hits": int(hits),
-        "featured": rc.featured(), "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips,
-        "table": table, "means": means, "edges": edges, "ranked": ranked, "methods": METHODS,
-        "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": cascade, "steps": steps,
-        "step_labels": STEP_LABELS, "half": half, "n_images": len(ids),
-        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods, "smoothgrad_n": first["smoothgrad_n"],
+        "expected_total": len(expected),
+        "expected_hits": int(hits),
+        "featured": rc.featured(),
+        "sanity_plot": sanity_fig,
+        "cascade_plot": cascade_fig,
+        "strips": strips,
+        "table": table,
+        "means": means,
+        "edges": edges,
+        "ranked": ranked,
+        "methods": METHODS,
+        "titles": METHOD_TITLES,
+        "cascade_methods": cascade_methods,
+        "cascade": cascade,
+        "steps": steps,
+        "step_labels": STEP_LABELS,
+        "half": half,
+        "n_images": len(ids),
+        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods,
+        "smoothgrad_n": first["smoothgrad_n"],
         "cam_flat_counts": flat_counts,
     }

@@ -8,7 +8,10 @@ STEPS = ["classifier", "block5", "block4", "block3", "block2", "block1"]
 """Layer groups re-initialised in turn, top down."""
 
 TECHNIQUE = Technique(
-    name="cascading_randomisation", title="Sanity checks", chapter="sanity-checks.md", order=42,
+    name="cascading_randomisation",
+    title="Sanity checks",
+    chapter="sanity-checks.md",
+    order=42,
     needs=("saliency",),  # both models' maps, settings and SmoothGrad noise
     compute_settings={"quick": {"smoothgrad": False}, "default": {"smoothgrad": False}, "full": {"smoothgrad": True}},
     scope="image",

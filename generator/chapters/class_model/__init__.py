@@ -1,1 +1,4 @@
-"""Class model visualisation: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""
+"""Class model visualisation.
+
+``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it.
+"""

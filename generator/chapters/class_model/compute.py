@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from generator.chapters.predictions.compute import target_class
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.models import CATEGORIES
-from generator.core import Context, ImageInput, ModelInput, Result
-from generator.chapters.predictions.compute import target_class
-
 
 
 def chosen_classes(ctx: Context, extra: list[int]) -> list[dict]:
@@ -42,12 +41,22 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     s = ctx.settings
     classes = chosen_classes(ctx, s["extra_classes"])
     gen = torch.Generator().manual_seed(ctx.seed)
-    res = optvis.class_model(model.net, [c["index"] for c in classes], steps=s["steps"], size=s["size"],
-                             lr=s["lr"], l2=s["l2"], jitter=s["jitter"], blur_every=s["blur_every"],
-                             blur_sigma=s["blur_sigma"], generator=gen)
+    res = optvis.class_model(
+        model.net,
+        [c["index"] for c in classes],
+        steps=s["steps"],
+        size=s["size"],
+        lr=s["lr"],
+        l2=s["l2"],
+        jitter=s["jitter"],
+        blur_every=s["blur_every"],
+        blur_sigma=s["blur_sigma"],
+        generator=gen,
+    )
     for i, row in enumerate(classes):
         row.update({k: res.extra[k][i] for k in ("start", "final", "best_other", "rank", "prob")})
         row["best_other_label"] = CATEGORIES[res.extra["best_other_index"][i]]
     images = to_uint8(res.images.permute(0, 2, 3, 1).numpy())
-    return Result(arrays={"images": images, "history": res.history.numpy().astype(np.float32)},
-                  records={"classes": classes})
+    return Result(
+        arrays={"images": images, "history": res.history.numpy().astype(np.float32)}, records={"classes": classes}
+    )

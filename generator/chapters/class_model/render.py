@@ -7,13 +7,15 @@ import textwrap
 
 import numpy as np
 
-from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, RenderContext, models_in, new_figure
 
 
 def settings_text(s: dict) -> str:
-    return (f"{s['steps']} steps, {s['size']}×{s['size']} px, step {s['lr']} × RMS-normalised gradient, "
-            f"L2 weight λ = {s['l2']} (on the mean squared normalised pixel), jitter ±{s['jitter']} px every step, "
-            f"Gaussian blur σ = {s['blur_sigma']} px every {s['blur_every']} steps")
+    return (
+        f"{s['steps']} steps, {s['size']}×{s['size']} px, step {s['lr']} × RMS-normalised gradient, "
+        f"L2 weight λ = {s['l2']} (on the mean squared normalised pixel), jitter ±{s['jitter']} px every step, "
+        f"Gaussian blur σ = {s['blur_sigma']} px every {s['blur_every']} steps"
+    )
 
 
 def render(rc: RenderContext, results) -> dict:
@@ -34,9 +36,12 @@ def render(rc: RenderContext, results) -> dict:
             ax.imshow(im, interpolation="nearest")
             label = textwrap.shorten(row["label"], 22, placeholder="…")
             ax.set_title(f"{label}\nscore {row['final']:.3g}", fontsize=8)
-        rc.mpl(fig, model=m, kind="classes",
-               caption=f"{rc.labels[m]}: one image per class, each maximising that class's pre-softmax score. "
-                       f"{text}.")
+        rc.mpl(
+            fig,
+            model=m,
+            kind="classes",
+            caption=f"{rc.labels[m]}: one image per class, each maximising that class's pre-softmax score. {text}.",
+        )
     fig = new_figure(8, 3.0)
     axes = np.atleast_1d(fig.subplots(1, len(models), sharey=False))
     for ax, m in zip(axes, models):
@@ -47,9 +52,12 @@ def render(rc: RenderContext, results) -> dict:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("target class score (logit)")
-    curves = rc.mpl(fig, model="both", kind="scores",
-                    caption=f"The target class's score at every step, one line per class (on the jittered image). "
-                            f"{text}.")
+    curves = rc.mpl(
+        fig,
+        model="both",
+        kind="scores",
+        caption=f"The target class's score at every step, one line per class (on the jittered image). {text}.",
+    )
     table = []
     for i, c in enumerate(classes):
         row = {"index": c["index"], "label": c["label"], "source": c["source"]}
@@ -66,5 +74,11 @@ def render(rc: RenderContext, results) -> dict:
             "mean_margin": float(np.mean([r["final"] - r["best_other"] for r in rows])),
             "mean_prob": float(np.mean([r["prob"] for r in rows])),
         }
-    return {"models": models, "table": table, "summary": summary, "n": len(classes), "settings_text": text,
-            "curves": curves}
+    return {
+        "models": models,
+        "table": table,
+        "summary": summary,
+        "n": len(classes),
+        "settings_text": text,
+        "curves": curves,
+    }

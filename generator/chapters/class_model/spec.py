@@ -9,7 +9,10 @@ WELL_KNOWN = [11, 130, 980]  # goldfinch, flamingo, volcano: optimised besides t
 _COMMON = {"extra_classes": WELL_KNOWN, "lr": 0.1, "l2": 0.05, "jitter": 4, "blur_every": 4, "blur_sigma": 0.5}
 
 TECHNIQUE = Technique(
-    name="class_model", title="Class model visualisation", chapter="class-models.md", order=61,
+    name="class_model",
+    title="Class model visualisation",
+    chapter="class-models.md",
+    order=61,
     scope="model",
     needs=("predictions",),  # the photos' top-1 classes
     compute_settings={

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib.layers import activations
 from generator.models import BLOCKS, FEATURE_LAYERS
-from generator.core import Context, ImageInput, ModelInput, Result
 
 
 def luminance(seen: np.ndarray) -> torch.Tensor:
@@ -122,9 +122,12 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         agg = outs[f"{block}_pool"][0].float().cpu().sum(0)
         arrays[f"{block}.aggregate"] = agg.numpy().astype(np.float32)
         up = F.interpolate(agg[None, None], size=gray.shape, mode="bilinear", align_corners=False)[0, 0]
-        blocks[block] = {"corr_luminance": pearson(up, gray), "corr_edges": pearson(up, edges),
-                         "channels": int(outs[f"{block}_pool"].shape[1]),
-                         "size": list(agg.shape)}
+        blocks[block] = {
+            "corr_luminance": pearson(up, gray),
+            "corr_edges": pearson(up, edges),
+            "channels": int(outs[f"{block}_pool"].shape[1]),
+            "size": list(agg.shape),
+        }
     # The whole last block output (512 x 7 x 7 at 224 px, 100 KB): predictions runs only the
     # classifier on it instead of a second pass through the conv layers.
     arrays["block5_pool.full"] = outs["block5_pool"][0].float().cpu().numpy()

@@ -7,9 +7,19 @@ import math
 import numpy as np
 
 from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS
-from generator.render import explorer
-from generator.render import (MODEL_COLOURS, colormap, models_in, new_figure, normalise, palette_for,
-                              RenderContext, resize, to_indices, to_uint8)
+from generator.render import (
+    MODEL_COLOURS,
+    RenderContext,
+    colormap,
+    explorer,
+    models_in,
+    new_figure,
+    normalise,
+    palette_for,
+    resize,
+    to_indices,
+    to_uint8,
+)
 
 CHAPTER_LAYERS = ["block1_conv1", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 
@@ -21,7 +31,7 @@ def _index_mosaic(tiles: list[np.ndarray], cols: int, gap: int = 2) -> np.ndarra
     out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), 255, np.uint8)
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
-        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = t
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = t
     return out
 
 
@@ -54,11 +64,21 @@ def render(rc: RenderContext, results) -> dict:
                 c, h, w = res.records["layers"][layer]["shape"]
                 for which, label in (("top", "top-k"), ("first", "first-k")):
                     grid, chosen = _grid(res, layer, which, tile)
-                    what = (f"the {len(chosen)} of {c} maps with the largest total activation"
-                            if which == "top" else f"the first {len(chosen)} of {c} maps")
-                    rc.png(grid, image=img.id, model=model, layer=layer, kind=label, palette=palette,
-                           caption=f"`{layer}`, {rc.labels[model]}: {what} ({h}×{w} each; "
-                                   f"channels {_channel_list(chosen)}). Each map is scaled to its own peak.")
+                    what = (
+                        f"the {len(chosen)} of {c} maps with the largest total activation"
+                        if which == "top"
+                        else f"the first {len(chosen)} of {c} maps"
+                    )
+                    rc.png(
+                        grid,
+                        image=img.id,
+                        model=model,
+                        layer=layer,
+                        kind=label,
+                        palette=palette,
+                        caption=f"`{layer}`, {rc.labels[model]}: {what} ({h}×{w} each; "
+                        f"channels {_channel_list(chosen)}). Each map is scaled to its own peak.",
+                    )
             _aggregate_strip(rc, img, model, res)
     records = _summaries(rc, results, models)
     records["explorer"] = explorer.write(rc, results, models)  # every channel, for the unit explorer
@@ -98,19 +118,34 @@ def _aggregate_strip(rc, img, model, res) -> None:
         for line, text in enumerate((t1, t2)):
             w = draw.textlength(text, font=font)
             draw.text((x + (panel - w) / 2, 2 + line * (font_px + font_px // 4)), text, fill=(40, 40, 40), font=font)
-    rc.png(np.asarray(canvas), image=img.id, model=model, layer=None, kind="aggregates",
-           caption=f"{img.title}, {rc.labels[model]}: the sum of all maps of each block output, "
-                   f"scaled to [0, 1] (viridis: dark low, yellow high).")
+    rc.png(
+        np.asarray(canvas),
+        image=img.id,
+        model=model,
+        layer=None,
+        kind="aggregates",
+        caption=f"{img.title}, {rc.labels[model]}: the sum of all maps of each block output, "
+        f"scaled to [0, 1] (viridis: dark low, yellow high).",
+    )
 
 
 def _summaries(rc, results, models) -> dict:
     ids = [i.id for i in rc.images]
-    sparsity = {m: np.array([[results[(i, m)].records["layers"][l]["sparsity"] for l in FEATURE_LAYERS]
-                             for i in ids]) for m in models}
-    dead = {m: np.array([[results[(i, m)].records["layers"][l]["dead_channels"] for l in FEATURE_LAYERS]
-                         for i in ids]) for m in models}
-    corr = {m: {key: np.array([[results[(i, m)].records["blocks"][b][key] for b in BLOCKS] for i in ids])
-                for key in ("corr_edges", "corr_luminance")} for m in models}
+    sparsity = {
+        m: np.array([[results[(i, m)].records["layers"][lyr]["sparsity"] for lyr in FEATURE_LAYERS] for i in ids])
+        for m in models
+    }
+    dead = {
+        m: np.array([[results[(i, m)].records["layers"][lyr]["dead_channels"] for lyr in FEATURE_LAYERS] for i in ids])
+        for m in models
+    }
+    corr = {
+        m: {
+            key: np.array([[results[(i, m)].records["blocks"][b][key] for b in BLOCKS] for i in ids])
+            for key in ("corr_edges", "corr_luminance")
+        }
+        for m in models
+    }
 
     fig = new_figure(8, 3.4)
     ax = fig.subplots()
@@ -124,14 +159,20 @@ def _summaries(rc, results, models) -> dict:
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    sp_fig = rc.mpl(fig, model="both", kind="sparsity",
-                    caption=f"Share of activations that are exactly zero after the ReLU, per layer: mean over "
-                            f"the {len(ids)} photos, band from the lowest to the highest photo.")
+    sp_fig = rc.mpl(
+        fig,
+        model="both",
+        kind="sparsity",
+        caption=f"Share of activations that are exactly zero after the ReLU, per layer: mean over "
+        f"the {len(ids)} photos, band from the lowest to the highest photo.",
+    )
 
     fig = new_figure(8, 3.2)
     axes = fig.subplots(1, 2, sharey=True)
     xb = np.arange(len(BLOCKS))
-    for ax, key, title in zip(axes, ("corr_edges", "corr_luminance"), ("with the input's edges", "with the input's brightness")):
+    for ax, key, title in zip(
+        axes, ("corr_edges", "corr_luminance"), ("with the input's edges", "with the input's brightness")
+    ):
         for m in models:
             vals = corr[m][key]
             ax.plot(xb, vals.mean(0), marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
@@ -142,16 +183,25 @@ def _summaries(rc, results, models) -> dict:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Pearson r")
     axes[0].legend(frameon=False, fontsize=8)
-    sim_fig = rc.mpl(fig, model="both", kind="aggregate-similarity",
-                     caption="Pearson correlation between each block aggregate (upsampled to the input size) and "
-                             "the input's Sobel edge magnitude (left) or brightness (right); mean over the photos "
-                             "with the full range shaded.")
+    sim_fig = rc.mpl(
+        fig,
+        model="both",
+        kind="aggregate-similarity",
+        caption="Pearson correlation between each block aggregate (upsampled to the input size) and "
+        "the input's Sobel edge magnitude (left) or brightness (right); mean over the photos "
+        "with the full range shaded.",
+    )
 
     shapes = results[(ids[0], models[0])].records["layers"]
-    table = [{"layer": layer, "shape": shapes[layer]["shape"],
-              **{f"sparsity_{m}": float(sparsity[m][:, j].mean()) for m in models},
-              **{f"dead_{m}": float(dead[m][:, j].mean()) for m in models}}
-             for j, layer in enumerate(FEATURE_LAYERS)]
+    table = [
+        {
+            "layer": layer,
+            "shape": shapes[layer]["shape"],
+            **{f"sparsity_{m}": float(sparsity[m][:, j].mean()) for m in models},
+            **{f"dead_{m}": float(dead[m][:, j].mean()) for m in models},
+        }
+        for j, layer in enumerate(FEATURE_LAYERS)
+    ]
     blocks = []
     for j, b in enumerate(BLOCKS):
         row = {"block": b}
@@ -159,7 +209,7 @@ def _summaries(rc, results, models) -> dict:
             row[f"edges_{m}"] = float(corr[m]["corr_edges"][:, j].mean())
             row[f"luminance_{m}"] = float(corr[m]["corr_luminance"][:, j].mean())
         blocks.append(row)
-    conv_idx = [FEATURE_LAYERS.index(l) for l in CONV_LAYERS]
+    conv_idx = [FEATURE_LAYERS.index(lyr) for lyr in CONV_LAYERS]
     return {
         **rc.featured_fields(ids),
         "chapter_layers": CHAPTER_LAYERS,
@@ -169,6 +219,7 @@ def _summaries(rc, results, models) -> dict:
         "n_images": len(ids),
         "sparsity_plot": sp_fig,
         "similarity_plot": sim_fig,
-        "sparsity_first_last": {m: [float(sparsity[m][:, conv_idx[0]].mean()), float(sparsity[m][:, conv_idx[-1]].mean())]
-                                for m in models},
+        "sparsity_first_last": {
+            m: [float(sparsity[m][:, conv_idx[0]].mean()), float(sparsity[m][:, conv_idx[-1]].mean())] for m in models
+        },
     }

@@ -33,9 +33,9 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib.layers import conv_layer
 from generator.models import CONV_LAYERS
-from generator.core import Context, ImageInput, ModelInput, Result
 
 GREY_THRESHOLD = 0.2
 """A first-layer filter counts as greyscale when its colour share is below this."""
@@ -60,7 +60,7 @@ def mean_share(w: np.ndarray) -> float:
     """Share of kernel energy in each kernel's mean, pooled over all kernels (1/(kH·kW) for white noise)."""
     w = np.asarray(w, dtype=np.float64)
     k = w.shape[-1] * w.shape[-2]
-    total = float((w ** 2).sum())
+    total = float((w**2).sum())
     return float(k * (w.mean(axis=(-1, -2)) ** 2).sum() / total) if total > 0 else 0.0
 
 
@@ -70,24 +70,29 @@ def colour_share(w: np.ndarray) -> np.ndarray:
     if w.ndim != 4 or w.shape[1] != 3:
         raise ValueError(f"colour_share needs C_out × 3 × kH × kW weights (an RGB layer), got shape {w.shape}")
     grey = w.mean(axis=1, keepdims=True)
-    total = (w ** 2).sum(axis=(1, 2, 3))
+    total = (w**2).sum(axis=(1, 2, 3))
     return np.where(total > 0, ((w - grey) ** 2).sum(axis=(1, 2, 3)) / np.maximum(total, 1e-300), 0.0)
 
 
 def kernel_stats(w: np.ndarray, bias: np.ndarray | None = None) -> dict:
     """Statistics of one conv layer's weights (see the module docstring)."""
     w = np.asarray(w, dtype=np.float64)
-    norms = np.sqrt((w ** 2).sum(axis=(1, 2, 3)))
+    norms = np.sqrt((w**2).sum(axis=(1, 2, 3)))
     fan_in = w.shape[1] * w.shape[2] * w.shape[3]
     fan_out = w.shape[0] * w.shape[2] * w.shape[3]
     out = {
-        "shape": list(w.shape), "params": int(w.size + (bias.size if bias is not None else 0)),
-        "mean": float(w.mean()), "std": float(w.std()), "abs_max": float(np.abs(w).max()),
-        "filter_norm_mean": float(norms.mean()), "filter_norm_cv": float(norms.std() / max(norms.mean(), 1e-300)),
+        "shape": list(w.shape),
+        "params": int(w.size + (bias.size if bias is not None else 0)),
+        "mean": float(w.mean()),
+        "std": float(w.std()),
+        "abs_max": float(np.abs(w).max()),
+        "filter_norm_mean": float(norms.mean()),
+        "filter_norm_cv": float(norms.std() / max(norms.mean(), 1e-300)),
         "std_x_sqrt_fan_in": float(w.std() * np.sqrt(fan_in)),
         # torchvision initialises VGG with kaiming_normal_(mode="fan_out"): this is sqrt(2) at init.
         "std_x_sqrt_fan_out": float(w.std() * np.sqrt(fan_out)),
-        "smoothness": smoothness(w), "mean_share": mean_share(w),
+        "smoothness": smoothness(w),
+        "mean_share": mean_share(w),
     }
     if bias is not None:
         b = np.asarray(bias, dtype=np.float64)
@@ -110,8 +115,11 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
             arrays[f"{name}.weights"] = w
             share = colour_share(w)
             arrays[f"{name}.colour_share"] = share.astype(np.float32)
-            layers[name].update(colour_share_mean=float(share.mean()), grey_share=float((share < GREY_THRESHOLD).mean()),
-                                grey_count=int((share < GREY_THRESHOLD).sum()))
+            layers[name].update(
+                colour_share_mean=float(share.mean()),
+                grey_share=float((share < GREY_THRESHOLD).mean()),
+                grey_count=int((share < GREY_THRESHOLD).sum()),
+            )
         else:
             arrays[f"{name}.weights"] = w[:n_filters, :n_inputs]
     return Result(arrays=arrays, records={"layers": layers, "grey_threshold": GREY_THRESHOLD})

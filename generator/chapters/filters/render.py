@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import (MODEL_COLOURS, models_in, mosaic, new_figure, normalise, RenderContext,
-                              resize, to_uint8)
+from generator.render import MODEL_COLOURS, RenderContext, models_in, mosaic, new_figure, normalise, resize, to_uint8
 
 FIRST = CONV_LAYERS[0]
 CHAPTER_LAYERS = ["block1_conv2", "block3_conv1", "block5_conv3"]
@@ -48,19 +47,27 @@ def render(rc: RenderContext, results) -> dict:
         res = results[(None, m)]
         w1 = res.arrays[f"{FIRST}.weights"]
         figs[m][FIRST] = rc.png(
-            rgb_grid(w1, s["px_rgb"]), model=m, layer=FIRST, kind="rgb",
+            rgb_grid(w1, s["px_rgb"]),
+            model=m,
+            layer=FIRST,
+            kind="rgb",
             caption=f"`{FIRST}`, {rc.labels[m]}: all {w1.shape[0]} filters, each a {w1.shape[2]}×{w1.shape[3]} "
-                    f"kernel over red, green and blue shown as a tiny colour image (filter 0 top left, row by row). "
-                    f"Each filter is min-max scaled to its own range; one weight is one {s['px_rgb']}×{s['px_rgb']} "
-                    f"pixel square.")
+            f"kernel over red, green and blue shown as a tiny colour image (filter 0 top left, row by row). "
+            f"Each filter is min-max scaled to its own range; one weight is one {s['px_rgb']}×{s['px_rgb']} "
+            f"pixel square.",
+        )
         for name in CONV_LAYERS[1:]:
             w = res.arrays[f"{name}.weights"]
             c_out, c_in = res.records["layers"][name]["shape"][:2]
             figs[m][name] = rc.png(
-                grey_grid(w, s["px_grey"]), model=m, layer=name, kind="kernels",
+                grey_grid(w, s["px_grey"]),
+                model=m,
+                layer=name,
+                kind="kernels",
                 caption=f"`{name}`, {rc.labels[m]}: the first {w.shape[0]} of {c_out} filters (rows) × their "
-                        f"first {w.shape[1]} of {c_in} input channels (columns), one 3×3 kernel each. Mid-grey is "
-                        f"zero, white positive, black negative; each row is scaled by its own largest |weight|.")
+                f"first {w.shape[1]} of {c_in} input channels (columns), one 3×3 kernel each. Mid-grey is "
+                f"zero, white positive, black negative; each row is scaled by its own largest |weight|.",
+            )
 
     for m in models:
         explorer_weights(rc, results[(None, m)], m)
@@ -75,12 +82,25 @@ def render(rc: RenderContext, results) -> dict:
     stats_plot = _stats_plot(rc, results, models)
     colour_plot = _colour_plot(rc, results, models, threshold)
     first = {m: results[(None, m)].records["layers"][FIRST] for m in models}
-    deep = {m: float(np.mean([results[(None, m)].records["layers"][n]["smoothness"] for n in CONV_LAYERS[1:]]))
-            for m in models}
-    return {"models": models, "layers": layers, "first": first, "first_layer": FIRST, "chapter_layers": CHAPTER_LAYERS,
-            "deep_layers": CONV_LAYERS[1:], "figures_by_model": figs, "stats_plot": stats_plot,
-            "colour_plot": colour_plot, "grey_threshold": threshold, "deep_smoothness_mean": deep,
-            "n_filters_shown": s["filters"], "n_inputs_shown": s["inputs"]}
+    deep = {
+        m: float(np.mean([results[(None, m)].records["layers"][n]["smoothness"] for n in CONV_LAYERS[1:]]))
+        for m in models
+    }
+    return {
+        "models": models,
+        "layers": layers,
+        "first": first,
+        "first_layer": FIRST,
+        "chapter_layers": CHAPTER_LAYERS,
+        "deep_layers": CONV_LAYERS[1:],
+        "figures_by_model": figs,
+        "stats_plot": stats_plot,
+        "colour_plot": colour_plot,
+        "grey_threshold": threshold,
+        "deep_smoothness_mean": deep,
+        "n_filters_shown": s["filters"],
+        "n_inputs_shown": s["inputs"],
+    }
 
 
 def _short(layer: str) -> str:
@@ -93,9 +113,11 @@ def _stats_plot(rc, results, models):
     fig = new_figure(9, 3.3)
     axes = fig.subplots(1, 3)
     x = np.arange(len(CONV_LAYERS))
-    panels = [("smoothness", "neighbour correlation r", "Spatial smoothness", 0.0),
-              ("mean_share", "energy share of the kernel mean", "Low-frequency share", 1 / 9),
-              ("std_x_sqrt_fan_out", "weight std × √fan-out", "Weight scale", float(np.sqrt(2)))]
+    panels = [
+        ("smoothness", "neighbour correlation r", "Spatial smoothness", 0.0),
+        ("mean_share", "energy share of the kernel mean", "Low-frequency share", 1 / 9),
+        ("std_x_sqrt_fan_out", "weight std × √fan-out", "Weight scale", float(np.sqrt(2))),
+    ]
     for ax, (key, ylabel, title, ref) in zip(axes, panels):
         for m in models:
             vals = [results[(None, m)].records["layers"][n][key] for n in CONV_LAYERS]
@@ -107,15 +129,20 @@ def _stats_plot(rc, results, models):
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_title(title, fontsize=10)
         _style(ax)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(models), frameon=False,
-               fontsize=9)
-    return rc.mpl(fig, model="both", kind="statistics",
-                  caption="Per conv layer (3.2 is `block3_conv2`), for both models. Left: Pearson correlation "
-                          "between horizontally and vertically neighbouring weights inside each 3×3 kernel "
-                          "(dashed: 0, what independent random weights give). Middle: share of each kernel's energy "
-                          "in its mean (dashed: 1/9 for white noise). Right: standard deviation of the weights times "
-                          "√(output channels × 9), the fan-out (dashed: √2, where torchvision's Kaiming "
-                          "initialisation, mode fan-out, puts every layer).")
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(models), frameon=False, fontsize=9
+    )
+    return rc.mpl(
+        fig,
+        model="both",
+        kind="statistics",
+        caption="Per conv layer (3.2 is `block3_conv2`), for both models. Left: Pearson correlation "
+        "between horizontally and vertically neighbouring weights inside each 3×3 kernel "
+        "(dashed: 0, what independent random weights give). Middle: share of each kernel's energy "
+        "in its mean (dashed: 1/9 for white noise). Right: standard deviation of the weights times "
+        "√(output channels × 9), the fan-out (dashed: √2, where torchvision's Kaiming "
+        "initialisation, mode fan-out, puts every layer).",
+    )
 
 
 def _colour_plot(rc, results, models, threshold):
@@ -123,8 +150,7 @@ def _colour_plot(rc, results, models, threshold):
     ax = fig.subplots()
     for m in models:
         share = np.sort(results[(None, m)].arrays[f"{FIRST}.colour_share"])
-        ax.plot(np.arange(1, len(share) + 1), share, marker="o", ms=3, lw=1, color=MODEL_COLOURS[m],
-                label=rc.labels[m])
+        ax.plot(np.arange(1, len(share) + 1), share, marker="o", ms=3, lw=1, color=MODEL_COLOURS[m], label=rc.labels[m])
     ax.axhline(threshold, color="0.3", ls="--", lw=1)
     ax.text(1, threshold + 0.01, f"greyscale below {threshold:g}", fontsize=8, va="bottom")
     ax.axhline(2 / 3, color="0.6", ls=":", lw=1)
@@ -134,10 +160,15 @@ def _colour_plot(rc, results, models, threshold):
     ax.set_ylabel("colour share", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     _style(ax)
-    return rc.mpl(fig, model="both", layer=FIRST, kind="colour-share",
-                  caption=f"Colour share of each `{FIRST}` filter: the part of its energy that differs between "
-                          f"its red, green and blue kernels (0: the same kernel on all three channels, a pure "
-                          f"brightness filter). Filters below {threshold:g} count as greyscale.")
+    return rc.mpl(
+        fig,
+        model="both",
+        layer=FIRST,
+        kind="colour-share",
+        caption=f"Colour share of each `{FIRST}` filter: the part of its energy that differs between "
+        f"its red, green and blue kernels (0: the same kernel on all three channels, a pure "
+        f"brightness filter). Filters below {threshold:g} count as greyscale.",
+    )
 
 
 def explorer_weights(rc: RenderContext, res, model: str) -> None:
@@ -149,7 +180,7 @@ def explorer_weights(rc: RenderContext, res, model: str) -> None:
       inputs; for the first layer also its raw RGB weights (C_out x 3 x 3 x 3).
     """
     from generator.models import FEATURE_LAYERS
-    from generator.render.explorer import json_bytes, float32_numbers, grey_png, quantise
+    from generator.render.explorer import float32_numbers, grey_png, json_bytes, quantise
 
     layers = {}
     for name in CONV_LAYERS:
@@ -157,8 +188,11 @@ def explorer_weights(rc: RenderContext, res, model: str) -> None:
         top = norms.max(axis=1)
         rc.data(f"explorer/{model}/{name}.png", grey_png(quantise(norms[:, None, :], top)[:, 0, :]))
         at = FEATURE_LAYERS.index(name)
-        layers[name] = {"inputs": int(norms.shape[1]), "input_layer": FEATURE_LAYERS[at - 1] if at else None,
-                        "row_max": float32_numbers(top)}
+        layers[name] = {
+            "inputs": int(norms.shape[1]),
+            "input_layer": FEATURE_LAYERS[at - 1] if at else None,
+            "row_max": float32_numbers(top),
+        }
     w1 = res.arrays[f"{FIRST}.weights"]
     layers[FIRST]["rgb"] = [[[float32_numbers(row) for row in ch] for ch in f] for f in w1]
     rc.data(f"explorer/{model}.json", json_bytes({"model": model, "layers": layers}))

@@ -1,1 +1,4 @@
-"""Class activation maps: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""
+"""Class activation maps.
+
+``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it.
+"""

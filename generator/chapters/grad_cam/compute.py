@@ -5,7 +5,8 @@ For a layer with activations A^k (channel k, position ij) and class score S_c:
     alpha_k = (1/Z) sum_ij dS_c/dA^k_ij          (spatial mean of the gradient)
     L       = ReLU(sum_k alpha_k A^k)            (h x w, the layer's resolution)
 
-Other CAM rules (Grad-CAM++) weight the channels differently.  ``L`` is upsampled bilinearly to the input size and scaled to [0, 1] by its
+Other CAM rules (Grad-CAM++) weight the channels differently.  ``L`` is
+upsampled bilinearly to the input size and scaled to [0, 1] by its
 own minimum and maximum (an all-zero map -- every weighted sum negative --
 stays all zeros, never NaN).  Guided Grad-CAM multiplies guided
 backpropagation's input gradient, pixel by pixel, by the upsampled ``L``.
@@ -80,7 +81,14 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         out.EXPECTED_SALIENCY.put(res, saliency_map(saliency.EXPECTED_GRADIENT.read(base)).astype(np.float32))
         out.TARGET_SALIENCY.put(res, saliency_map(saliency.GRADIENT.read(base)).astype(np.float32))
         expected = cam_stats(out.EXPECTED_CAM.read(res), raw_e) | {
-            "index": saliency.EXPECTED.read(base), "label": saliency.EXPECTED_LABEL.read(base)}
-    res.records = {"layers": rules["grad_cam"], "rules": rules, "target": saliency.TARGET.read(base),
-                   "target_label": saliency.TARGET_LABEL.read(base), "expected": expected}
+            "index": saliency.EXPECTED.read(base),
+            "label": saliency.EXPECTED_LABEL.read(base),
+        }
+    res.records = {
+        "layers": rules["grad_cam"],
+        "rules": rules,
+        "target": saliency.TARGET.read(base),
+        "target_label": saliency.TARGET_LABEL.read(base),
+        "expected": expected,
+    }
     return res

@@ -14,8 +14,10 @@ from generator.render.overlays import clip_scale, expected_note, overlay_grid
 def method_panels(res, methods) -> list:
     """Each CAM method's map at the primary layer, as drawn: own-rule maps as they are (already in [0, 1]),
     maps built on other signals scaled by their 99th percentile."""
-    return [out.CAM(m.name, PRIMARY_CAM_LAYER).read(res) if m.cam_rule else clip_scale(out.COMBINED(m.name).read(res), 99.0)
-            for m in methods]
+    return [
+        out.CAM(m.name, PRIMARY_CAM_LAYER).read(res) if m.cam_rule else clip_scale(out.COMBINED(m.name).read(res), 99.0)
+        for m in methods
+    ]
 
 
 def method_caption(methods) -> str:
@@ -25,8 +27,10 @@ def method_caption(methods) -> str:
     each = "each " if len(own) > 1 else ""
     text = " and ".join(own) + f" at `{PRIMARY_CAM_LAYER}` ({each}scaled to [0, 1] by its own minimum and maximum)"
     for m in built:
-        text += f", {m.title} ({m.definition[0].lower() + m.definition[1:].rstrip('.')}; max |·| over colour, " \
-                f"scaled by its 99th percentile)"
+        text += (
+            f", {m.title} ({m.definition[0].lower() + m.definition[1:].rstrip('.')}; max |·| over colour, "
+            f"scaled by its 99th percentile)"
+        )
     return text
 
 
@@ -44,56 +48,113 @@ def render(rc: RenderContext, results) -> dict:
             res = results[(img.id, model)]
             rows.append((rc.labels[model], [out.CAM("grad_cam", layer).read(res) for layer in CAM_LAYERS]))
             rows5.append((rc.labels[model], method_panels(res, methods)))
-        sizes = [results[(img.id, models[0])].records["layers"][l]["shape"] for l in CAM_LAYERS]
-        titles = [f"{l}\n({h}×{w})" for l, (h, w) in zip(CAM_LAYERS, sizes)]
-        fig = overlay_grid(rows, img.seen, titles, alpha=alpha, bar_label="Grad-CAM, scaled to its own maximum",
-                           panel=1.8)
-        flat = {m: [l for l in CAM_LAYERS if results[(img.id, m)].records["layers"][l]["flat"]] for m in models}
+        sizes = [results[(img.id, models[0])].records["layers"][lyr]["shape"] for lyr in CAM_LAYERS]
+        titles = [f"{lyr}\n({h}×{w})" for lyr, (h, w) in zip(CAM_LAYERS, sizes)]
+        fig = overlay_grid(
+            rows, img.seen, titles, alpha=alpha, bar_label="Grad-CAM, scaled to its own maximum", panel=1.8
+        )
+        flat = {m: [lyr for lyr in CAM_LAYERS if results[(img.id, m)].records["layers"][lyr]["flat"]] for m in models}
         flat_note = "".join(f" All-zero (flat) maps, {m}: {', '.join(v)}." for m, v in flat.items() if v)
-        blocks_fig = rc.mpl(fig, image=img.id, model="both", kind="grad-cam-blocks",
-                            caption=(f"{img.title}: Grad-CAM for *{label}* at the last conv layer of every block "
-                                     + (f"(the credits expect *{note}*) " if note else "")
-                                     + f"— top row trained, bottom row untrained. Each map (its h×w in the title) "
-                                     f"is ReLU(Σₖ αₖ Aᵏ), upsampled bilinearly to the photo's size, then scaled to [0, 1] "
-                                     f"by its own minimum and maximum, and blended over the photo at {alpha:g} "
-                                     f"opacity.{flat_note}"))
-        fig = overlay_grid(rows5, img.seen, [m.title + (f" ({PRIMARY_CAM_LAYER})" if m.cam_rule else "") for m in methods],
-                           alpha=alpha, bar_label="scaled map (guided: by its 99th percentile)", panel=2.2)
-        main_fig = rc.mpl(fig, image=img.id, model="both", kind="grad-cam",
-                          caption=f"{img.title}: {method_caption(methods)}, for *{label}*; top row trained, "
-                                  f"bottom row untrained.")
+        blocks_fig = rc.mpl(
+            fig,
+            image=img.id,
+            model="both",
+            kind="grad-cam-blocks",
+            caption=(
+                f"{img.title}: Grad-CAM for *{label}* at the last conv layer of every block "
+                + (f"(the credits expect *{note}*) " if note else "")
+                + f"— top row trained, bottom row untrained. Each map (its h×w in the title) "
+                f"is ReLU(Σₖ αₖ Aᵏ), upsampled bilinearly to the photo's size, then scaled to [0, 1] "
+                f"by its own minimum and maximum, and blended over the photo at {alpha:g} "
+                f"opacity.{flat_note}"
+            ),
+        )
+        fig = overlay_grid(
+            rows5,
+            img.seen,
+            [m.title + (f" ({PRIMARY_CAM_LAYER})" if m.cam_rule else "") for m in methods],
+            alpha=alpha,
+            bar_label="scaled map (guided: by its 99th percentile)",
+            panel=2.2,
+        )
+        main_fig = rc.mpl(
+            fig,
+            image=img.id,
+            model="both",
+            kind="grad-cam",
+            caption=f"{img.title}: {method_caption(methods)}, for *{label}*; top row trained, bottom row untrained.",
+        )
         expected_fig = None
         rec_e = results[(img.id, models[0])].records.get("expected")
         if rec_e is not None and all(results[(img.id, m)].records.get("expected") for m in models):
-            rows_e = [(rc.labels[m], [out.CAM("grad_cam", PRIMARY_CAM_LAYER).read(results[(img.id, m)]),
-                                      out.EXPECTED_CAM.read(results[(img.id, m)]),
-                                      clip_scale(out.TARGET_SALIENCY.read(results[(img.id, m)]), 99.0),
-                                      clip_scale(out.EXPECTED_SALIENCY.read(results[(img.id, m)]), 99.0)])
-                      for m in models]
-            fig = overlay_grid(rows_e, img.seen,
-                               [f"Grad-CAM: {label}", f"Grad-CAM: {rec_e['label']}",
-                                f"gradient: {label}", f"gradient: {rec_e['label']}"],
-                               alpha=alpha, bar_label="scaled map (gradient: by its 99th percentile)", panel=2.0)
+            rows_e = [
+                (
+                    rc.labels[m],
+                    [
+                        out.CAM("grad_cam", PRIMARY_CAM_LAYER).read(results[(img.id, m)]),
+                        out.EXPECTED_CAM.read(results[(img.id, m)]),
+                        clip_scale(out.TARGET_SALIENCY.read(results[(img.id, m)]), 99.0),
+                        clip_scale(out.EXPECTED_SALIENCY.read(results[(img.id, m)]), 99.0),
+                    ],
+                )
+                for m in models
+            ]
+            fig = overlay_grid(
+                rows_e,
+                img.seen,
+                [
+                    f"Grad-CAM: {label}",
+                    f"Grad-CAM: {rec_e['label']}",
+                    f"gradient: {label}",
+                    f"gradient: {rec_e['label']}",
+                ],
+                alpha=alpha,
+                bar_label="scaled map (gradient: by its 99th percentile)",
+                panel=2.0,
+            )
             flat_e = [rc.labels[m] for m in models if results[(img.id, m)].records["expected"]["flat"]]
             expected_fig = rc.mpl(
-                fig, image=img.id, model="both", kind="grad-cam-expected",
-                caption=(f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` and the vanilla gradient (max over "
-                         f"colour of |∂S/∂x|) for the trained model's top-1, *{label}*, and for the class the "
-                         f"credits expect, *{rec_e['label']}* (index {rec_e['index']}); top row trained, bottom "
-                         f"row untrained."
-                         + (f" The expected class's map is flat (no positive evidence) for: {', '.join(flat_e)}."
-                            if flat_e else "")))
-        per_image.append({"id": img.id, "title": img.title, "target_label": label, "expected": note,
-                          "blocks": blocks_fig, "main": main_fig, "expected_fig": expected_fig,
-                          "layers": {m: results[(img.id, m)].records["layers"] for m in models}})
+                fig,
+                image=img.id,
+                model="both",
+                kind="grad-cam-expected",
+                caption=(
+                    f"{img.title}: Grad-CAM at `{PRIMARY_CAM_LAYER}` and the vanilla gradient (max over "
+                    f"colour of |∂S/∂x|) for the trained model's top-1, *{label}*, and for the class the "
+                    f"credits expect, *{rec_e['label']}* (index {rec_e['index']}); top row trained, bottom "
+                    f"row untrained."
+                    + (
+                        f" The expected class's map is flat (no positive evidence) for: {', '.join(flat_e)}."
+                        if flat_e
+                        else ""
+                    )
+                ),
+            )
+        per_image.append(
+            {
+                "id": img.id,
+                "title": img.title,
+                "target_label": label,
+                "expected": note,
+                "blocks": blocks_fig,
+                "main": main_fig,
+                "expected_fig": expected_fig,
+                "layers": {m: results[(img.id, m)].records["layers"] for m in models},
+            }
+        )
 
     ids = [i.id for i in rc.images]
-    cov = {m: np.array([[results[(i, m)].records["layers"][l]["coverage"] for l in CAM_LAYERS] for i in ids])
-           for m in models}
-    zero = {m: np.array([[results[(i, m)].records["layers"][l]["zero_share"] for l in CAM_LAYERS] for i in ids])
-            for m in models}
-    nflat = {m: [int(sum(results[(i, m)].records["layers"][l]["flat"] for i in ids)) for l in CAM_LAYERS]
-             for m in models}
+    cov = {
+        m: np.array([[results[(i, m)].records["layers"][lyr]["coverage"] for lyr in CAM_LAYERS] for i in ids])
+        for m in models
+    }
+    zero = {
+        m: np.array([[results[(i, m)].records["layers"][lyr]["zero_share"] for lyr in CAM_LAYERS] for i in ids])
+        for m in models
+    }
+    nflat = {
+        m: [int(sum(results[(i, m)].records["layers"][lyr]["flat"] for i in ids)) for lyr in CAM_LAYERS] for m in models
+    }
     fig = new_figure(8, 3.2)
     axes = fig.subplots(1, 2)
     x = np.arange(len(CAM_LAYERS))
@@ -105,18 +166,32 @@ def render(rc: RenderContext, results) -> dict:
         ax.set_ylabel("% of the map", fontsize=9)
         ax.set_ylim(0, 100)
     axes[0].legend(frameon=False, fontsize=8)
-    depth_fig = rc.mpl(fig, model="both", kind="grad-cam-depth",
-                       caption=f"How Grad-CAM changes with depth: the share of the image where the map is at least "
-                               f"half its peak (left) and where the ReLU zeroed it (right), per layer; mean over the "
-                               f"{len(ids)} photos, full range shaded.")
+    depth_fig = rc.mpl(
+        fig,
+        model="both",
+        kind="grad-cam-depth",
+        caption=f"How Grad-CAM changes with depth: the share of the image where the map is at least "
+        f"half its peak (left) and where the ReLU zeroed it (right), per layer; mean over the "
+        f"{len(ids)} photos, full range shaded.",
+    )
     table = []
-    for j, l in enumerate(CAM_LAYERS):
-        row = {"layer": l, "shape": results[(ids[0], models[0])].records["layers"][l]["shape"]}
+    for j, lyr in enumerate(CAM_LAYERS):
+        row = {"layer": lyr, "shape": results[(ids[0], models[0])].records["layers"][lyr]["shape"]}
         for m in models:
             row[f"coverage_{m}"] = float(cov[m][:, j].mean())
             row[f"zero_{m}"] = float(zero[m][:, j].mean())
             row[f"flat_{m}"] = nflat[m][j]
-            row[f"positive_{m}"] = float(np.mean([results[(i, m)].records["layers"][l]["positive_weights"] for i in ids]))
+            row[f"positive_{m}"] = float(
+                np.mean([results[(i, m)].records["layers"][lyr]["positive_weights"] for i in ids])
+            )
         table.append(row)
-    return {"featured": rc.featured(), "images": per_image, "layers": table, "depth_plot": depth_fig,
-            "models": models, "n_images": len(ids), "primary": PRIMARY_CAM_LAYER, "alpha": alpha}
+    return {
+        "featured": rc.featured(),
+        "images": per_image,
+        "layers": table,
+        "depth_plot": depth_fig,
+        "models": models,
+        "n_images": len(ids),
+        "primary": PRIMARY_CAM_LAYER,
+        "alpha": alpha,
+    }

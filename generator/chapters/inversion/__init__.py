@@ -1,1 +1,4 @@
-"""Representation inversion: ``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it."""
+"""Representation inversion.
+
+``spec.py`` declares it, ``compute.py`` computes, ``render.py`` draws, ``templates/`` say it.
+"""

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.metrics import psnr, ssim_rgb
 from generator.models import BLOCKS, CONV_LAYERS, block_of, last_conv
-from generator.core import Context, ImageInput, ModelInput, Result
 
 # lambda_TV per block: a deeper layer keeps less, so the prior must fill in more.
 TV_BY_BLOCK = {"block1": 0.05, "block2": 0.1, "block3": 0.3, "block4": 1.0, "block5": 3.0}
@@ -46,13 +46,23 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     layers = CONV_LAYERS if s["layers"] == "all" else [last_conv(b) for b in BLOCKS]
     photos = photos_for(ctx.images, s["photos"], s["n_photos"])
     originals = {p.id: photo_at(p, s["size"]) for p in photos}
-    batch = [(p.id, l) for p in photos for l in layers]
+    batch = [(p.id, lyr) for p in photos for lyr in layers]
     x = torch.cat([optvis.normalise(originals[pid]) for pid, _ in batch])
-    lam = [s["tv_scale"] * TV_BY_BLOCK[block_of(l)] for _, l in batch]
+    lam = [s["tv_scale"] * TV_BY_BLOCK[block_of(lyr)] for _, lyr in batch]
     gen = torch.Generator().manual_seed(ctx.seed)
-    res = optvis.invert(model.net, [l for _, l in batch], x, steps=s["steps"], lr=s["lr"], lr_end=s["lr_end"],
-                        alpha=s["alpha"], lambda_alpha=s["lambda_alpha"], beta=s["beta"], lambda_tv=lam,
-                        generator=gen)
+    res = optvis.invert(
+        model.net,
+        [lyr for _, lyr in batch],
+        x,
+        steps=s["steps"],
+        lr=s["lr"],
+        lr_end=s["lr_end"],
+        alpha=s["alpha"],
+        lambda_alpha=s["lambda_alpha"],
+        beta=s["beta"],
+        lambda_tv=lam,
+        generator=gen,
+    )
     arrays: dict[str, np.ndarray] = {}
     rows = []
     for pid, orig in originals.items():
@@ -61,9 +71,17 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         rec = res.images[i].permute(1, 2, 0).numpy()
         ref = originals[pid][0].permute(1, 2, 0).numpy()
         arrays[f"{pid}.{layer}"] = to_uint8(rec)
-        rows.append({"photo": pid, "layer": layer, "lambda_tv": lam[i],
-                     "relative_error": float(res.extra["relative_error"][i]),
-                     "ssim": ssim_rgb(rec, ref), "psnr": psnr(rec, ref),
-                     "loss_start": float(res.history[0, i]), "loss_end": float(res.history[-1, i])})
+        rows.append(
+            {
+                "photo": pid,
+                "layer": layer,
+                "lambda_tv": lam[i],
+                "relative_error": float(res.extra["relative_error"][i]),
+                "ssim": ssim_rgb(rec, ref),
+                "psnr": psnr(rec, ref),
+                "loss_start": float(res.history[0, i]),
+                "loss_end": float(res.history[-1, i]),
+            }
+        )
     arrays["history"] = res.history.numpy().astype(np.float32)
     return Result(arrays=arrays, records={"rows": rows, "photos": [p.id for p in photos], "layers": layers})

@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import MODEL_COLOURS, layer_axis, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, RenderContext, layer_axis, models_in, new_figure
 from generator.site.markup import number
 
 
 def settings_text(s: dict) -> str:
-    return (f"{s['steps']} steps of Adam, lr {s['lr']} falling geometrically to {s['lr_end']}, "
-            f"{s['size']}×{s['size']} px, α-norm α = {s['alpha']:g} with λ_α = {s['lambda_alpha']:g}, "
-            f"TV β = {s['beta']:g} with λ_TV growing with depth (0.05, 0.1, 0.3, 1, 3 for blocks 1–5, "
-            f"× {s['tv_scale']:g})")
+    return (
+        f"{s['steps']} steps of Adam, lr {s['lr']} falling geometrically to {s['lr_end']}, "
+        f"{s['size']}×{s['size']} px, α-norm α = {s['alpha']:g} with λ_α = {s['lambda_alpha']:g}, "
+        f"TV β = {s['beta']:g} with λ_TV growing with depth (0.05, 0.1, 0.3, 1, 3 for blocks 1–5, "
+        f"× {s['tv_scale']:g})"
+    )
 
 
 def render(rc: RenderContext, results) -> dict:
@@ -39,9 +41,14 @@ def render(rc: RenderContext, results) -> dict:
             for ax, layer in zip(axes[1:], layers):
                 ax.imshow(res.arrays[f"{pid}.{layer}"], interpolation="nearest")
                 ax.set_title(f"{layer}\nSSIM {number(rows[layer]['ssim'], 2)}", fontsize=7)
-            rc.mpl(fig, image=pid, model=m, kind="reconstructions",
-                   caption=f"{titles[pid]}, {rc.labels[m]}: the photo and its reconstructions from each layer's "
-                           f"features, with SSIM to the photo. {text}.")
+            rc.mpl(
+                fig,
+                image=pid,
+                model=m,
+                kind="reconstructions",
+                caption=f"{titles[pid]}, {rc.labels[m]}: the photo and its reconstructions from each layer's "
+                f"features, with SSIM to the photo. {text}.",
+            )
     # quality per layer
     fig = new_figure(9, 3.2)
     axes = fig.subplots(1, 3)
@@ -54,22 +61,44 @@ def render(rc: RenderContext, results) -> dict:
             for key in ("relative_error", "ssim", "psnr"):
                 row[f"{key}_{m}"] = float(np.mean([r[key] for r in rs]))
         table.append(row)
-    for ax, key, label in zip(axes, ("relative_error", "ssim", "psnr"),
-                              ("feature-space relative error", "SSIM to the photo", "PSNR to the photo (dB)")):
+    for ax, key, label in zip(
+        axes,
+        ("relative_error", "ssim", "psnr"),
+        ("feature-space relative error", "SSIM to the photo", "PSNR to the photo (dB)"),
+    ):
         for m in models:
             ax.plot(x, [r[f"{key}_{m}"] for r in table], marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
         layer_axis(ax, x, layers, label, rotation=60, tick_size=7, title_size=9)
     axes[0].legend(frameon=False, fontsize=7)
-    plot = rc.mpl(fig, model="both", kind="quality",
-                  caption=f"Reconstruction quality per layer, mean over the {len(photos)} photos: how far the "
-                          f"reconstruction's features are from the photo's (left, lower is closer), and how much it "
-                          f"resembles the photo (SSIM, PSNR; higher is closer). {text}.")
-    deep = [r for r in table if r["layer"] in layers[len(layers) // 2:]]
-    summary = {m: {"ssim_first": table[0][f"ssim_{m}"], "ssim_last": table[-1][f"ssim_{m}"],
-                   "psnr_first": table[0][f"psnr_{m}"], "psnr_last": table[-1][f"psnr_{m}"],
-                   "ssim_deep": float(np.mean([r[f"ssim_{m}"] for r in deep])),
-                   "err_last": table[-1][f"relative_error_{m}"]} for m in models}
+    plot = rc.mpl(
+        fig,
+        model="both",
+        kind="quality",
+        caption=f"Reconstruction quality per layer, mean over the {len(photos)} photos: how far the "
+        f"reconstruction's features are from the photo's (left, lower is closer), and how much it "
+        f"resembles the photo (SSIM, PSNR; higher is closer). {text}.",
+    )
+    deep = [r for r in table if r["layer"] in layers[len(layers) // 2 :]]
+    summary = {
+        m: {
+            "ssim_first": table[0][f"ssim_{m}"],
+            "ssim_last": table[-1][f"ssim_{m}"],
+            "psnr_first": table[0][f"psnr_{m}"],
+            "psnr_last": table[-1][f"psnr_{m}"],
+            "ssim_deep": float(np.mean([r[f"ssim_{m}"] for r in deep])),
+            "err_last": table[-1][f"relative_error_{m}"],
+        }
+        for m in models
+    }
     wins = {m: sum(1 for r in table if all(r[f"ssim_{m}"] >= r[f"ssim_{o}"] for o in models)) for m in models}
-    return {"models": models, "photos": [{"id": p, "title": titles[p]} for p in photos], "layers": layers,
-            "table": table, "plot": plot, "summary": summary, "wins": wins, "settings_text": text,
-            "all_layers": layers == CONV_LAYERS}
+    return {
+        "models": models,
+        "photos": [{"id": p, "title": titles[p]} for p in photos],
+        "layers": layers,
+        "table": table,
+        "plot": plot,
+        "summary": summary,
+        "wins": wins,
+        "settings_text": text,
+        "all_layers": layers == CONV_LAYERS,
+    }

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from generator.core import Technique
 
-_COMMON = {"photos": ["chelsea", "coffee"], "n_photos": 2, "lr": 0.05, "lr_end": 0.005, "alpha": 6.0,
-           "lambda_alpha": 1e-3, "beta": 2.0, "tv_scale": 1.0, "layers": "last"}
+_COMMON = {
+    "photos": ["chelsea", "coffee"],
+    "n_photos": 2,
+    "lr": 0.05,
+    "lr_end": 0.005,
+    "alpha": 6.0,
+    "lambda_alpha": 1e-3,
+    "beta": 2.0,
+    "tv_scale": 1.0,
+    "layers": "last",
+}
 
 TECHNIQUE = Technique(
-    name="inversion", title="Representation inversion", chapter="inversion.md", order=62,
+    name="inversion",
+    title="Representation inversion",
+    chapter="inversion.md",
+    order=62,
     scope="model",
     compute_settings={
         "quick": {**_COMMON, "steps": 6, "size": 32},

@@ -20,10 +20,10 @@ import math
 import numpy as np
 import torch
 
-from generator.models import CATEGORIES
 from generator.chapters.feature_maps import spec as feature_maps
 from generator.chapters.predictions import spec
 from generator.core import Context, ImageInput, ModelInput, Result
+from generator.models import CATEGORIES
 
 UNIFORM_ENTROPY = math.log(len(CATEGORIES))
 
@@ -37,8 +37,10 @@ def top_k(logits: torch.Tensor, k: int = 5) -> list[dict]:
     logits = logits.double()
     probs = torch.softmax(logits, dim=0)
     _, indices = torch.topk(logits, k)
-    return [{"index": int(i), "label": CATEGORIES[int(i)], "prob": float(probs[i]), "logit": float(logits[i])}
-            for i in indices]
+    return [
+        {"index": int(i), "label": CATEGORIES[int(i)], "prob": float(probs[i]), "logit": float(logits[i])}
+        for i in indices
+    ]
 
 
 def rank_of(logits: torch.Tensor, index: int) -> int:
@@ -64,9 +66,15 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     rank = rank_of(logits, expected) if expected is not None else None
     return Result(
         arrays={"logits": logits.numpy().astype(np.float32), "probs": probs.numpy().astype(np.float64)},
-        records={"top": top, "entropy": entropy, "max_prob": top[0]["prob"], "sum": float(probs.sum()),
-                 "expected_index": expected, "expected_rank": rank,
-                 "expected_prob": float(probs[expected]) if expected is not None else None},
+        records={
+            "top": top,
+            "entropy": entropy,
+            "max_prob": top[0]["prob"],
+            "sum": float(probs.sum()),
+            "expected_index": expected,
+            "expected_rank": rank,
+            "expected_prob": float(probs[expected]) if expected is not None else None,
+        },
     )
 
 

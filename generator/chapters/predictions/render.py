@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from generator.models import CATEGORIES
-from generator.render import MODEL_COLOURS, models_in, new_figure, RenderContext
+from generator.render import MODEL_COLOURS, RenderContext, models_in, new_figure
 
 N_CLASSES = len(CATEGORIES)
 UNIFORM_ENTROPY = math.log(N_CLASSES)
@@ -44,19 +44,30 @@ def _bars(rc: RenderContext, img, model: str, rec: dict):
     for yi, p in zip(y, probs):
         text = f"{p:.3f}" if p >= 0.01 else f"{p:.5f}" if p >= 1e-5 else f"{p:.1e}"
         inside = p > 0.75
-        ax.text(p - 0.01 if inside else p + 0.01, yi, text, va="center", ha="right" if inside else "left",
-                fontsize=8, color="white" if inside else "0.2")
-    ax.set_title(f"{rc.labels[model]}: entropy {rec['entropy']:.2f} of {UNIFORM_ENTROPY:.2f} nats",
-                 fontsize=9)
+        ax.text(
+            p - 0.01 if inside else p + 0.01,
+            yi,
+            text,
+            va="center",
+            ha="right" if inside else "left",
+            fontsize=8,
+            color="white" if inside else "0.2",
+        )
+    ax.set_title(f"{rc.labels[model]}: entropy {rec['entropy']:.2f} of {UNIFORM_ENTROPY:.2f} nats", fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     top1 = top[0]
-    caption = (f"{img.title}, {rc.labels[model]}: the five most probable of the {N_CLASSES} ImageNet classes. "
-               f"Top-1 *{top1['label']}* with p = {_p(top1['prob'])}; entropy {rec['entropy']:.2f} nats "
-               f"(uniform guess: {UNIFORM_ENTROPY:.2f}).")
+    caption = (
+        f"{img.title}, {rc.labels[model]}: the five most probable of the {N_CLASSES} ImageNet classes. "
+        f"Top-1 *{top1['label']}* with p = {_p(top1['prob'])}; entropy {rec['entropy']:.2f} nats "
+        f"(uniform guess: {UNIFORM_ENTROPY:.2f})."
+    )
     if expected is not None:
-        caption += " A green bar is the expected class." if any(r["index"] == expected for r in top) else (
-            f" The expected class *{CATEGORIES[expected]}* is at rank {rec['expected_rank']}.")
+        caption += (
+            " A green bar is the expected class."
+            if any(r["index"] == expected for r in top)
+            else (f" The expected class *{CATEGORIES[expected]}* is at rank {rec['expected_rank']}.")
+        )
     return rc.mpl(fig, image=img.id, model=model, kind="top5", caption=caption)
 
 
@@ -72,8 +83,14 @@ def _confidence_plot(rc: RenderContext, ids, titles, recs, models):
         axes[0].bar(x + off, ent, width, color=MODEL_COLOURS[m], label=rc.labels[m])
         axes[1].bar(x + off, mp, width, color=MODEL_COLOURS[m], label=rc.labels[m])
     axes[0].axhline(UNIFORM_ENTROPY, color="0.2", ls="--", lw=1)
-    axes[0].text(len(ids) - 0.5, UNIFORM_ENTROPY * 1.01, f"uniform: ln {N_CLASSES} = {UNIFORM_ENTROPY:.2f}",
-                 ha="right", va="bottom", fontsize=8)
+    axes[0].text(
+        len(ids) - 0.5,
+        UNIFORM_ENTROPY * 1.01,
+        f"uniform: ln {N_CLASSES} = {UNIFORM_ENTROPY:.2f}",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+    )
     axes[0].set_ylim(0, UNIFORM_ENTROPY * 1.15)
     axes[0].set_ylabel("entropy (nats)")
     axes[0].set_title("How spread out is the answer?", fontsize=10)
@@ -88,13 +105,18 @@ def _confidence_plot(rc: RenderContext, ids, titles, recs, models):
         ax.grid(axis="y", alpha=0.3)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(models),
-               frameon=False, fontsize=9)
-    return rc.mpl(fig, model="both", kind="confidence",
-                  caption=f"Entropy of the softmax output (left; dashed: a uniform guess over {N_CLASSES} "
-                          f"classes, ln {N_CLASSES} = {UNIFORM_ENTROPY:.2f} nats) and probability of the "
-                          f"top-1 class (right, log scale; dashed: 1/{N_CLASSES}) for every photo and both "
-                          f"models.")
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(models), frameon=False, fontsize=9
+    )
+    return rc.mpl(
+        fig,
+        model="both",
+        kind="confidence",
+        caption=f"Entropy of the softmax output (left; dashed: a uniform guess over {N_CLASSES} "
+        f"classes, ln {N_CLASSES} = {UNIFORM_ENTROPY:.2f} nats) and probability of the "
+        f"top-1 class (right, log scale; dashed: 1/{N_CLASSES}) for every photo and both "
+        f"models.",
+    )
 
 
 def render(rc: RenderContext, results) -> dict:
@@ -106,15 +128,26 @@ def render(rc: RenderContext, results) -> dict:
     photos = []
     for image_id in ids:
         img = rc.image(image_id)
-        row: dict = {"id": image_id, "title": img.title,
-                     "expected": CATEGORIES[img.credit.label_index] if img.credit and img.credit.label_index is not None else None}
+        row: dict = {
+            "id": image_id,
+            "title": img.title,
+            "expected": CATEGORIES[img.credit.label_index]
+            if img.credit and img.credit.label_index is not None
+            else None,
+        }
         for m in models:
             rec = recs[(image_id, m)]
-            row[m] = {"top": rec["top"], "entropy": rec["entropy"], "max_prob": rec["max_prob"],
-                      "entropy_share": rec["entropy"] / UNIFORM_ENTROPY, "sum": rec["sum"],
-                      "max_over_uniform": rec["max_prob"] / UNIFORM_PROB,
-                      "expected_rank": rec.get("expected_rank"), "expected_prob": rec.get("expected_prob"),
-                      "figure": _bars(rc, img, m, rec)}
+            row[m] = {
+                "top": rec["top"],
+                "entropy": rec["entropy"],
+                "max_prob": rec["max_prob"],
+                "entropy_share": rec["entropy"] / UNIFORM_ENTROPY,
+                "sum": rec["sum"],
+                "max_over_uniform": rec["max_prob"] / UNIFORM_PROB,
+                "expected_rank": rec.get("expected_rank"),
+                "expected_prob": rec.get("expected_prob"),
+                "figure": _bars(rc, img, m, rec),
+            }
         if "trained" in models:
             t = row["trained"]
             row["match"] = row["expected"] is not None and t["expected_rank"] == 1
@@ -128,12 +161,17 @@ def render(rc: RenderContext, results) -> dict:
         ent = np.array([recs[(i, m)]["entropy"] for i in ids])
         mp = np.array([recs[(i, m)]["max_prob"] for i in ids])
         sums = np.array([recs[(i, m)]["sum"] for i in ids])
-        summary[m] = {"entropy_mean": float(ent.mean()), "entropy_min": float(ent.min()),
-                      "entropy_max": float(ent.max()), "entropy_share_min": float(ent.min() / UNIFORM_ENTROPY),
-                      "max_prob_mean": float(mp.mean()), "max_prob_max": float(mp.max()),
-                      "max_prob_min": float(mp.min()),
-                      "max_over_uniform_max": float(mp.max() / UNIFORM_PROB),
-                      "sum_error": float(np.abs(sums - 1).max())}
+        summary[m] = {
+            "entropy_mean": float(ent.mean()),
+            "entropy_min": float(ent.min()),
+            "entropy_max": float(ent.max()),
+            "entropy_share_min": float(ent.min() / UNIFORM_ENTROPY),
+            "max_prob_mean": float(mp.mean()),
+            "max_prob_max": float(mp.max()),
+            "max_prob_min": float(mp.min()),
+            "max_over_uniform_max": float(mp.max() / UNIFORM_PROB),
+            "sum_error": float(np.abs(sums - 1).max()),
+        }
     # Does the untrained model give every photo the same answer?  (A random net's output is
     # dominated by its biases and the photo-independent part of its weights.)
     same_top1 = None
@@ -143,11 +181,18 @@ def render(rc: RenderContext, results) -> dict:
         same_top1 = {"label": CATEGORIES[common], "count": tops.count(common)}
     mismatches = [p for p in photos if "trained" in models and p["expected"] is not None and not p["match"]]
     return {
-        "models": models, "photos": photos, "n_images": len(ids), "n_classes": N_CLASSES,
-        "uniform_entropy": UNIFORM_ENTROPY, "uniform_prob": UNIFORM_PROB, "summary": summary,
-        "confidence_plot": confidence, "mismatches": mismatches,
+        "models": models,
+        "photos": photos,
+        "n_images": len(ids),
+        "n_classes": N_CLASSES,
+        "uniform_entropy": UNIFORM_ENTROPY,
+        "uniform_prob": UNIFORM_PROB,
+        "summary": summary,
+        "confidence_plot": confidence,
+        "mismatches": mismatches,
         "n_match": sum(1 for p in photos if p.get("match")),
         "n_top5": sum(1 for p in photos if p.get("in_top5")),
         "n_expected": sum(1 for p in photos if p["expected"] is not None),
-        "untrained_same_top1": same_top1, **rc.featured_fields(ids),
+        "untrained_same_top1": same_top1,
+        **rc.featured_fields(ids),
     }

@@ -43,9 +43,20 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     target = target_class(ctx, image)
     seed = noise_seed(image, s["noise_seed"])
     rules = cam_rules_used()
-    e = explain(model.net, image.tensor.to(ctx.device), target, cam_layers=CAM_LAYERS, guided=True,
-                smooth_n=s["smoothgrad_n"], sigma=s["sigma"], seed=seed, batch_size=s["batch_size"],
-                channels_last=s["channels_last"], cam=rules[0], cam_variants=rules)
+    e = explain(
+        model.net,
+        image.tensor.to(ctx.device),
+        target,
+        cam_layers=CAM_LAYERS,
+        guided=True,
+        smooth_n=s["smoothgrad_n"],
+        sigma=s["sigma"],
+        seed=seed,
+        batch_size=s["batch_size"],
+        channels_last=s["channels_last"],
+        cam=rules[0],
+        cam_variants=rules,
+    )
     res = Result()
     spec.GRADIENT.put(res, _f32(e.gradient))
     spec.GUIDED.put(res, _f32(e.guided))
@@ -60,8 +71,15 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     expected = image.credit.label_index if image.credit else None
     expected_score = None
     if expected is not None and expected != target:
-        ex = explain(model.net, image.tensor.to(ctx.device), expected, cam_layers=[PRIMARY_CAM_LAYER],
-                     guided=False, smooth_n=0, channels_last=s["channels_last"])
+        ex = explain(
+            model.net,
+            image.tensor.to(ctx.device),
+            expected,
+            cam_layers=[PRIMARY_CAM_LAYER],
+            guided=False,
+            smooth_n=0,
+            channels_last=s["channels_last"],
+        )
         spec.EXPECTED_GRADIENT.put(res, _f32(ex.gradient))
         spec.EXPECTED_CAM.put(res, _f32(ex.cams[PRIMARY_CAM_LAYER]))
         expected_score = ex.score
@@ -69,9 +87,15 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         "expected": expected if expected_score is not None else None,
         "expected_label": CATEGORIES[expected] if expected_score is not None else None,
         "expected_score": expected_score,
-        "target": target, "target_label": CATEGORIES[target], "score": e.score,
-        "sigma": s["sigma"], "sigma_abs": e.sigma_abs, "n": s["smoothgrad_n"], "seed": seed,
-        "batch_size": s["batch_size"], "channels_last": s["channels_last"],
+        "target": target,
+        "target_label": CATEGORIES[target],
+        "score": e.score,
+        "sigma": s["sigma"],
+        "sigma_abs": e.sigma_abs,
+        "n": s["smoothgrad_n"],
+        "seed": seed,
+        "batch_size": s["batch_size"],
+        "channels_last": s["channels_last"],
         "input_range": float(image.tensor.max() - image.tensor.min()),
     }
     return res
@@ -79,9 +103,13 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
 
 def signals(res: Result, size: tuple[int, int], layer: str = PRIMARY_CAM_LAYER) -> Signals:
     """A saliency result as the methods read it, with every CAM rule's raw map at ``layer``."""
-    return Signals(size=tuple(size), gradient=spec.GRADIENT.read(res), guided=spec.GUIDED.read(res),
-                   smooth=spec.SMOOTHGRAD.get(res),
-                   cams={rule: spec.CAM(rule, layer).read(res) for rule in cam_rules_used()})
+    return Signals(
+        size=tuple(size),
+        gradient=spec.GRADIENT.read(res),
+        guided=spec.GUIDED.read(res),
+        smooth=spec.SMOOTHGRAD.get(res),
+        cams={rule: spec.CAM(rule, layer).read(res) for rule in cam_rules_used()},
+    )
 
 
 def method_maps(res: Result, size: tuple[int, int], methods=None) -> dict[str, np.ndarray]:

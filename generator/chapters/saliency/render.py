@@ -8,6 +8,7 @@ from generator.lib.methods import family
 from generator.render import RenderContext, models_in
 from generator.render.overlays import clip_scale, expected_note, overlay_grid
 
+
 def concentration(m: np.ndarray, top: float = 0.05) -> float:
     """Share of a map's total mass in its brightest ``top`` fraction of pixels (uniform map: = top)."""
     flat = np.sort(np.asarray(m, dtype=np.float64).ravel())[::-1]
@@ -46,22 +47,42 @@ def render(rc: RenderContext, results) -> dict:
                 stats[model]["roughness"][key].append(roughness(maps[key]))
             rows.append((rc.labels[model], [clip_scale(maps[k], pct) for k in methods]))
         rec = res0.records
-        fig = overlay_grid(rows, img.seen, [m.title for m in methods.values()], alpha=alpha,
-                           bar_label=f"|gradient| / its {pct:g}th percentile")
+        fig = overlay_grid(
+            rows,
+            img.seen,
+            [m.title for m in methods.values()],
+            alpha=alpha,
+            bar_label=f"|gradient| / its {pct:g}th percentile",
+        )
         note = expected_note(img, target_label)
-        f = rc.mpl(fig, image=img.id, model="both", kind="saliency",
-                   caption=(f"{img.title}: why class *{target_label}* (index {rec['target']}, the trained model's top-1; "
-                            + (f"the credits expect *{note}*; " if note else "")
-                            + f"the untrained model explains the same class). Top row trained, bottom row untrained. "
-                            f"Gradient: max over colour of |∂S/∂x|. SmoothGrad: max over colour of |∂S/∂x| averaged "
-                            f"over n = {rec['n']} noisy copies of the photo (noise σ = {rec['sigma_abs']:.3f}, that is "
-                            f"{rec['sigma']:g} × the normalised input's range of {rec['sigma_abs'] / rec['sigma']:.2f}). "
-                            f"Guided backprop: max over colour of |guided-backprop signal|, which is not ∂S/∂x: "
-                            f"negative gradients are zeroed at every ReLU on the way back. Each map is scaled by its "
-                            f"own {pct:g}th percentile and blended over the photo at {alpha:g} opacity."))
-        per_image.append({"id": img.id, "title": img.title, "target": rec["target"], "target_label": target_label,
-                          "expected": note, "figure": f,
-                          "score": {m: results[(img.id, m)].records["score"] for m in models}})
+        f = rc.mpl(
+            fig,
+            image=img.id,
+            model="both",
+            kind="saliency",
+            caption=(
+                f"{img.title}: why class *{target_label}* (index {rec['target']}, the trained model's top-1; "
+                + (f"the credits expect *{note}*; " if note else "")
+                + f"the untrained model explains the same class). Top row trained, bottom row untrained. "
+                f"Gradient: max over colour of |∂S/∂x|. SmoothGrad: max over colour of |∂S/∂x| averaged "
+                f"over n = {rec['n']} noisy copies of the photo (noise σ = {rec['sigma_abs']:.3f}, that is "
+                f"{rec['sigma']:g} × the normalised input's range of {rec['sigma_abs'] / rec['sigma']:.2f}). "
+                f"Guided backprop: max over colour of |guided-backprop signal|, which is not ∂S/∂x: "
+                f"negative gradients are zeroed at every ReLU on the way back. Each map is scaled by its "
+                f"own {pct:g}th percentile and blended over the photo at {alpha:g} opacity."
+            ),
+        )
+        per_image.append(
+            {
+                "id": img.id,
+                "title": img.title,
+                "target": rec["target"],
+                "target_label": target_label,
+                "expected": note,
+                "figure": f,
+                "score": {m: results[(img.id, m)].records["score"] for m in models},
+            }
+        )
     summary = []
     for key, method in methods.items():
         row = {"method": key, "title": method.title}
@@ -78,9 +99,17 @@ def render(rc: RenderContext, results) -> dict:
         "summary": summary,
         "by_method": by,
         "models": models,
-        "n": r0["n"], "sigma": r0["sigma"], "sigma_abs": r0["sigma_abs"],
+        "n": r0["n"],
+        "sigma": r0["sigma"],
+        "sigma_abs": r0["sigma_abs"],
         "clip_percentile": pct,
         "n_images": len(rc.images),
-        "smooth_ratio": {m: (by["smoothgrad"][f"roughness_{m}"] / by["gradient"][f"roughness_{m}"]
-                             if by["gradient"][f"roughness_{m}"] > 0 else None) for m in models},
+        "smooth_ratio": {
+            m: (
+                by["smoothgrad"][f"roughness_{m}"] / by["gradient"][f"roughness_{m}"]
+                if by["gradient"][f"roughness_{m}"] > 0
+                else None
+            )
+            for m in models
+        },
     }

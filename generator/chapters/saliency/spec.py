@@ -29,7 +29,11 @@ def _channel_rules() -> tuple[str, ...]:
 
 
 TECHNIQUE = Technique(
-    name="saliency", title="Saliency maps", chapter="saliency.md", order=40, family="gradient",
+    name="saliency",
+    title="Saliency maps",
+    chapter="saliency.md",
+    order=40,
+    family="gradient",
     needs=("predictions",),
     compute_settings={
         "quick": {"smoothgrad_n": 4, "sigma": 0.15, "noise_seed": 0, "batch_size": 4, "channels_last": False},
@@ -37,32 +41,49 @@ TECHNIQUE = Technique(
         "full": {"smoothgrad_n": 50, "sigma": 0.15, "noise_seed": 0, "batch_size": 25, "channels_last": True},
     },
     render_settings={p: {"clip_percentile": 99.0, "alpha": 0.6} for p in ("quick", "default", "full")},
-    summary="vanilla gradient, SmoothGrad and guided backprop of the trained model's top-1 class (and the Grad-CAM pass)",
+    summary="vanilla gradient, SmoothGrad and guided backprop of the trained model's top-1 class "
+    "(and the Grad-CAM pass)",
 )
 
 _T = TECHNIQUE.name
 GRADIENT = Output(_T, "gradient", "dS/dx for the explained class, 3 x H x W, signed")
 GUIDED = Output(_T, "guided", "the guided-backprop signal, 3 x H x W, signed")
 SMOOTHGRAD = Output(_T, "smoothgrad", "SmoothGrad's mean |dS/dx| over the noisy copies, 3 x H x W")
-CAM = OutputFamily(_T, "cam", "a CAM rule's raw map (ReLU of the combination, not scaled) at a layer, h x w",
-                   axes=(_cam_rules, CAM_LAYERS))
-CAM_WEIGHTS = OutputFamily(_T, "cam_weights", "a channel-weight CAM rule's weights at a layer, one per channel",
-                           axes=(_channel_rules, CAM_LAYERS))
-CAM_ACTIVATIONS = OutputFamily(_T, "cam_activations", "the activations the CAM weights multiply, k x h x w",
-                               axes=((PRIMARY_CAM_LAYER,),))
-EXPECTED_GRADIENT = Output(_T, "expected.gradient", "dS/dx for the credits' expected class (when it is not the "
-                           "top-1), 3 x H x W", optional=True)
-EXPECTED_CAM = Output(_T, f"expected.cam.{PRIMARY_CAM_LAYER}", "Grad-CAM's raw map for the expected class",
-                      optional=True)
+CAM = OutputFamily(
+    _T,
+    "cam",
+    "a CAM rule's raw map (ReLU of the combination, not scaled) at a layer, h x w",
+    axes=(_cam_rules, CAM_LAYERS),
+)
+CAM_WEIGHTS = OutputFamily(
+    _T,
+    "cam_weights",
+    "a channel-weight CAM rule's weights at a layer, one per channel",
+    axes=(_channel_rules, CAM_LAYERS),
+)
+CAM_ACTIVATIONS = OutputFamily(
+    _T, "cam_activations", "the activations the CAM weights multiply, k x h x w", axes=((PRIMARY_CAM_LAYER,),)
+)
+EXPECTED_GRADIENT = Output(
+    _T,
+    "expected.gradient",
+    "dS/dx for the credits' expected class (when it is not the top-1), 3 x H x W",
+    optional=True,
+)
+EXPECTED_CAM = Output(
+    _T, f"expected.cam.{PRIMARY_CAM_LAYER}", "Grad-CAM's raw map for the expected class", optional=True
+)
 
 TARGET = Output(_T, "target", "the explained class: the trained model's top-1", kind="record")
 TARGET_LABEL = Output(_T, "target_label", "its ImageNet name", kind="record")
-EXPECTED = Output(_T, "expected", "the credits' expected class when it differs from the target, else None",
-                  kind="record")
+EXPECTED = Output(
+    _T, "expected", "the credits' expected class when it differs from the target, else None", kind="record"
+)
 EXPECTED_LABEL = Output(_T, "expected_label", "its ImageNet name, or None", kind="record")
 SMOOTH_N = Output(_T, "n", "SmoothGrad's number of noisy copies", kind="record")
 SIGMA = Output(_T, "sigma", "SmoothGrad's noise, as a fraction of the input's range", kind="record")
-NOISE_SEED = Output(_T, "seed", "SmoothGrad's noise seed (from the photo, so both models see the same noise)",
-                    kind="record")
+NOISE_SEED = Output(
+    _T, "seed", "SmoothGrad's noise seed (from the photo, so both models see the same noise)", kind="record"
+)
 BATCH_SIZE = Output(_T, "batch_size", "SmoothGrad's batch size", kind="record")
 CHANNELS_LAST = Output(_T, "channels_last", "whether the pass ran channels-last", kind="record")

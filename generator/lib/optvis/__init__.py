@@ -24,12 +24,44 @@ from generator.lib.optvis.classes import class_model
 from generator.lib.optvis.common import OptResult, flush_denormals
 from generator.lib.optvis.features import activation_maximisation
 from generator.lib.optvis.inversion import invert, progressive
-from generator.lib.optvis.param import COLOUR_CORRELATION, FourierImage, PixelImage, denormalise, normalise, spectrum_scale
-from generator.lib.optvis.transforms import (alpha_norm, gaussian_blur, jitter, pad, robustness, roll_jitter,
-                                             scale_rotate, total_variation)
+from generator.lib.optvis.param import (
+    COLOUR_CORRELATION,
+    FourierImage,
+    PixelImage,
+    denormalise,
+    normalise,
+    spectrum_scale,
+)
+from generator.lib.optvis.transforms import (
+    alpha_norm,
+    gaussian_blur,
+    jitter,
+    pad,
+    robustness,
+    roll_jitter,
+    scale_rotate,
+    total_variation,
+)
 
 __all__ = [
-    "activation_maximisation", "class_model", "invert", "progressive", "OptResult", "flush_denormals",
-    "FourierImage", "PixelImage", "COLOUR_CORRELATION", "normalise", "denormalise", "spectrum_scale",
-    "pad", "jitter", "scale_rotate", "robustness", "roll_jitter", "gaussian_blur", "total_variation", "alpha_norm",
+    "activation_maximisation",
+    "class_model",
+    "invert",
+    "progressive",
+    "OptResult",
+    "flush_denormals",
+    "FourierImage",
+    "PixelImage",
+    "COLOUR_CORRELATION",
+    "normalise",
+    "denormalise",
+    "spectrum_scale",
+    "pad",
+    "jitter",
+    "scale_rotate",
+    "robustness",
+    "roll_jitter",
+    "gaussian_blur",
+    "total_variation",
+    "alpha_norm",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -16,10 +16,21 @@ from generator.lib.optvis.transforms import gaussian_blur, roll_jitter
 
 
 @flush_denormals()
-def class_model(model: nn.Module, classes: Sequence[int], *, steps: int = 200, size: int = 224,
-                lr: float = 0.1, l2: float = 0.01, jitter: int = 4, blur_every: int = 4,
-                blur_sigma: float = 0.5, generator: torch.Generator | None = None, seed: int = 0,
-                n_classes: int | None = None) -> OptResult:
+def class_model(
+    model: nn.Module,
+    classes: Sequence[int],
+    *,
+    steps: int = 200,
+    size: int = 224,
+    lr: float = 0.1,
+    l2: float = 0.01,
+    jitter: int = 4,
+    blur_every: int = 4,
+    blur_sigma: float = 0.5,
+    generator: torch.Generator | None = None,
+    seed: int = 0,
+    n_classes: int | None = None,
+) -> OptResult:
     """Simonyan et al. (2013): images that maximise the unnormalised score of each class in ``classes``.
 
     The objective of image I for class c is S_c(I) - l2 * ||I||² / N, with

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from generator.lib.determinism import pick_channels
 
+
 @dataclass
 class OptResult:
     """What an optimisation returns.

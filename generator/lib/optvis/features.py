@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -15,12 +15,25 @@ from generator.lib.optvis.transforms import robustness
 
 
 @flush_denormals()
-def activation_maximisation(model: nn.Module, layer, channels: Sequence[int], *, steps: int = 256,
-                            size: int = 128, lr: float = 0.05, param: str = "fourier",
-                            transforms: bool | None = None, decorrelate: bool = True, relu_warmup: int = 16,
-                            generator: torch.Generator | None = None, seed: int = 0,
-                            truncate: bool = True, channels_last: bool = False, bf16: bool = False,
-                            record_every: int = 1) -> OptResult:
+def activation_maximisation(
+    model: nn.Module,
+    layer,
+    channels: Sequence[int],
+    *,
+    steps: int = 256,
+    size: int = 128,
+    lr: float = 0.05,
+    param: str = "fourier",
+    transforms: bool | None = None,
+    decorrelate: bool = True,
+    relu_warmup: int = 16,
+    generator: torch.Generator | None = None,
+    seed: int = 0,
+    truncate: bool = True,
+    channels_last: bool = False,
+    bf16: bool = False,
+    record_every: int = 1,
+) -> OptResult:
     """Images that maximise the mean activation of ``channels`` of ``layer``, one image per channel.
 
     All channels are optimised together as one batch (image i targets
@@ -77,8 +90,7 @@ def activation_maximisation(model: nn.Module, layer, channels: Sequence[int], *,
         final_img = image().detach()
         (out,) = capture(model, [module], normalise(final_img), truncate=True)
         final = _channel_objective(out.float(), chans, rectify).cpu()
-    return OptResult(final_img.clamp(0, 1).cpu(), history, final,
-                     {"layer": label, "channels": chans.tolist()})
+    return OptResult(final_img.clamp(0, 1).cpu(), history, final, {"layer": label, "channels": chans.tolist()})
 
 
 def _out_channels(module: nn.Module) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +16,23 @@ from generator.lib.optvis.transforms import alpha_norm, total_variation
 
 
 @flush_denormals()
-def invert(model: nn.Module, layer, x: torch.Tensor, *, steps: int = 200, lr: float = 0.05,
-           lr_end: float = 0.005, alpha: float = 6.0, lambda_alpha: float = 1e-3, beta: float = 2.0,
-           lambda_tv: float | Sequence[float] = 1.0, bound: float = 2.0, init_sd: float = 0.1,
-           generator: torch.Generator | None = None, seed: int = 0) -> OptResult:
+def invert(
+    model: nn.Module,
+    layer,
+    x: torch.Tensor,
+    *,
+    steps: int = 200,
+    lr: float = 0.05,
+    lr_end: float = 0.005,
+    alpha: float = 6.0,
+    lambda_alpha: float = 1e-3,
+    beta: float = 2.0,
+    lambda_tv: float | Sequence[float] = 1.0,
+    bound: float = 2.0,
+    init_sd: float = 0.1,
+    generator: torch.Generator | None = None,
+    seed: int = 0,
+) -> OptResult:
     """Mahendran & Vedaldi (2015): reconstruct ``x`` (Bx3xHxW, model input space) from a layer's features.
 
     ``layer`` is one layer for the whole batch or a list with one layer per
@@ -39,8 +52,9 @@ def invert(model: nn.Module, layer, x: torch.Tensor, *, steps: int = 200, lr: fl
     layers = list(layer) if isinstance(layer, (list, tuple)) else [layer] * b
     if len(layers) != b:
         raise ValueError(f"{len(layers)} layers for {b} images; give one layer, or one per image")
-    lam_tv = torch.as_tensor(list(lambda_tv) if isinstance(lambda_tv, (list, tuple)) else [lambda_tv] * b,
-                             dtype=torch.float32)
+    lam_tv = torch.as_tensor(
+        list(lambda_tv) if isinstance(lambda_tv, (list, tuple)) else [lambda_tv] * b, dtype=torch.float32
+    )
     gen = generator if generator is not None else torch.Generator().manual_seed(seed)
     device = device_of(model)
     x = x.to(device)
@@ -56,23 +70,24 @@ def invert(model: nn.Module, layer, x: torch.Tensor, *, steps: int = 200, lr: fl
     def objective(step: int):
         feats = feats_fn(y)
         rel = torch.stack([(f - t).pow(2).sum() for f, t in zip(feats, target)]) / t_norm
-        loss = rel + lambda_alpha * alpha_norm(y / bound, alpha) + lam_tv * total_variation(y, beta) / v ** beta
+        loss = rel + lambda_alpha * alpha_norm(y / bound, alpha) + lam_tv * total_variation(y, beta) / v**beta
         return loss, loss.detach()
 
     history = optimise(objective, rule, steps)
     with torch.no_grad():
         feats = feats_fn(y)
         rel = torch.stack([((f - t).pow(2).sum() / tn).sqrt() for f, t, tn in zip(feats, target, t_norm)])
-    return OptResult(denormalise(y.detach()).clamp(0, 1).cpu(), history, rel.cpu(),
-                     {"relative_error": rel.cpu().tolist()})
+    return OptResult(
+        denormalise(y.detach()).clamp(0, 1).cpu(), history, rel.cpu(), {"relative_error": rel.cpu().tolist()}
+    )
 
 
 def _feature_fn(model: nn.Module, layers: list) -> Callable[[torch.Tensor], list[torch.Tensor]]:
     """A function mapping a batch to one feature tensor per image (image i at ``layers[i]``)."""
-    if is_vgg16(model) and all(isinstance(l, str) and l in FEATURE_LAYERS for l in layers):
-        cut = [feature_index(l) for l in layers]
+    if is_vgg16(model) and all(isinstance(lyr, str) and lyr in FEATURE_LAYERS for lyr in layers):
+        cut = [feature_index(lyr) for lyr in layers]
         return lambda x: progressive(model.features, x, cut)
-    resolved = [resolve_layer(model, l) for l in layers]
+    resolved = [resolve_layer(model, lyr) for lyr in layers]
     modules = [r.conv or r.module for r in resolved]
     rect = [r.rectify for r in resolved]
     unique = list({id(m): m for m in modules}.values())
@@ -81,7 +96,7 @@ def _feature_fn(model: nn.Module, layers: list) -> Callable[[torch.Tensor], list
         outs = dict(zip([id(m) for m in unique], capture(model, unique, x)))
         res = []
         for i, (m, r) in enumerate(zip(modules, rect)):
-            o = outs[id(m)][i:i + 1]
+            o = outs[id(m)][i : i + 1]
             res.append(F.relu(o) if r else o)
         return res
 
@@ -104,13 +119,13 @@ def progressive(seq: nn.Sequential, x: torch.Tensor, cut: Sequence[int], drop: b
         done = [k for k, i in enumerate(alive) if cut[i] == j]
         if done:
             for k in done:
-                out[alive[k]] = h[k:k + 1]
+                out[alive[k]] = h[k : k + 1]
             if not drop:
                 if j == max(cut):
                     break
                 continue
             for k in done:
-                out[alive[k]] = h[k:k + 1]
+                out[alive[k]] = h[k : k + 1]
             keep = [k for k in range(len(alive)) if k not in done]
             if not keep:
                 break

@@ -19,7 +19,7 @@ the objective, drawing from the caller's ``torch.Generator``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -27,8 +27,15 @@ import torch
 class Adam:
     """Adam on ``variables``; with ``lr_end`` the rate falls geometrically from ``lr`` to it over ``steps``."""
 
-    def __init__(self, variables: Sequence[torch.Tensor], lr: float, *, maximise: bool = True,
-                 lr_end: float | None = None, steps: int = 1):
+    def __init__(
+        self,
+        variables: Sequence[torch.Tensor],
+        lr: float,
+        *,
+        maximise: bool = True,
+        lr_end: float | None = None,
+        steps: int = 1,
+    ):
         self.opt = torch.optim.Adam(list(variables), lr=lr)
         self.maximise = maximise
         self.sched = None
@@ -58,8 +65,14 @@ class NormalisedAscent:
             self.variable.add_(self.lr * g / rms)
 
 
-def optimise(objective: Callable[[int], tuple[torch.Tensor, torch.Tensor]], rule, steps: int, *,
-             after_step: Callable[[int], None] | None = None, record_every: int = 1) -> torch.Tensor:
+def optimise(
+    objective: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+    rule,
+    steps: int,
+    *,
+    after_step: Callable[[int], None] | None = None,
+    record_every: int = 1,
+) -> torch.Tensor:
     """Run ``steps`` updates; returns the stacked records (every ``record_every`` steps and the last)."""
     history = []
     for step in range(steps):

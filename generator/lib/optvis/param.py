@@ -18,9 +18,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # Square root of the colour-correlation matrix of ImageNet pixels (from its SVD),
 # the matrix Lucid uses to decorrelate colour.  Columns are scaled so that the
 # largest has unit norm.
-_COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02],
-                             [0.27, 0.00, -0.05],
-                             [0.27, -0.09, 0.03]])
+_COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOUR_CORRELATION = _COLOUR_SQRT / _COLOUR_SQRT.norm(dim=0).max()
 
 
@@ -59,8 +57,16 @@ class FourierImage(nn.Module):
     noise of pixel-space ascent away.
     """
 
-    def __init__(self, batch: int, size: int | tuple[int, int], *, sd: float = 0.01,
-                 decay_power: float = 1.0, decorrelate: bool = True, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        batch: int,
+        size: int | tuple[int, int],
+        *,
+        sd: float = 0.01,
+        decay_power: float = 1.0,
+        decorrelate: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         h, w = (size, size) if isinstance(size, int) else size
         self.h, self.w, self.decorrelate = h, w, decorrelate

@@ -6,7 +6,7 @@ Every random choice is drawn from the ``torch.Generator`` passed in.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,6 @@ JITTER_1 = 8
 SCALES = tuple(1 + (i - 5) / 50 for i in range(11))  # 0.90 ... 1.10
 ANGLES = tuple(range(-10, 11))  # degrees
 JITTER_2 = 4
-
 
 
 def _randint(n: int, high: int, generator) -> list[int]:
@@ -36,11 +35,15 @@ def jitter(x: torch.Tensor, d: int, generator: torch.Generator | None = None) ->
         return x
     n, _, h, w = x.shape
     oy, ox = _randint(n, d, generator), _randint(n, d, generator)
-    return torch.stack([x[i, :, oy[i]:oy[i] + h - d, ox[i]:ox[i] + w - d] for i in range(n)])
+    return torch.stack([x[i, :, oy[i] : oy[i] + h - d, ox[i] : ox[i] + w - d] for i in range(n)])
 
 
-def scale_rotate(x: torch.Tensor, scales: Sequence[float] = SCALES, angles: Sequence[float] = ANGLES,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def scale_rotate(
+    x: torch.Tensor,
+    scales: Sequence[float] = SCALES,
+    angles: Sequence[float] = ANGLES,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Scale each image by a factor from ``scales``, then rotate it by an angle (degrees) from ``angles``.
 
     Both happen in one bilinear resampling about the centre, at a fixed output
@@ -51,8 +54,9 @@ def scale_rotate(x: torch.Tensor, scales: Sequence[float] = SCALES, angles: Sequ
     a = torch.tensor(angles, dtype=x.dtype)[torch.randint(0, len(angles), (n,), generator=generator)]
     a = a * (math.pi / 180)
     cos, sin = torch.cos(a) / s, torch.sin(a) / s  # output -> input coordinates: inverse of R·S
-    theta = torch.stack([torch.stack([cos, sin, torch.zeros_like(s)], 1),
-                         torch.stack([-sin, cos, torch.zeros_like(s)], 1)], 1).to(x.device)
+    theta = torch.stack(
+        [torch.stack([cos, sin, torch.zeros_like(s)], 1), torch.stack([-sin, cos, torch.zeros_like(s)], 1)], 1
+    ).to(x.device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return grid_sample_border(x, grid)
 
