@@ -2,8 +2,8 @@
 
 ``quick`` is for tests (tiny inputs, a few maps), ``default`` is sized for a
 laptop CPU, ``full`` for a GPU.  Techniques keep their own per-profile
-settings next to their code (``Technique.settings``); this module holds only
-what every technique shares.
+settings in their chapter's ``spec.py`` (``compute_settings``,
+``render_settings``); this module holds only what every technique shares.
 """
 
 from __future__ import annotations
@@ -42,4 +42,12 @@ def get_profile(name: str) -> Profile:
 
 
 FEATURED_IMAGE = "chelsea"
+
+
+def featured_among(ids: list[str]) -> str | None:
+    """The photo chapters use as their running example: :data:`FEATURED_IMAGE` when it is among ``ids``,
+    else the first (None for no photos)."""
+    return FEATURED_IMAGE if FEATURED_IMAGE in ids else (ids[0] if ids else None)
+
+
 """The photo chapters use as their running example (falls back to the first image)."""

@@ -48,9 +48,6 @@ class ResultCache:
     def path(self, technique: str, key: str) -> Path:
         return self.root / technique / f"{key}.npz"
 
-    def has(self, technique: str, key: str) -> bool:
-        return self.path(technique, key).is_file()
-
     def load(self, technique: str, key: str) -> Result:
         """The stored result; ``CorruptEntry`` (one line, no file name) if the file is not a valid entry."""
         path = self.path(technique, key)

@@ -108,14 +108,9 @@ def ssim(
     return float(s.mean())
 
 
-def unit_scale(x: np.ndarray) -> np.ndarray:
-    """Min-max scale to [0, 1] in float64; a constant map becomes all zeros (never NaN)."""
-    return scale01(x, dtype=np.float64)
-
-
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
     """Spearman and SSIM of two maps, each first scaled to [0, 1]; None where undefined."""
-    ua, ub = unit_scale(a), unit_scale(b)
+    ua, ub = scale01(a), scale01(b)  # float64
     rho = spearman(ua, ub)
     return {"spearman": None if math.isnan(rho) else rho, "ssim": ssim(ua, ub, data_range=1.0)}
 

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from generator.atomic import atomic_write_bytes
-from generator.config import FEATURED_IMAGE
+from generator.config import featured_among
 from generator.lib.arrays import scale01, to_uint8  # noqa: F401  (to_uint8: part of the render kit)
 from generator.models import MODELS
 from generator.render import encode
@@ -75,7 +75,7 @@ class RenderContext:
     def featured(self, ids: list[str] | None = None) -> str | None:
         """The photo chapters use as their running example (``config.FEATURED_IMAGE``), else the first."""
         ids = [i.id for i in self.images] if ids is None else ids
-        return FEATURED_IMAGE if FEATURED_IMAGE in ids else (ids[0] if ids else None)
+        return featured_among(ids)
 
     def featured_fields(self, ids: list[str] | None = None) -> dict:
         """``featured`` and ``featured_title`` for a template."""
@@ -171,7 +171,7 @@ class RenderContext:
 # --------------------------------------------------------------------------- pixel helpers
 
 
-def normalise(x: np.ndarray, *, symmetric: bool = False, eps: float = 1e-12) -> np.ndarray:
+def display_scale(x: np.ndarray, *, symmetric: bool = False, eps: float = 1e-12) -> np.ndarray:
     """Scale to [0, 1] by min/max (or to [-1, 1] -> [0, 1] around zero when symmetric).
 
     A constant array maps to zeros (or 0.5 when symmetric), never NaN.
@@ -225,16 +225,23 @@ def resize(arr: np.ndarray, size: int, *, nearest: bool | None = None) -> np.nda
     return np.asarray(im)
 
 
-def mosaic(tiles: list[np.ndarray], cols: int, *, gap: int = 2, background: int = 255) -> np.ndarray:
-    """Lay equally sized HxWx3 uint8 tiles out on a grid with ``gap`` pixels between them."""
+def mosaic(
+    tiles: list[np.ndarray], cols: int, *, gap: int = 2, background: int = 255, indices: bool = False
+) -> np.ndarray:
+    """Lay equally sized uint8 tiles out on a grid with ``gap`` pixels of ``background`` between them.
+
+    RGB output (grey tiles repeated to three channels), or with ``indices`` one channel of palette
+    indices (HxW tiles; the gaps get index ``background``).
+    """
     if not tiles:
         raise ValueError("mosaic needs at least one tile")
     h, w = tiles[0].shape[:2]
     rows = -(-len(tiles) // cols)
-    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), background, np.uint8)
+    shape = (rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap)
+    out = np.full(shape if indices else (*shape, 3), background, np.uint8)
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
-        if t.ndim == 2:
+        if t.ndim == 2 and not indices:
             t = np.repeat(t[..., None], 3, axis=2)
         out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = t
     return out

@@ -183,10 +183,10 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]", explorer
             optimisations.append({"what": what, "size": settings["size"], "steps": settings["steps"]})
     context["optimisations"] = optimisations
     context["explorer"] = explorer  # the unit explorer has data (the feature-maps technique ran or runs now)
-    from generator.config import FEATURED_IMAGE
+    from generator.config import featured_among
 
-    context["featured"] = next((i for i in site.images if i["id"] == FEATURED_IMAGE),
-                               site.images[0] if site.images else None)
+    featured = featured_among([i["id"] for i in site.images])
+    context["featured"] = next((i for i in site.images if i["id"] == featured), None)
     for name in ("images.md.j2", "credits.md.j2", "scope.md.j2", "featured.md.j2"):
         text = env.get_template(name).render(**context)
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)

@@ -23,7 +23,7 @@ import torch
 
 from generator.chapters.saliency import spec as saliency
 from generator.chapters.saliency.spec import PRIMARY_CAM_LAYER
-from generator.config import FEATURED_IMAGE
+from generator.config import featured_among
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
@@ -34,8 +34,7 @@ def is_shown(ctx: Context, image: ImageInput) -> bool:
     if ctx.settings["photos"] == "all":
         return True
     ids = [i.id for i in ctx.images]
-    featured = FEATURED_IMAGE if FEATURED_IMAGE in ids else (ids[0] if ids else None)
-    return image.id == featured
+    return image.id == featured_among(ids)
 
 
 def top_units(weights: np.ndarray, activation: np.ndarray, k: int) -> tuple[list[int], list[float]]:

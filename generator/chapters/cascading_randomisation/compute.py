@@ -14,7 +14,7 @@ Two model-randomisation tests, run on the trained VGG16 for every photo:
   cascade ends exactly at the trained-vs-untrained comparison.
 
 Similarity is measured on maps scaled to [0, 1]: Spearman rank correlation
-and SSIM (``generator.metrics``).  A method whose map barely changes while
+and SSIM (:mod:`generator.lib.metrics`).  A method whose map barely changes while
 the weights are destroyed is not explaining what the network learned.
 
 The number shown for "edges" is each map's Spearman correlation with the

@@ -11,10 +11,11 @@ from generator.render import (
     MODEL_COLOURS,
     RenderContext,
     colormap,
+    display_scale,
     explorer,
     models_in,
+    mosaic,
     new_figure,
-    normalise,
     palette_for,
     resize,
     to_indices,
@@ -22,17 +23,6 @@ from generator.render import (
 )
 
 CHAPTER_LAYERS = ["block1_conv1", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
-
-
-def _index_mosaic(tiles: list[np.ndarray], cols: int, gap: int = 2) -> np.ndarray:
-    """Lay HxW palette-index tiles on a grid; the gaps get the background index (255, white)."""
-    h, w = tiles[0].shape
-    rows = -(-len(tiles) // cols)
-    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), 255, np.uint8)
-    for i, t in enumerate(tiles):
-        r, c = divmod(i, cols)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = t
-    return out
 
 
 def _grid(result, layer: str, which: str, tile: int) -> tuple[np.ndarray, list[int]]:
@@ -45,7 +35,7 @@ def _grid(result, layer: str, which: str, tile: int) -> tuple[np.ndarray, list[i
     chosen = result.arrays[f"{layer}.{which}"].tolist()
     maps = result.arrays[f"{layer}.maps"].astype(np.float32)
     tiles = [to_indices(resize(maps[channels.index(c)], tile)) for c in chosen]
-    return _index_mosaic(tiles, cols=math.ceil(math.sqrt(len(tiles)))), chosen
+    return mosaic(tiles, cols=math.ceil(math.sqrt(len(tiles))), indices=True), chosen
 
 
 def _channel_list(chosen: list[int]) -> str:
@@ -105,7 +95,7 @@ def _aggregate_strip(rc, img, model, res) -> None:
     titles = [("input", f"{img.seen.shape[0]}×{img.seen.shape[1]} pixels")]
     for block in BLOCKS:
         agg = res.arrays[f"{block}.aggregate"].astype(np.float32)
-        panels.append(colormap(normalise(resize(agg, panel))))
+        panels.append(colormap(display_scale(resize(agg, panel))))
         info = res.records["blocks"][block]
         titles.append((f"{block}_pool", f"{info['channels']} maps, {agg.shape[0]}×{agg.shape[1]}"))
     width = len(panels) * panel + (len(panels) - 1) * gap

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from generator.models import CONV_LAYERS
-from generator.render import MODEL_COLOURS, RenderContext, models_in, mosaic, new_figure, normalise, resize, to_uint8
+from generator.render import (
+    MODEL_COLOURS,
+    RenderContext,
+    display_scale,
+    models_in,
+    mosaic,
+    new_figure,
+    resize,
+    to_uint8,
+)
 
 FIRST = CONV_LAYERS[0]
 CHAPTER_LAYERS = ["block1_conv2", "block3_conv1", "block5_conv3"]
@@ -15,7 +24,7 @@ def rgb_grid(w: np.ndarray, px: int, cols: int = 8, gap: int = 2) -> np.ndarray:
     """``C_out × 3 × k × k`` weights -> one colour tile per filter (min-max scaled per filter), on a grid."""
     tiles = []
     for f in w:
-        rgb = normalise(np.transpose(f, (1, 2, 0)))  # k × k × 3, this filter's own range -> [0, 1]
+        rgb = display_scale(np.transpose(f, (1, 2, 0)))  # k × k × 3, this filter's own range -> [0, 1]
         tiles.append(resize(to_uint8(rgb), px * f.shape[-1], nearest=True))
     return mosaic(tiles, cols=cols, gap=gap)
 
@@ -27,7 +36,7 @@ def grey_grid(w: np.ndarray, px: int, gap: int = 2) -> np.ndarray:
     """
     tiles = []
     for f in w:
-        scaled = normalise(f, symmetric=True)
+        scaled = display_scale(f, symmetric=True)
         for kernel in scaled:
             tiles.append(resize(to_uint8(kernel), px * kernel.shape[-1], nearest=True))
     return mosaic(tiles, cols=w.shape[1], gap=gap)

@@ -103,7 +103,7 @@ def _feature_fn(model: nn.Module, layers: list) -> Callable[[torch.Tensor], list
     return fn
 
 
-def progressive(seq: nn.Sequential, x: torch.Tensor, cut: Sequence[int], drop: bool = True) -> list[torch.Tensor]:
+def progressive(seq: nn.Sequential, x: torch.Tensor, cut: Sequence[int]) -> list[torch.Tensor]:
     """Run ``seq`` on a batch, taking image i's output after module ``cut[i]`` and dropping it from the batch.
 
     Images whose layer is shallow stop early, so a batch of reconstructions
@@ -113,17 +113,10 @@ def progressive(seq: nn.Sequential, x: torch.Tensor, cut: Sequence[int], drop: b
     out: list[torch.Tensor | None] = [None] * len(cut)
     alive = order  # indices of x still in the running batch, in batch order
     h = x[torch.tensor(alive, device=x.device)]
-    pos = 0
     for j, module in enumerate(seq):
         h = module(h)
         done = [k for k, i in enumerate(alive) if cut[i] == j]
         if done:
-            for k in done:
-                out[alive[k]] = h[k : k + 1]
-            if not drop:
-                if j == max(cut):
-                    break
-                continue
             for k in done:
                 out[alive[k]] = h[k : k + 1]
             keep = [k for k in range(len(alive)) if k not in done]
@@ -131,6 +124,4 @@ def progressive(seq: nn.Sequential, x: torch.Tensor, cut: Sequence[int], drop: b
                 break
             alive = [alive[k] for k in keep]
             h = h[torch.tensor(keep, device=h.device)]
-        pos = j
-    del pos
     return out  # type: ignore[return-value]

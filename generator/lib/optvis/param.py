@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torchvision.models import VGG16_Weights
 
-# ImageNet statistics of torchvision's VGG16 weights (VGG16_Weights.IMAGENET1K_V1.transforms()).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# ImageNet statistics of torchvision's VGG16 weights, from the weights' own preprocessing.
+_PRESET = VGG16_Weights.IMAGENET1K_V1.transforms()
+IMAGENET_MEAN = tuple(_PRESET.mean)
+IMAGENET_STD = tuple(_PRESET.std)
 
 # Square root of the colour-correlation matrix of ImageNet pixels (from its SVD),
 # the matrix Lucid uses to decorrelate colour.  Columns are scaled so that the
