@@ -254,10 +254,15 @@ def methods_records(gradient_rho, guided_half):
 
 @pytest.mark.parametrize("rho,verdict", [(0.49, "**passes**"), (0.5, "**fails**"), (0.8, "**fails**")])
 def test_methods_table_verdicts(rho, verdict):
+    from generator.lib.methods import family
+
+    gradient_family = [m.as_dict() for m in family("gradient")]  # the rows fragments.write_methods_table passes
     rows = [
-        {"name": "saliency", "chapter": "saliency.md", "scope": "image", "missing": False, "per_unit": 2.25},
-        {"name": "inversion", "chapter": "inversion.md", "scope": "model", "missing": False, "per_unit": 0.01},
-    ]
+        {"name": "saliency", "chapter": "saliency.md", "scope": "image", "missing": False, "per_unit": 2.25,
+         "methods": gradient_family},
+        {"name": "inversion", "chapter": "inversion.md", "scope": "model", "missing": False, "per_unit": 0.01,
+         "methods": []},
+    ]  # fmt: skip
     text = (
         environment().get_template("_methods.md.j2").render(rows=rows, checks=methods_records(rho, None), device="cpu")
     )

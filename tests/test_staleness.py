@@ -59,9 +59,10 @@ def test_code_hash_follows_lazy_imports_transitively(tmp_path, monkeypatch):
 
 
 def test_real_lazy_imports_are_followed():
-    # chapters/saliency/render.py imports generator.lib.attr inside render(); the Grad-CAM renderer imports it
-    assert "generator.lib.attr" in keys.imports_of("generator.chapters.saliency.render")
-    assert {"generator.chapters.saliency.render", "generator.lib.attr", "generator.lib.engine"} <= set(
+    # chapters/saliency/render.py imports its compute module (method_maps) inside render(); the Grad-CAM
+    # renderer reaches the library through the methods registry
+    assert "generator.chapters.saliency.compute" in keys.imports_of("generator.chapters.saliency.render")
+    assert {"generator.render.overlays", "generator.lib.methods", "generator.lib.attr", "generator.lib.engine"} <= set(
         keys.reachable("generator.chapters.grad_cam.render")
     )
     assert "generator.chapters.predictions.compute" in keys.reachable("generator.chapters.saliency.compute")
