@@ -35,10 +35,11 @@ from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
 from generator.build.inputs import load_inputs
 from generator.build.keys import UnitKeys, unit_seed
-from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, drop_output, figure_files
+from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, figure_files
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.render_jobs import RenderJob, RenderPool, default_jobs, light_images
 from generator.build.report import BuildReport, Failure, TechniqueStats
+from generator.build.site_output import SiteOutput
 from generator.build.state import StateStore
 from generator.chapters import registry, run_order
 from generator.config import Profile
@@ -68,7 +69,7 @@ class BuildOptions:
 Unit = tuple  # (image_id or None, model name)
 
 
-class Build:
+class Build(SiteOutput):
     def __init__(self, opts: BuildOptions, techniques: dict[str, Technique] | None = None):
         self.opts = opts
         self.techniques = techniques or registry()
@@ -203,57 +204,24 @@ class Build:
 
     # -- one technique ------------------------------------------------------------------------
     def run_technique(self, tech: Technique) -> None:
+        """Compute what is stale, then render (or, with nothing changed, only rewrite the fragments)."""
         stats = self.report.stats.setdefault(tech.name, TechniqueStats())
         units = self.units(tech)
-        keys: dict[Unit, str] = {}
-        missing = False  # a unit needs the trained model, whose weights are unavailable
-        for unit in units:
-            try:
-                keys[unit] = self.unit_key(tech, *unit)
-            except Exception as exc:  # e.g. the weights file vanished while hashing
-                if not _is_weights_error(exc):
-                    self._fail(tech.name, exc)
-                    return
-                self._weights_unavailable(exc)
-                missing = True
-        if not missing:
-            render_key = self.keys.render(tech, keys, {m.name: m.label for m in self.model_table().values()})
-            state = self.state.read(tech.name)
-            if (
-                state
-                and state.get("render_key") == render_key
-                and all(
-                    (self.opts.out_dir / path).is_file()
-                    for path in figure_files(state["figures"], state.get("data", []))
-                )
-            ):
-                stats.cached += len(units)
-                self._write_fragments(tech, state)
-                return
-
-        results: dict[Unit, Result] = {}
-        for image_id, model in self._bar(list(keys), f"{tech.name:>22}"):
-            try:
-                cached = self.cache.get(tech.name, keys[(image_id, model)])
-                if cached is not None:
-                    results[(image_id, model)] = cached
-                    stats.cached += 1
-                else:
-                    results[(image_id, model)] = self._compute(tech, image_id, model, keys[(image_id, model)])
-            except SkipUnit:
-                missing = True
-            except Exception as exc:
-                if not _is_weights_error(exc):
-                    self._fail("/".join(p for p in (tech.name, image_id, model) if p), exc)
-                else:
-                    self._weights_unavailable(exc)
-                    missing = True
-        if missing:  # what could be computed is cached; the chapter says what is missing
+        keys, missing = self._unit_keys(tech, units)
+        if keys is None:
+            return
+        labels = {m.name: m.label for m in self.model_table().values()}
+        render_key = None if missing else self.keys.render(tech, keys, labels)
+        if render_key is not None and self._rendered(tech, render_key):
+            stats.cached += len(units)
+            self._write_fragments(tech, self.state.read(tech.name))
+            return
+        results, skipped = self._gather(tech, keys, stats)
+        if missing or skipped:  # what could be computed is cached; the chapter says what is missing
             self._write_missing(tech)
             return
         if len(results) < len(units):
             return
-
         # Rendering runs in a worker process (or here, with --jobs 1) from the cached results: on a GPU
         # while the build goes on computing, on a CPU once it is done; the fragment follows the figures.
         job = RenderJob(
@@ -265,9 +233,59 @@ class Build:
             cache_dir=self.opts.cache_dir,
             profile=self.opts.profile,
             images=light_images(self.images),
-            labels={m.name: m.label for m in self.model_table().values()},
+            labels=labels,
         )
         self._pending.append((tech, self.renders.submit(job)))
+
+    def _unit_keys(self, tech: Technique, units: list[Unit]) -> tuple[dict[Unit, str] | None, bool]:
+        """Every unit's key, and whether some unit needs the trained weights, which are unavailable
+        (None for the keys: a failure, reported)."""
+        keys: dict[Unit, str] = {}
+        missing = False
+        for unit in units:
+            try:
+                keys[unit] = self.unit_key(tech, *unit)
+            except Exception as exc:  # e.g. the weights file vanished while hashing
+                if not _is_weights_error(exc):
+                    self._fail(tech.name, exc)
+                    return None, missing
+                self._weights_unavailable(exc)
+                missing = True
+        return keys, missing
+
+    def _rendered(self, tech: Technique, render_key: str) -> bool:
+        """Whether the figures on disk are this render key's, and all still there."""
+        state = self.state.read(tech.name)
+        return bool(
+            state
+            and state.get("render_key") == render_key
+            and all(
+                (self.opts.out_dir / path).is_file() for path in figure_files(state["figures"], state.get("data", []))
+            )
+        )
+
+    def _gather(self, tech: Technique, keys: dict[Unit, str], stats) -> tuple[dict[Unit, Result], bool]:
+        """Every unit's result, from the cache or computed now; and whether one was skipped for want of the
+        trained weights.  Other failures are reported and leave their unit out."""
+        results: dict[Unit, Result] = {}
+        skipped = False
+        for image_id, model in self._bar(list(keys), f"{tech.name:>22}"):
+            try:
+                cached = self.cache.get(tech.name, keys[(image_id, model)])
+                if cached is not None:
+                    results[(image_id, model)] = cached
+                    stats.cached += 1
+                else:
+                    results[(image_id, model)] = self._compute(tech, image_id, model, keys[(image_id, model)])
+            except SkipUnit:
+                skipped = True
+            except Exception as exc:
+                if not _is_weights_error(exc):
+                    self._fail("/".join(p for p in (tech.name, image_id, model) if p), exc)
+                else:
+                    self._weights_unavailable(exc)
+                    skipped = True
+        return results, skipped
 
     def finish_renders(self) -> None:
         """Wait for every submitted render, in submission order; record it and write its fragment."""
@@ -291,67 +309,6 @@ class Build:
             self._write_fragments(tech, state)
         if bar is not None:
             bar.close()
-
-    def build_info(self) -> dict:
-        """What the "How this site was built" page states about this build (stable across reruns)."""
-        from generator.build.provenance import build_info
-
-        return build_info(self.opts.profile.name, str(self.opts.device), self.weights_record())
-
-    def _weights_unavailable(self, exc: BaseException) -> None:
-        """Report the trained weights once; from then on every unit that needs them is skipped."""
-        if not self._weights_failed:
-            self._weights_failed = True
-            self._weights_reason = " ".join(str(exc).split())
-            self._fail(
-                "trained VGG16",
-                f"{self._weights_reason} (building what the untrained VGG16 needs; the chapters say what is missing)",
-            )
-
-    def _write_missing(self, tech: Technique) -> None:
-        from generator.site.fragments import write_missing
-
-        drop_output(tech, self.opts.out_dir, self.state)  # an earlier build's figures would contradict the notice
-        write_missing(self.site_context(), tech, self._weights_reason)
-
-    # -- site output ---------------------------------------------------------------------------
-    def weights_identity(self):
-        """Which trained weights this build uses (official or stand-in), from the checkpoint's sha256.
-
-        Asked for by every render key and fragment, so it is worked out once per build.
-        """
-        from generator.models import WeightsError, WeightsIdentity
-
-        if self._weights_identity is None:
-            try:
-                self._weights_identity = WeightsIdentity.of(self.models.weights.identity())
-            except WeightsError:  # unavailable: nothing trained is shown, so nothing to label
-                self._weights_identity = WeightsIdentity(None, True)
-        return self._weights_identity
-
-    def model_table(self):
-        from generator.models import model_table
-
-        return model_table(self.weights_identity())
-
-    def site_context(self):
-        from generator.site.fragments import SiteContext
-
-        return SiteContext.from_build(
-            self.opts.out_dir, self.opts.profile, self.images, self.model_table(), self.weights_record()
-        )
-
-    def weights_record(self) -> dict:
-        """The weights as the manifest and the build page state them, including whether they could be loaded."""
-        return self.weights_identity().as_dict() | {"available": not self._weights_failed}
-
-    def _write_fragments(self, tech: Technique, state: dict) -> None:
-        from generator.site.fragments import write_technique
-
-        try:
-            write_technique(self.site_context(), tech, state)
-        except Exception as exc:
-            self._fail(f"{tech.name} (fragment)", exc)
 
     # -- the whole build ---------------------------------------------------------------------
     def selected(self) -> list[Technique]:

@@ -18,7 +18,7 @@ Written by the feature-maps renderer from the feature-maps results (the same for
   where it is (``argmax``: row * width + column; the photo examples crop the receptive field around it).
 
 A pixel's activation is ``grey * scale / 255``, within half a quantisation step
-(``docs/javascripts/explorer.js`` reads them; ``tests/test_explorer.py`` checks them).
+(``docs/javascripts/explorer/`` reads them; ``tests/test_explorer.py`` checks them).
 """
 
 from __future__ import annotations
