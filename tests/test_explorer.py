@@ -87,19 +87,25 @@ def test_the_atlases_hold_the_activations(quick_build, standin_weights):
             assert stats["mean"][c] == pytest.approx(float(act[c].mean()), rel=1e-5, abs=1e-7)
 
 
-def test_receptive_fields_match_the_architecture_table():
-    """The explorer's receptive-field geometry, worked out without a model, equals the table the
-    architecture chapter reads from the model itself."""
+def test_receptive_fields_match_the_architecture_table_and_the_hand_rule():
+    """The explorer's receptive-field geometry is the architecture table's (one function, read from the
+    modules), and agrees with the rule worked out by hand for VGG16: a 3x3 conv with padding 1 grows the
+    field by 2 jumps and keeps its centre; a 2x2 pool grows it by one jump, moves the centre half a jump
+    and doubles the jump."""
     import torchvision
 
-    from generator.chapters.architecture.compute import receptive_fields
+    from generator.lib.geometry import receptive_fields
     from generator.models import FEATURE_LAYERS, feature_index
 
     table = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)
+    size, jump, start = 1, 1, 0.5
     for layer in FEATURE_LAYERS:
-        size, jump = table[feature_index(layer)]
-        rf = receptive_field(layer)
-        assert (rf["size"], rf["jump"]) == (size, jump), layer
+        if "_conv" in layer:
+            size += 2 * jump
+        else:
+            size, start, jump = size + jump, start + 0.5 * jump, 2 * jump
+        assert receptive_field(layer) == {"size": size, "jump": jump, "start": start}, layer
+        assert table[feature_index(layer)] == (size, jump, start), layer
 
 
 def _photos(build: Path) -> list[str]:

@@ -20,6 +20,7 @@ from generator.chapters.predictions import compute as predictions
 from generator.config import SEED, get_profile
 from generator.core import Context, ImageInput, ModelInput
 from generator.images import load_rgb, prepare
+from generator.lib.geometry import receptive_fields
 from generator.models import CATEGORIES, CONV_LAYERS, build_untrained
 from tests.conftest import IMAGES, figure_files
 
@@ -228,7 +229,7 @@ def test_receptive_fields_quoted_in_the_chapters_match_the_architecture():
     from generator.models import feature_index
     from tests.conftest import ROOT
 
-    rf = architecture.receptive_fields(torchvision.models.vgg16(weights=None).features)
+    rf = receptive_fields(torchvision.models.vgg16(weights=None).features)
     quoted = []
     for chapter in sorted((ROOT / "docs").glob("*.md")):
         text = " ".join(chapter.read_text(encoding="utf-8").split())
@@ -239,12 +240,15 @@ def test_receptive_fields_quoted_in_the_chapters_match_the_architecture():
 
 
 def test_receptive_fields_of_vgg16_and_alexnet():
-    rf = architecture.receptive_fields(torchvision.models.vgg16(weights=None).features)
-    assert rf[1] == (3, 1) and rf[4] == (6, 2)  # block1_conv1; block1_pool
-    assert rf[29] == (196, 16) and rf[30] == (212, 32)  # block5_conv3; block5_pool
-    assert architecture.receptive_fields(torchvision.models.alexnet(weights=None).features)[-1] == (195, 32)
+    rf = receptive_fields(torchvision.models.vgg16(weights=None).features)
+    assert rf[1] == (3, 1, 0.5) and rf[4] == (6, 2, 1.0)  # block1_conv1; block1_pool (centre of pixel 0)
+    assert rf[29][:2] == (196, 16) and rf[30][:2] == (212, 32)  # block5_conv3; block5_pool
+    # AlexNet: 11x11 stride 4 padding 2 first, then 3x3 stride-2 pools and 5x5 / 3x3 convs
+    assert receptive_fields(torchvision.models.alexnet(weights=None).features)[-1][:2] == (195, 32)
+    # a centre that padding moves: a 3x3 conv without padding centres pixel 0's field at input pixel 1.5
+    assert receptive_fields([nn.Conv2d(1, 1, 3)])[0] == (3, 1, 1.5)
     with pytest.raises(TypeError):
-        architecture.receptive_fields([nn.Sequential(nn.Conv2d(1, 1, 3))])
+        receptive_fields([nn.Sequential(nn.Conv2d(1, 1, 3))])
 
 
 def test_architecture_records(untrained):

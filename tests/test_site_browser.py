@@ -489,11 +489,11 @@ def test_the_receptive_field_box_follows_the_architecture_table(explorer) -> Non
     architecture chapter's table gives: its side, and a step of ``jump`` pixels per map pixel."""
     import torchvision
 
-    from generator.chapters.architecture.compute import receptive_fields
+    from generator.lib.geometry import receptive_fields
     from generator.models import feature_index
 
     page, base, errors, index = explorer
-    size, jump = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)[
+    size, jump, _ = receptive_fields(torchvision.models.vgg16(weights=None, init_weights=False).features)[
         feature_index("block3_conv3")
     ]
     _open(page, f"{base}explorer/#photo=chelsea&layer=block3_conv3&model=both&unit=4")

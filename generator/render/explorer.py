@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from generator.chapters.feature_maps.compute import UNIT_MAX_SIDE as UNIT_SIDE  # block4's own size at 224 px
+from generator.lib.geometry import vgg16_receptive_field as receptive_field
 from generator.models import FEATURE_LAYERS
 from generator.render import MODEL_COLOURS, RenderContext, to_uint8
 
@@ -38,23 +39,6 @@ EXPLORER = "explorer"
 COLOUR_MAPS = ("viridis", "magma")
 THUMB = 96  # px: the photo picker shows 48 px buttons, at twice the density
 CHUNK = 32  # units per file of the unit view: one click on a unit fetches one such file
-
-
-def receptive_field(layer: str) -> dict:
-    """Receptive field of one output pixel of ``layer`` in input pixels: its side ``size``, the ``jump``
-    between neighbouring pixels' fields, and ``start``, the centre of pixel (0, 0)'s field (VGG16: 3x3
-    convolutions with padding 1, 2x2 max-pools with stride 2)."""
-    size, jump, start = 1, 1, 0.5
-    for name in FEATURE_LAYERS:
-        if "_conv" in name:
-            size += 2 * jump
-        else:
-            size += jump
-            start += 0.5 * jump
-            jump *= 2
-        if name == layer:
-            return {"size": size, "jump": jump, "start": start}
-    raise ValueError(f"unknown layer {layer!r}")
 
 
 def atlas(maps: np.ndarray) -> tuple[np.ndarray, int]:

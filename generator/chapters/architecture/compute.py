@@ -14,51 +14,23 @@ field) and ``j`` (distance in input pixels between neighbouring outputs, the
 for a layer with kernel ``k`` and stride ``s``.  A 3×3 conv adds ``2j``; a
 2×2 pool with stride 2 adds ``j`` and doubles ``j``.
 
-Use it from plain Python on any chain of conv / pool layers::
+The walk is :func:`generator.lib.geometry.receptive_fields`, on any chain of conv / pool layers
+(it also tracks where each field is centred, which the unit explorer draws)::
 
-    from generator.chapters.architecture.compute import receptive_fields
-    receptive_fields(torchvision.models.vgg16().features)   # [(1, 1) ... per module: (r, j)]
+    from generator.lib.geometry import receptive_fields
+    receptive_fields(torchvision.models.vgg16().features)   # per module: (size, jump, centre of pixel 0)
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from generator.core import Context, ImageInput, ModelInput, Result
+from generator.lib.geometry import receptive_fields
 from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
 
 INPUT_SIZE = 224  # the size VGG16 was designed and trained for, whatever the profile
-
-
-def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def receptive_fields(modules: Iterable[nn.Module]) -> list[tuple[int, int]]:
-    """``(receptive field, jump)`` in input pixels after each module of a sequential chain.
-
-    Conv and pooling layers grow the field by ``(kernel − 1) · jump`` (times the
-    dilation for convs) and multiply the jump by their stride; every other module
-    (ReLU, batch norm, dropout) leaves both unchanged.  Only the height axis is
-    tracked, which is all a network with square kernels needs.  Raises
-    ``TypeError`` for a module that is not a chain layer (a nested block).
-    """
-    r, j = 1, 1
-    out = []
-    for m in modules:
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            k = _pair(m.kernel_size)[0]
-            s = _pair(m.stride if m.stride is not None else m.kernel_size)[0]
-            d = _pair(getattr(m, "dilation", 1))[0]
-            r += (k - 1) * d * j
-            j *= s
-        elif isinstance(m, (nn.Sequential, nn.ModuleList)) or (len(list(m.children())) > 0):
-            raise TypeError(f"receptive_fields walks a flat chain of layers; got a nested {type(m).__name__}")
-        out.append((r, j))
-    return out
 
 
 def layer_table(net: nn.Module, input_size: int = INPUT_SIZE) -> list[dict]:
@@ -69,7 +41,7 @@ def layer_table(net: nn.Module, input_size: int = INPUT_SIZE) -> list[dict]:
     for row in rows:
         name = row["name"]
         if name in FEATURE_LAYERS:
-            r, j = rf[feature_index(name)]
+            r, j, _ = rf[feature_index(name)]
             row["receptive_field"], row["jump"] = r, j
             c, h, w = row["shape"]
             row["macs"] = c * h * w * prev_channels * 9 if "_conv" in name else 0
