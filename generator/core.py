@@ -195,6 +195,10 @@ class Context:
     def model(self, name: str) -> ModelInput:
         return self._model_fn(name)
 
+    def pick(self, *names: str) -> dict:
+        """Some of the compute settings, by name, to pass on as keyword arguments."""
+        return {n: self.settings[n] for n in names}
+
 
 ComputeFn = Callable[[Context, ModelInput, "ImageInput | None"], Result]
 

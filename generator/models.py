@@ -303,38 +303,3 @@ def build_trained(weights: WeightsSource | Path | None = None, device: torch.dev
         net = vgg16(weights=None, init_weights=False)
     net.load_state_dict(state, assign=True)
     return _finish(net, torch.device(device))
-
-
-# --------------------------------------------------------------------------- describe
-
-
-def describe(net: VGG, input_size: int = 224) -> list[dict]:
-    """Name, type, output shape and parameter count of every named layer."""
-    rows = []
-    x = torch.zeros(1, 3, input_size, input_size, device=next(net.parameters()).device)
-    with torch.no_grad():
-        feats = activations(net, x, FEATURE_LAYERS)
-        flat = torch.flatten(net.avgpool(feats["block5_pool"]), 1)
-        dense = {}
-        h = flat
-        for i, module in enumerate(net.classifier):
-            h = module(h)
-            dense[f"classifier.{i}"] = h
-    for name, path in LAYERS.items():
-        if name in feats:
-            out = feats[name]
-            mod = conv_module(net, name) if "_conv" in name else None
-        else:
-            out = dense[path]
-            idx = int(path.split(".")[1])
-            mod = net.classifier[idx - 1] if name != "predictions" else net.classifier[idx]
-        params = sum(p.numel() for p in mod.parameters()) if mod is not None else 0
-        kind = (
-            "conv 3×3 + ReLU"
-            if "_conv" in name
-            else "max-pool 2×2"
-            if "_pool" in name
-            else ("dense + ReLU" if name != "predictions" else "dense (class scores)")
-        )
-        rows.append({"name": name, "kind": kind, "shape": list(out.shape[1:]), "params": params, "module": path})
-    return rows

@@ -13,7 +13,6 @@ import torch
 import torchvision
 from torch import nn
 
-from generator import models
 from generator.config import SEED
 from generator.models import (
     CHECKPOINT_NAME,
@@ -236,7 +235,9 @@ def test_cli_refuses_a_missing_weights_file(tmp_path, capsys):
 
 
 def test_describe_counts_every_parameter(untrained):
-    rows = models.describe(untrained, 224)
+    from generator.chapters.architecture.compute import describe
+
+    rows = describe(untrained, 224)
     assert [r["name"] for r in rows] == list(LAYERS)
     assert sum(r["params"] for r in rows) == sum(p.numel() for p in untrained.parameters()) == 138_357_544
     assert rows[0]["shape"] == [64, 224, 224] and rows[-1]["shape"] == [1000]

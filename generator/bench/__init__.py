@@ -6,7 +6,9 @@ Ratios are measured in one run against a baseline on the same machine;
 nothing here is a timed test.
 """
 
+import sys
 import time
+from pathlib import Path
 
 
 def best_of(fns: dict, repeats: int, device=None) -> tuple[dict, dict]:
@@ -51,3 +53,8 @@ def bench_device(args):
 
     configure(device)  # as the build does: the timings include the cost of determinism
     return device
+
+
+def site_command(config: Path, dest: Path) -> list[str]:
+    """The strict site build, as ``nox -s site`` runs it, of ``config`` into ``dest``."""
+    return [sys.executable, "-m", "properdocs", "build", "--strict", "-f", str(config), "-d", str(dest)]

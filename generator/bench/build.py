@@ -82,7 +82,7 @@ def _imports_torch(cmd: list[str], env) -> bool:
 def run(args) -> list[dict]:
     import torch
 
-    from generator.bench import bench_device
+    from generator.bench import bench_device, site_command
     from generator.build.same import compare, sums
 
     device = str(bench_device(args))
@@ -155,17 +155,7 @@ def run(args) -> list[dict]:
         row(f"no-change rebuild: generator (median of {repeats})", gen_warm, "s", "<= 1", gen_warm <= 1.0)
         torch_loaded = _imports_torch(cmd, env)
         row("no-change rebuild imports torch (1 = yes)", int(torch_loaded), "", "0", not torch_loaded)
-        docs = [
-            sys.executable,
-            "-m",
-            "properdocs",
-            "build",
-            "--strict",
-            "-f",
-            str(site / "mkdocs.yml"),
-            "-d",
-            str(tmp / "site"),
-        ]
+        docs = site_command(site / "mkdocs.yml", tmp / "site")
         site_times = []
         for _ in range(repeats):
             t, rc_s, _, tail_s, _ = _run(docs, env=env, cwd=site)

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from generator.bench import site_command
+
 SLICE = ["architecture", "predictions", "feature_maps", "filters"]
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"cold": 60.0, "warm": 10.0, "rss": 4.0}
@@ -121,17 +123,7 @@ def run(args) -> list[dict]:
             "--only",
             *SLICE,
         ]
-        properdocs = [
-            sys.executable,
-            "-m",
-            "properdocs",
-            "build",
-            "--strict",
-            "-f",
-            str(site / "mkdocs.yml"),
-            "-d",
-            str(tmp / "site"),
-        ]
+        properdocs = site_command(site / "mkdocs.yml", tmp / "site")
 
         load = os.getloadavg()[0]
         cold, rc, rss_cold, tail, cold_cpu = _run(gen, env=env)

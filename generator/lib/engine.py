@@ -45,6 +45,18 @@ from torch import nn
 from generator.lib import backward as rules
 from generator.lib.cam_rules import CAM_RULES, cam_rule
 from generator.lib.layers import device_of, prepared, resolve_layer
+from generator.lib.smoothgrad import smoothgrad_noise, smoothgrad_pass
+
+__all__ = [
+    "Explanation",
+    "Forward",
+    "backward",
+    "combine_cams",
+    "explain",
+    "forward",
+    "smoothgrad_noise",
+    "smoothgrad_pass",
+]
 
 
 def _as_batch(x: torch.Tensor) -> torch.Tensor:
@@ -96,30 +108,6 @@ class Explanation:
     variant_weights: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     cam_activations: dict[str, torch.Tensor] = field(default_factory=dict)
     sigma_abs: float | None = None
-
-
-def smoothgrad_noise(
-    x: torch.Tensor, n: int, sigma: float, seed: int, device: torch.device | str | None = None
-) -> tuple[torch.Tensor, float]:
-    """The ``n`` noise images SmoothGrad adds to ``x`` (1 x 3 x H x W) and their standard deviation.
-
-    sigma_abs = sigma * (max(x) - min(x)).  The draw is ``torch.normal(0, sigma_abs)``
-    from a generator on ``device`` (default: the CPU) seeded with ``seed``, in the
-    default dtype: the same numbers Captum's NoiseTunnel draws on that device
-    after ``torch.manual_seed(seed)``.  Drawing on the GPU that runs the model
-    saves generating millions of numbers on the CPU and copying them over; a
-    CPU and a GPU draw different noise from the same seed.
-    """
-    if n < 1:
-        raise ValueError(f"SmoothGrad needs n >= 1 samples, got {n}")
-    if not sigma > 0:
-        raise ValueError(f"SmoothGrad needs sigma > 0 (a fraction of the input's range, e.g. 0.15), got {sigma}")
-    sigma_abs = sigma * float(x.max() - x.min())
-    device = torch.device(device or "cpu")
-    gen = torch.Generator(device=device).manual_seed(int(seed))
-    std = torch.tensor(sigma_abs, device=device).repeat((n,) + tuple(x.shape[1:]))
-    noise = torch.normal(0.0, std, generator=gen)
-    return noise, sigma_abs
 
 
 # --------------------------------------------------------------------------- part 1: the forward pass
@@ -222,29 +210,6 @@ def combine_cams(result: Explanation, fw: Forward, names: list[str], layer_grads
     primary = variants[0]
     result.cams = dict(result.variants.get(primary, {}))
     result.cam_weights = dict(result.variant_weights.get(primary, {}))
-
-
-def smoothgrad_pass(
-    model: nn.Module,
-    x: torch.Tensor,
-    target: int,
-    n: int,
-    sigma: float,
-    seed: int,
-    batch_size: int,
-    fmt=torch.contiguous_format,
-) -> tuple[torch.Tensor, float]:
-    """SmoothGrad's mean |gradient| (3 x H x W, on the CPU) over ``n`` noisy copies, and the noise's sigma."""
-    device = x.device
-    noise, sigma_abs = smoothgrad_noise(x, n, sigma, seed, device=device)
-    noise = noise.to(device=device, dtype=x.dtype)
-    total = torch.zeros_like(x[0])
-    with torch.enable_grad():
-        for i in range(0, n, batch_size):
-            xb = (x + noise[i : i + batch_size]).contiguous(memory_format=fmt).requires_grad_(True)
-            (g,) = torch.autograd.grad(model(xb)[:, target].sum(), xb)
-            total += g.abs().sum(0)
-    return (total / n).detach().contiguous().cpu(), sigma_abs
 
 
 # --------------------------------------------------------------------------- all together

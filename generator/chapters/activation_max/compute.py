@@ -55,14 +55,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         channels, photo_mean = chosen[layer]
         gen = torch.Generator().manual_seed(ctx.seed + li)
         res = optvis.activation_maximisation(
-            model.net,
-            layer,
-            channels,
-            steps=s["steps"],
-            size=s["size"],
-            lr=s["lr"],
-            relu_warmup=s["relu_warmup"],
-            generator=gen,
+            model.net, layer, channels, generator=gen, **ctx.pick("steps", "size", "lr", "relu_warmup")
         )
         arrays[f"{layer}.images"] = _uint8(res.images)
         arrays[f"{layer}.history"] = res.history.numpy().astype(np.float32)

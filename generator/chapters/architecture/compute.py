@@ -1,7 +1,7 @@
 """Architecture: VGG16's layers, shapes, parameters and receptive fields, read from the model.
 
 Nothing here is typed in by hand: the table comes from running a 224×224
-input through the network (``generator.models.describe``) and from the conv
+input through the network (:func:`describe`) and from the conv
 and pool modules' own kernel sizes, strides and paddings.
 
 The *receptive field* of a layer is the side of the input square that one of
@@ -28,9 +28,41 @@ from torch import nn
 
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib.geometry import receptive_fields
-from generator.models import DENSE_LAYERS, FEATURE_LAYERS, describe, feature_index
+from generator.models import DENSE_LAYERS, FEATURE_LAYERS, LAYERS, activations, conv_module, feature_index
 
 INPUT_SIZE = 224  # the size VGG16 was designed and trained for, whatever the profile
+
+
+def describe(net: nn.Module, input_size: int = 224) -> list[dict]:
+    """Name, type, output shape and parameter count of every named layer."""
+    rows = []
+    x = torch.zeros(1, 3, input_size, input_size, device=next(net.parameters()).device)
+    with torch.no_grad():
+        feats = activations(net, x, FEATURE_LAYERS)
+        flat = torch.flatten(net.avgpool(feats["block5_pool"]), 1)
+        dense = {}
+        h = flat
+        for i, module in enumerate(net.classifier):
+            h = module(h)
+            dense[f"classifier.{i}"] = h
+    for name, path in LAYERS.items():
+        if name in feats:
+            out = feats[name]
+            mod = conv_module(net, name) if "_conv" in name else None
+        else:
+            out = dense[path]
+            idx = int(path.split(".")[1])
+            mod = net.classifier[idx - 1] if name != "predictions" else net.classifier[idx]
+        params = sum(p.numel() for p in mod.parameters()) if mod is not None else 0
+        kind = (
+            "conv 3×3 + ReLU"
+            if "_conv" in name
+            else "max-pool 2×2"
+            if "_pool" in name
+            else ("dense + ReLU" if name != "predictions" else "dense (class scores)")
+        )
+        rows.append({"name": name, "kind": kind, "shape": list(out.shape[1:]), "params": params, "module": path})
+    return rows
 
 
 def layer_table(net: nn.Module, input_size: int = INPUT_SIZE) -> list[dict]:

@@ -54,14 +54,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     channels, contribution = top_units(weights, act, s["k"])
     gen = torch.Generator().manual_seed(ctx.seed)
     res = optvis.activation_maximisation(
-        model.net,
-        PRIMARY_CAM_LAYER,
-        channels,
-        steps=s["steps"],
-        size=s["size"],
-        lr=s["lr"],
-        relu_warmup=s["relu_warmup"],
-        generator=gen,
+        model.net, PRIMARY_CAM_LAYER, channels, generator=gen, **ctx.pick("steps", "size", "lr", "relu_warmup")
     )
     return Result(
         arrays={"maps": act[channels].astype(np.float32), "images": to_uint8(res.images.permute(0, 2, 3, 1).numpy())},
