@@ -98,6 +98,17 @@ def _store(m: np.ndarray) -> np.ndarray:
     return (m / peak if peak > 0 else np.zeros_like(m)).astype(np.float16)
 
 
+def _step_pass(net, x, target, base, with_smooth: bool, size, methods) -> tuple[dict, bool]:
+    """Every method's map on one cascade network, with the saliency pass's class, noise and settings;
+    and whether its raw Grad-CAM is flat."""
+    rules = cam_rules_used()
+    e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True,
+                smooth_n=saliency.SMOOTH_N.read(base) if with_smooth else 0, sigma=saliency.SIGMA.read(base),
+                seed=saliency.NOISE_SEED.read(base), batch_size=saliency.BATCH_SIZE.read(base),
+                channels_last=saliency.CHANNELS_LAST.read(base), cam=rules[0], cam_variants=rules)  # fmt: skip
+    return pass_maps(e, size, methods), bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0)
+
+
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     base = ctx.result(saliency.TECHNIQUE, image.id, "trained")
     other = ctx.result(saliency.TECHNIQUE, image.id, "untrained")
@@ -105,66 +116,35 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     size = tuple(image.tensor.shape[-2:])
     target = int(saliency.TARGET.read(base))
     with_smooth = bool(ctx.settings["smoothgrad"])
-
-    original = method_maps(base, size)
-    random_maps = method_maps(other, size)
+    original, random_maps = method_maps(base, size), method_maps(other, size)
     methods = cascade_methods(with_smooth)
-
     edges = metrics.sobel_magnitude(metrics.luminance(image.seen))
     sanity = {m: metrics.compare(original[m], random_maps[m]) for m in METHODS}
-    edge_rho = {
-        m: {"trained": metrics.spearman(original[m], edges), "untrained": metrics.spearman(random_maps[m], edges)}
-        for m in METHODS
-    }
-
+    edge_rho = {m: {"trained": metrics.spearman(original[m], edges),
+                    "untrained": metrics.spearman(random_maps[m], edges)} for m in METHODS}  # fmt: skip
     arrays: dict[str, np.ndarray] = {f"step0.{m}": _store(original[m]) for m in methods}
     # Is each step's raw Grad-CAM flat (ReLU of a weighted sum that is negative everywhere)?
     cam = saliency.CAM("grad_cam", PRIMARY_CAM_LAYER)
     cam_flat = [bool(cam.read(base).max() <= 0)]
     similarity = {m: {"spearman": [1.0], "ssim": [1.0]} for m in methods}
     x = image.tensor.to(ctx.device)
-    rules = cam_rules_used()
     for k in range(1, len(STEPS) + 1):
         if k == len(STEPS):
             # every group re-initialised: the network *is* the untrained model, whose maps the
             # saliency technique has already computed with the same class and noise (bit for bit
             # what explain() would return here; tests/test_sanity.py checks that)
-            maps = random_maps
-            cam_flat.append(bool(cam.read(other).max() <= 0))
+            maps, flat = random_maps, bool(cam.read(other).max() <= 0)
         else:
             net = CascadeVGG(model.net, untrained, set(STEPS[:k]))
-            e = explain(
-                net,
-                x,
-                target,
-                cam_layers=[PRIMARY_CAM_LAYER],
-                guided=True,
-                smooth_n=saliency.SMOOTH_N.read(base) if with_smooth else 0,
-                sigma=saliency.SIGMA.read(base),
-                seed=saliency.NOISE_SEED.read(base),
-                batch_size=saliency.BATCH_SIZE.read(base),
-                channels_last=saliency.CHANNELS_LAST.read(base),
-                cam=rules[0],
-                cam_variants=rules,
-            )
-            maps = pass_maps(e, size, methods)
-            cam_flat.append(bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0))
+            maps, flat = _step_pass(net, x, target, base, with_smooth, size, methods)
+        cam_flat.append(flat)
         for m in methods:
             c = metrics.compare(original[m], maps[m])
             similarity[m]["spearman"].append(c["spearman"])
             similarity[m]["ssim"].append(c["ssim"])
             arrays[f"step{k}.{m}"] = _store(maps[m])
-    return Result(
-        arrays=arrays,
-        records={
-            "steps": ["none"] + STEPS,
-            "methods": list(methods),
-            "similarity": similarity,
-            "sanity": sanity,
-            "edges": edge_rho,
-            "target": target,
-            "target_label": saliency.TARGET_LABEL.read(base),
-            "smoothgrad_n": saliency.SMOOTH_N.read(base),
-            "cam_flat": cam_flat,
-        },
-    )
+    return Result(arrays=arrays, records={
+        "steps": ["none"] + STEPS, "methods": list(methods), "similarity": similarity, "sanity": sanity,
+        "edges": edge_rho, "target": target, "target_label": saliency.TARGET_LABEL.read(base),
+        "smoothgrad_n": saliency.SMOOTH_N.read(base), "cam_flat": cam_flat,
+    })  # fmt: skip

@@ -38,26 +38,8 @@ def _f32(t) -> np.ndarray:
     return t.float().numpy()
 
 
-def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
-    s = ctx.settings
-    target = target_class(ctx, image)
-    seed = noise_seed(image, s["noise_seed"])
-    rules = cam_rules_used()
-    e = explain(
-        model.net,
-        image.tensor.to(ctx.device),
-        target,
-        cam_layers=CAM_LAYERS,
-        guided=True,
-        smooth_n=s["smoothgrad_n"],
-        sigma=s["sigma"],
-        seed=seed,
-        batch_size=s["batch_size"],
-        channels_last=s["channels_last"],
-        cam=rules[0],
-        cam_variants=rules,
-    )
-    res = Result()
+def _publish(res: Result, e, rules: list[str]) -> None:
+    """The pass's signals into ``res`` under the names ``spec.py`` declares."""
     spec.GRADIENT.put(res, _f32(e.gradient))
     spec.GUIDED.put(res, _f32(e.guided))
     spec.SMOOTHGRAD.put(res, _f32(e.smooth))
@@ -68,36 +50,35 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
                 spec.CAM_WEIGHTS(rule, layer).put(res, _f32(e.variant_weights[rule][layer]))
     # The activations the Grad-CAM weights multiply, for building_blocks (no second forward pass there).
     spec.CAM_ACTIVATIONS(PRIMARY_CAM_LAYER).put(res, _f32(e.cam_activations[PRIMARY_CAM_LAYER]))
+
+
+def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
+    s = ctx.settings
+    target = target_class(ctx, image)
+    seed = noise_seed(image, s["noise_seed"])
+    rules = cam_rules_used()
+    x = image.tensor.to(ctx.device)
+    e = explain(model.net, x, target, cam_layers=CAM_LAYERS, guided=True, smooth_n=s["smoothgrad_n"],
+                sigma=s["sigma"], seed=seed, batch_size=s["batch_size"], channels_last=s["channels_last"],
+                cam=rules[0], cam_variants=rules)  # fmt: skip
+    res = Result()
+    _publish(res, e, rules)
     expected = image.credit.label_index if image.credit else None
     expected_score = None
     if expected is not None and expected != target:
-        ex = explain(
-            model.net,
-            image.tensor.to(ctx.device),
-            expected,
-            cam_layers=[PRIMARY_CAM_LAYER],
-            guided=False,
-            smooth_n=0,
-            channels_last=s["channels_last"],
-        )
+        ex = explain(model.net, x, expected, cam_layers=[PRIMARY_CAM_LAYER], guided=False, smooth_n=0,
+                     channels_last=s["channels_last"])  # fmt: skip
         spec.EXPECTED_GRADIENT.put(res, _f32(ex.gradient))
         spec.EXPECTED_CAM.put(res, _f32(ex.cams[PRIMARY_CAM_LAYER]))
         expected_score = ex.score
     res.records = {
         "expected": expected if expected_score is not None else None,
         "expected_label": CATEGORIES[expected] if expected_score is not None else None,
-        "expected_score": expected_score,
-        "target": target,
-        "target_label": CATEGORIES[target],
-        "score": e.score,
-        "sigma": s["sigma"],
-        "sigma_abs": e.sigma_abs,
-        "n": s["smoothgrad_n"],
-        "seed": seed,
-        "batch_size": s["batch_size"],
-        "channels_last": s["channels_last"],
+        "expected_score": expected_score, "target": target, "target_label": CATEGORIES[target], "score": e.score,
+        "sigma": s["sigma"], "sigma_abs": e.sigma_abs, "n": s["smoothgrad_n"], "seed": seed,
+        "batch_size": s["batch_size"], "channels_last": s["channels_last"],
         "input_range": float(image.tensor.max() - image.tensor.min()),
-    }
+    }  # fmt: skip
     return res
 
 
