@@ -39,103 +39,56 @@ def configure_logging(verbose: bool) -> None:
     )
 
 
+def _build_options(b: argparse.ArgumentParser, names: list[str]) -> None:
+    """The options of ``build``."""
+    # fmt: off
+    b.add_argument("--profile", choices=list(PROFILES), default="default",
+                   help="work budget: quick (tests), default (laptop CPU), full (GPU); default: %(default)s")
+    b.add_argument("--images", type=Path, default=Path("images"), metavar="DIR",
+                   help="folder of input photos (default: %(default)s)")
+    b.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR",
+                   help="where figures, fragments and manifest.json go (default: %(default)s)")
+    b.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                   help="where computed results are cached (default: .cache/generator/<profile>)")
+    b.add_argument("--weights", type=Path, default=None, metavar="PATH",
+                   help="torchvision VGG16 ImageNet state dict to use instead of the torch hub cache "
+                        "(default: $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth, downloaded once)")
+    b.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to run the models (default: %(default)s: cuda when available)")
+    b.add_argument("--only", nargs="+", metavar="TECHNIQUE", choices=names,
+                   help=f"run only these techniques: {', '.join(names)}")
+    b.add_argument("--report", type=Path, default=None, metavar="PATH",
+                   help="also write a machine-readable JSON build report there (per technique: computed, "
+                        "cached, seconds, figures; and the failures)")
+    b.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="render figures in N worker processes (default: the number of CPU cores, at most 8; 1: in "
+                        "this process). The figures are byte-identical for every N")
+    b.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    b.add_argument("--no-wait", action="store_true",
+                   help="if another build is writing the same --out or --cache, stop instead of waiting for it")
+    b.add_argument("-v", "--verbose", action="store_true", help="log more, including tracebacks of failures")
+    # fmt: on
+
+
 def _parser() -> argparse.ArgumentParser:
-    names = technique_names()
     p = argparse.ArgumentParser(
         prog="python -m generator",
         description="Run every CNN visualisation on VGG16 (trained and untrained) over a set of photos "
         "and write figures, markdown fragments and a manifest for the site.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    b = sub.add_parser(
-        "build",
-        help="compute and render everything that is out of date",
-        description="Compute and render everything that is out of date. Results are cached "
-        "by content, so a rerun with nothing changed does no model work.",
-    )
-    b.add_argument(
-        "--profile",
-        choices=list(PROFILES),
-        default="default",
-        help="work budget: quick (tests), default (laptop CPU), full (GPU); default: %(default)s",
-    )
-    b.add_argument(
-        "--images",
-        type=Path,
-        default=Path("images"),
-        metavar="DIR",
-        help="folder of input photos (default: %(default)s)",
-    )
-    b.add_argument(
-        "--out",
-        type=Path,
-        default=Path("docs/generated"),
-        metavar="DIR",
-        help="where figures, fragments and manifest.json go (default: %(default)s)",
-    )
-    b.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="where computed results are cached (default: .cache/generator/<profile>)",
-    )
-    b.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="torchvision VGG16 ImageNet state dict to use instead of the torch hub cache "
-        "(default: $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth, downloaded once)",
-    )
-    b.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda"],
-        default="auto",
-        help="where to run the models (default: %(default)s: cuda when available)",
-    )
-    b.add_argument(
-        "--only", nargs="+", metavar="TECHNIQUE", choices=names, help=f"run only these techniques: {', '.join(names)}"
-    )
-    b.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="also write a machine-readable JSON build report there (per technique: computed, "
-        "cached, seconds, figures; and the failures)",
-    )
-    b.add_argument(
-        "--jobs",
-        "-j",
-        type=_jobs,
-        default=None,
-        metavar="N",
-        help="render figures in N worker processes (default: the number of CPU cores, at most 8; 1: in "
-        "this process). The figures are byte-identical for every N",
-    )
-    b.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    b.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="if another build is writing the same --out or --cache, stop instead of waiting for it",
-    )
-    b.add_argument("-v", "--verbose", action="store_true", help="log more, including tracebacks of failures")
-
-    sub.add_parser(
-        "list",
-        help="list the techniques and profiles",
-        description="List the techniques (in site order) and the profiles.",
-    )
-
-    c = sub.add_parser(
-        "clean",
-        help="delete generated output and cached results",
-        description="Delete the output folder and the result cache.",
-    )
+    # fmt: off
+    b = sub.add_parser("build", help="compute and render everything that is out of date",
+                       description="Compute and render everything that is out of date. Results are cached "
+                                   "by content, so a rerun with nothing changed does no model work.")
+    _build_options(b, technique_names())
+    sub.add_parser("list", help="list the techniques and profiles",
+                   description="List the techniques (in site order) and the profiles.")
+    c = sub.add_parser("clean", help="delete generated output and cached results",
+                       description="Delete the output folder and the result cache.")
     c.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR")
     c.add_argument("--cache", type=Path, default=Path(".cache/generator"), metavar="DIR")
+    # fmt: on
     return p
 
 

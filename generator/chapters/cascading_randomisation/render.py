@@ -142,6 +142,29 @@ def _sanity_plot(rc, results, ids, methods):
     )
 
 
+def _numbers(results, ids, steps, cascade_methods) -> dict:
+    """The means over the photos the chapter and the methods table state."""
+    recs = [results[(i, "trained")].records for i in ids]
+    means = {m: {k: _nanmean([r["sanity"][m][k] for r in recs]) for k in ("spearman", "ssim")} for m in METHODS}
+    edges = {m: {model: _nanmean([r["edges"][m][model] for r in recs]) for model in ("trained", "untrained")}
+             for m in METHODS}  # fmt: skip
+    cascade = {m: {k: [_nanmean([r["similarity"][m][k][s] for r in recs]) for s in range(len(steps))]
+                   for k in ("spearman", "ssim")} for m in cascade_methods}  # fmt: skip
+    return {
+        "means": means,
+        "edges": edges,
+        "ranked": sorted(METHODS, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2)),
+        "cascade": cascade,
+        # the first step at which the mean Spearman falls below one half, per method
+        "half": {
+            m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
+            for m in cascade_methods
+        },  # fmt: skip
+        # per step, how many photos' Grad-CAM maps are flat (all zero after the ReLU)
+        "cam_flat_counts": [sum(bool(r["cam_flat"][s]) for r in recs) for s in range(len(steps))],
+    }
+
+
 def render(rc: RenderContext, results) -> dict:
     ids = [i.id for i in rc.images]
     first = results[(ids[0], "trained")].records
@@ -151,65 +174,21 @@ def render(rc: RenderContext, results) -> dict:
     for img in rc.images:
         strips[img.id] = _cascade_strip(rc, results[(img.id, "trained")], img, steps, cascade_methods)
     sanity_fig = _sanity_plot(rc, results, ids, METHODS)
-
     table = []
     for img in rc.images:
         rec = results[(img.id, "trained")].records
-        row = {"id": img.id, "title": img.title, "target_label": rec["target_label"]}
-        for m in METHODS:
-            row[m] = rec["sanity"][m]
-        table.append(row)
-    means = {
-        m: {k: _nanmean([results[(i, "trained")].records["sanity"][m][k] for i in ids]) for k in ("spearman", "ssim")}
-        for m in METHODS
-    }
-    edges = {
-        m: {
-            model: _nanmean([results[(i, "trained")].records["edges"][m][model] for i in ids])
-            for model in ("trained", "untrained")
-        }
-        for m in METHODS
-    }
-    ranked = sorted(METHODS, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2))
-    cascade = {}
-    for m in cascade_methods:
-        cascade[m] = {
-            k: [
-                _nanmean([results[(i, "trained")].records["similarity"][m][k][s] for i in ids])
-                for s in range(len(steps))
-            ]
-            for k in ("spearman", "ssim")
-        }
-    # the first step at which the mean Spearman falls below one half, per method
-    half = {
-        m: next((steps[s] for s, v in enumerate(cascade[m]["spearman"]) if v is not None and v < 0.5), None)
-        for m in cascade_methods
-    }
-    # per step, how many photos' Grad-CAM maps are flat (all zero after the ReLU)
-    flat_counts = [sum(bool(results[(i, "trained")].records["cam_flat"][s]) for i in ids) for s in range(len(steps))]
+        table.append({"id": img.id, "title": img.title, "target_label": rec["target_label"]}
+                     | {m: rec["sanity"][m] for m in METHODS})  # fmt: skip
+    numbers = _numbers(results, ids, steps, cascade_methods)
     # how many photos got the class their credits expect: zero for a stand-in "trained" model
     expected = [img for img in rc.images if img.credit and img.credit.label_index is not None]
     hits = sum(int(results[(img.id, "trained")].records["target"]) == img.credit.label_index for img in expected)
     return {
-        "expected_total": len(expected),
-        "expected_hits": int(hits),
-        "featured": rc.featured(),
-        "sanity_plot": sanity_fig,
-        "cascade_plot": cascade_fig,
-        "strips": strips,
-        "table": table,
-        "means": means,
-        "edges": edges,
-        "ranked": ranked,
-        "methods": METHODS,
-        "titles": METHOD_TITLES,
-        "cascade_methods": cascade_methods,
-        "cascade": cascade,
-        "steps": steps,
-        "step_labels": STEP_LABELS,
-        "half": half,
-        "n_images": len(ids),
-        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods,
-        "smoothgrad_n": first["smoothgrad_n"],
-        "cam_flat_counts": flat_counts,
-    }
+        "expected_total": len(expected), "expected_hits": int(hits), "featured": rc.featured(),
+        "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips, "table": table,
+        "means": numbers["means"], "edges": numbers["edges"], "ranked": numbers["ranked"], "methods": METHODS,
+        "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": numbers["cascade"], "steps": steps,
+        "step_labels": STEP_LABELS, "half": numbers["half"], "n_images": len(ids),
+        "smoothgrad_in_cascade": "smoothgrad" in cascade_methods, "smoothgrad_n": first["smoothgrad_n"],
+        "cam_flat_counts": numbers["cam_flat_counts"],
+    }  # fmt: skip
