@@ -119,50 +119,31 @@ def _aggregate_strip(rc, img, model, res) -> None:
     )
 
 
-def _summaries(rc, results, models) -> dict:
-    ids = [i.id for i in rc.images]
-    sparsity = {
-        m: np.array([[results[(i, m)].records["layers"][lyr]["sparsity"] for lyr in FEATURE_LAYERS] for i in ids])
-        for m in models
-    }
-    dead = {
-        m: np.array([[results[(i, m)].records["layers"][lyr]["dead_channels"] for lyr in FEATURE_LAYERS] for i in ids])
-        for m in models
-    }
-    corr = {
-        m: {
-            key: np.array([[results[(i, m)].records["blocks"][b][key] for b in BLOCKS] for i in ids])
-            for key in ("corr_edges", "corr_luminance")
-        }
-        for m in models
-    }
-
+def _sparsity_plot(rc, sparsity, models, n_photos):
+    """Share of zero activations per layer, mean over the photos with the range shaded."""
     fig = new_figure(8, 3.4)
     ax = fig.subplots()
     x = np.arange(len(FEATURE_LAYERS))
     for m in models:
-        mean = sparsity[m].mean(0)
-        ax.plot(x, 100 * mean, marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
+        ax.plot(x, 100 * sparsity[m].mean(0), marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
         ax.fill_between(x, 100 * sparsity[m].min(0), 100 * sparsity[m].max(0), color=MODEL_COLOURS[m], alpha=0.15)
     ax.set_xticks(x, FEATURE_LAYERS, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("zero activations (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    sp_fig = rc.mpl(
-        fig,
-        model="both",
-        kind="sparsity",
-        caption=f"Share of activations that are exactly zero after the ReLU, per layer: mean over "
-        f"the {len(ids)} photos, band from the lowest to the highest photo.",
-    )
+    return rc.mpl(fig, model="both", kind="sparsity",
+                  caption=f"Share of activations that are exactly zero after the ReLU, per layer: mean over "
+                  f"the {n_photos} photos, band from the lowest to the highest photo.")  # fmt: skip
 
+
+def _similarity_plot(rc, corr, models):
+    """Each block aggregate's correlation with the input's edges and brightness."""
     fig = new_figure(8, 3.2)
     axes = fig.subplots(1, 2, sharey=True)
     xb = np.arange(len(BLOCKS))
-    for ax, key, title in zip(
-        axes, ("corr_edges", "corr_luminance"), ("with the input's edges", "with the input's brightness")
-    ):
+    keys = ("corr_edges", "corr_luminance")
+    for ax, key, title in zip(axes, keys, ("with the input's edges", "with the input's brightness")):
         for m in models:
             vals = corr[m][key]
             ax.plot(xb, vals.mean(0), marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
@@ -173,25 +154,29 @@ def _summaries(rc, results, models) -> dict:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Pearson r")
     axes[0].legend(frameon=False, fontsize=8)
-    sim_fig = rc.mpl(
-        fig,
-        model="both",
-        kind="aggregate-similarity",
-        caption="Pearson correlation between each block aggregate (upsampled to the input size) and "
-        "the input's Sobel edge magnitude (left) or brightness (right); mean over the photos "
-        "with the full range shaded.",
-    )
+    return rc.mpl(fig, model="both", kind="aggregate-similarity",
+                  caption="Pearson correlation between each block aggregate (upsampled to the input size) and "
+                  "the input's Sobel edge magnitude (left) or brightness (right); mean over the photos "
+                  "with the full range shaded.")  # fmt: skip
 
+
+def _summaries(rc, results, models) -> dict:
+    ids = [i.id for i in rc.images]
+
+    def per_layer(key):
+        return {m: np.array([[results[(i, m)].records["layers"][lyr][key] for lyr in FEATURE_LAYERS] for i in ids])
+                for m in models}  # fmt: skip
+
+    sparsity, dead = per_layer("sparsity"), per_layer("dead_channels")
+    corr = {m: {key: np.array([[results[(i, m)].records["blocks"][b][key] for b in BLOCKS] for i in ids])
+                for key in ("corr_edges", "corr_luminance")} for m in models}  # fmt: skip
+    sp_fig = _sparsity_plot(rc, sparsity, models, len(ids))
+    sim_fig = _similarity_plot(rc, corr, models)
     shapes = results[(ids[0], models[0])].records["layers"]
-    table = [
-        {
-            "layer": layer,
-            "shape": shapes[layer]["shape"],
-            **{f"sparsity_{m}": float(sparsity[m][:, j].mean()) for m in models},
-            **{f"dead_{m}": float(dead[m][:, j].mean()) for m in models},
-        }
-        for j, layer in enumerate(FEATURE_LAYERS)
-    ]
+    table = [{"layer": layer, "shape": shapes[layer]["shape"],
+              **{f"sparsity_{m}": float(sparsity[m][:, j].mean()) for m in models},
+              **{f"dead_{m}": float(dead[m][:, j].mean()) for m in models}}
+             for j, layer in enumerate(FEATURE_LAYERS)]  # fmt: skip
     blocks = []
     for j, b in enumerate(BLOCKS):
         row = {"block": b}
@@ -200,16 +185,8 @@ def _summaries(rc, results, models) -> dict:
             row[f"luminance_{m}"] = float(corr[m]["corr_luminance"][:, j].mean())
         blocks.append(row)
     conv_idx = [FEATURE_LAYERS.index(lyr) for lyr in CONV_LAYERS]
-    return {
-        **rc.featured_fields(ids),
-        "chapter_layers": CHAPTER_LAYERS,
-        "layers": table,
-        "blocks": blocks,
-        "models": models,
-        "n_images": len(ids),
-        "sparsity_plot": sp_fig,
-        "similarity_plot": sim_fig,
-        "sparsity_first_last": {
-            m: [float(sparsity[m][:, conv_idx[0]].mean()), float(sparsity[m][:, conv_idx[-1]].mean())] for m in models
-        },
-    }
+    first_last = {m: [float(sparsity[m][:, conv_idx[0]].mean()), float(sparsity[m][:, conv_idx[-1]].mean())]
+                  for m in models}  # fmt: skip
+    return {**rc.featured_fields(ids), "chapter_layers": CHAPTER_LAYERS, "layers": table, "blocks": blocks,
+            "models": models, "n_images": len(ids), "sparsity_plot": sp_fig, "similarity_plot": sim_fig,
+            "sparsity_first_last": first_last}  # fmt: skip
