@@ -119,59 +119,57 @@ def _confidence_plot(rc: RenderContext, ids, titles, recs, models):
     )
 
 
-def render(rc: RenderContext, results) -> dict:
-    models = models_in(results)
-    ids = [i.id for i in rc.images if all((i.id, m) in results for m in models)]
-    titles = list(ids)  # ids are short and unique: better tick labels than titles
-    recs = {(i, m): results[(i, m)].records for i in ids for m in models}
-
-    photos = []
-    for image_id in ids:
-        img = rc.image(image_id)
-        row: dict = {
-            "id": image_id,
-            "title": img.title,
-            "expected": CATEGORIES[img.credit.label_index]
-            if img.credit and img.credit.label_index is not None
-            else None,
+def _photo_row(rc, image_id, models, recs) -> dict:
+    """One photo's numbers per network, with its bar chart, and whether the trained top-1 is the expected class."""
+    img = rc.image(image_id)
+    credit = img.credit
+    row: dict = {
+        "id": image_id,
+        "title": img.title,
+        "expected": CATEGORIES[credit.label_index] if credit and credit.label_index is not None else None,
+    }
+    for m in models:
+        rec = recs[(image_id, m)]
+        row[m] = {
+            "top": rec["top"],
+            "entropy": rec["entropy"],
+            "max_prob": rec["max_prob"],
+            "entropy_share": rec["entropy"] / UNIFORM_ENTROPY,
+            "sum": rec["sum"],
+            "max_over_uniform": rec["max_prob"] / UNIFORM_PROB,
+            "expected_rank": rec.get("expected_rank"),
+            "expected_prob": rec.get("expected_prob"),
+            "figure": _bars(rc, img, m, rec),
         }
-        for m in models:
-            rec = recs[(image_id, m)]
-            row[m] = {
-                "top": rec["top"],
-                "entropy": rec["entropy"],
-                "max_prob": rec["max_prob"],
-                "entropy_share": rec["entropy"] / UNIFORM_ENTROPY,
-                "sum": rec["sum"],
-                "max_over_uniform": rec["max_prob"] / UNIFORM_PROB,
-                "expected_rank": rec.get("expected_rank"),
-                "expected_prob": rec.get("expected_prob"),
-                "figure": _bars(rc, img, m, rec),
-            }
-        if "trained" in models:
-            t = row["trained"]
-            row["match"] = row["expected"] is not None and t["expected_rank"] == 1
-            row["in_top5"] = row["expected"] is not None and t["expected_rank"] is not None and t["expected_rank"] <= 5
-        photos.append(row)
+    if "trained" in models:
+        rank = row["trained"]["expected_rank"]
+        row["match"] = row["expected"] is not None and rank == 1
+        row["in_top5"] = row["expected"] is not None and rank is not None and rank <= 5
+    return row  # fmt: skip
 
-    confidence = _confidence_plot(rc, ids, titles, recs, models) if ids else None
 
+def _summary(ids, recs, models) -> dict:
+    """Entropy and top-1 probability over the photos, per network."""
     summary = {}
     for m in models:
         ent = np.array([recs[(i, m)]["entropy"] for i in ids])
         mp = np.array([recs[(i, m)]["max_prob"] for i in ids])
         sums = np.array([recs[(i, m)]["sum"] for i in ids])
-        summary[m] = {
-            "entropy_mean": float(ent.mean()),
-            "entropy_min": float(ent.min()),
-            "entropy_max": float(ent.max()),
-            "entropy_share_min": float(ent.min() / UNIFORM_ENTROPY),
-            "max_prob_mean": float(mp.mean()),
-            "max_prob_max": float(mp.max()),
-            "max_prob_min": float(mp.min()),
-            "max_over_uniform_max": float(mp.max() / UNIFORM_PROB),
-            "sum_error": float(np.abs(sums - 1).max()),
-        }
+        summary[m] = {"entropy_mean": float(ent.mean()), "entropy_min": float(ent.min()),
+                      "entropy_max": float(ent.max()), "entropy_share_min": float(ent.min() / UNIFORM_ENTROPY),
+                      "max_prob_mean": float(mp.mean()), "max_prob_max": float(mp.max()),
+                      "max_prob_min": float(mp.min()), "max_over_uniform_max": float(mp.max() / UNIFORM_PROB),
+                      "sum_error": float(np.abs(sums - 1).max())}  # fmt: skip
+    return summary
+
+
+def render(rc: RenderContext, results) -> dict:
+    models = models_in(results)
+    ids = [i.id for i in rc.images if all((i.id, m) in results for m in models)]
+    titles = list(ids)  # ids are short and unique: better tick labels than titles
+    recs = {(i, m): results[(i, m)].records for i in ids for m in models}
+    photos = [_photo_row(rc, image_id, models, recs) for image_id in ids]
+    confidence = _confidence_plot(rc, ids, titles, recs, models) if ids else None
     # Does the untrained model give every photo the same answer?  (A random net's output is
     # dominated by its biases and the photo-independent part of its weights.)
     same_top1 = None
@@ -181,18 +179,10 @@ def render(rc: RenderContext, results) -> dict:
         same_top1 = {"label": CATEGORIES[common], "count": tops.count(common)}
     mismatches = [p for p in photos if "trained" in models and p["expected"] is not None and not p["match"]]
     return {
-        "models": models,
-        "photos": photos,
-        "n_images": len(ids),
-        "n_classes": N_CLASSES,
-        "uniform_entropy": UNIFORM_ENTROPY,
-        "uniform_prob": UNIFORM_PROB,
-        "summary": summary,
-        "confidence_plot": confidence,
-        "mismatches": mismatches,
-        "n_match": sum(1 for p in photos if p.get("match")),
+        "models": models, "photos": photos, "n_images": len(ids), "n_classes": N_CLASSES,
+        "uniform_entropy": UNIFORM_ENTROPY, "uniform_prob": UNIFORM_PROB, "summary": _summary(ids, recs, models),
+        "confidence_plot": confidence, "mismatches": mismatches, "n_match": sum(1 for p in photos if p.get("match")),
         "n_top5": sum(1 for p in photos if p.get("in_top5")),
-        "n_expected": sum(1 for p in photos if p["expected"] is not None),
-        "untrained_same_top1": same_top1,
+        "n_expected": sum(1 for p in photos if p["expected"] is not None), "untrained_same_top1": same_top1,
         **rc.featured_fields(ids),
-    }
+    }  # fmt: skip
