@@ -16,6 +16,18 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
 
 
+def quick_args(images, out, cache, weights, *more: str) -> list[str]:
+    """The command-line arguments of a quick-profile ``build`` without progress bars, then ``more``."""
+    return ["build", "--profile", "quick", "--images", str(images), "--out", str(out), "--cache", str(cache),
+            "--weights", str(weights), "--no-progress", *more]  # fmt: skip
+
+
+def run_generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python -m generator ARGS`` from the repository root, output captured."""
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def standin_state_dict() -> dict[str, torch.Tensor]:
     """A VGG16 state dict in torchvision's key layout (seeded random values, not ImageNet)."""
@@ -56,31 +68,7 @@ def quick_build(tmp_path_factory, standin_weights) -> Path:
     """
     root = tmp_path_factory.mktemp("quick-build")
     out, cache = root / "generated", root / "cache"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "generator",
-            "build",
-            "--profile",
-            "quick",
-            "--images",
-            str(IMAGES),
-            "--out",
-            str(out),
-            "--cache",
-            str(cache),
-            "--weights",
-            str(standin_weights),
-            "--no-progress",
-            "--jobs",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    proc = run_generator(*quick_args(IMAGES, out, cache, standin_weights, "--jobs", "1"), timeout=1200)
     if proc.returncode != 0:
         pytest.fail(f"quick build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     (root / "build.log").write_text(proc.stderr)

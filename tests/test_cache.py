@@ -6,8 +6,6 @@ import hashlib
 import io
 import logging
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -16,7 +14,7 @@ import pytest
 from generator.build.cache import ResultCache
 from generator.core import Result
 from generator.site.fragments import TIMED_FRAGMENTS
-from tests.conftest import IMAGES, ROOT
+from tests.conftest import IMAGES, quick_args, run_generator
 
 
 @pytest.fixture
@@ -71,32 +69,7 @@ def test_reserved_names_are_refused(tmp_path):
 
 
 def _build(images, out, cache, weights):
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "generator",
-            "build",
-            "--profile",
-            "quick",
-            "--images",
-            str(images),
-            "--out",
-            str(out),
-            "--cache",
-            str(cache),
-            "--weights",
-            str(weights),
-            "--no-progress",
-            "--only",
-            "predictions",
-            "saliency",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_generator(*quick_args(images, out, cache, weights, "--only", "predictions", "saliency"), timeout=600)
 
 
 @pytest.mark.slow

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.conftest import quick_args, run_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,30 +86,8 @@ def test_the_tolerance_rule():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_cuda_build_states_the_cpu_builds_numbers(quick_build, standin_weights, tmp_path):
     out = tmp_path / "cuda"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "generator",
-            "build",
-            "--profile",
-            "quick",
-            "--images",
-            str(ROOT / "images"),
-            "--out",
-            str(out),
-            "--cache",
-            str(tmp_path / "cache"),
-            "--weights",
-            str(standin_weights),
-            "--device",
-            "cuda",
-            "--no-progress",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
+    proc = run_generator(
+        *quick_args(ROOT / "images", out, tmp_path / "cache", standin_weights, "--device", "cuda"), timeout=1200
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     problems = []

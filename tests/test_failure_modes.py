@@ -9,40 +9,19 @@ import errno
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IMAGES, ROOT
+from tests.conftest import IMAGES, quick_args, run_generator
 
-
-def generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
+generator = run_generator
 
 
 def quick(images: Path, out: Path, cache: Path, weights: Path, *more: str) -> subprocess.CompletedProcess:
-    return generator(
-        "build",
-        "--profile",
-        "quick",
-        "--images",
-        str(images),
-        "--out",
-        str(out),
-        "--cache",
-        str(cache),
-        "--weights",
-        str(weights),
-        "--no-progress",
-        "--only",
-        "predictions",
-        *more,
-    )
+    return run_generator(*quick_args(images, out, cache, weights, "--only", "predictions", *more))
 
 
 def one_photo(folder: Path, name: str = "chelsea.png") -> Path:

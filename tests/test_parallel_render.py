@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from generator.build.fresh import STAMP
 from generator.site.fragments import TIMED_FRAGMENTS
+from tests.conftest import quick_args, run_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,32 +38,8 @@ def test_three_render_workers_write_the_same_bytes_as_one(quick_build, standin_w
     cache = quick_build.parent / "cache"
     out = tmp_path / "out"
     report = tmp_path / "report.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "generator",
-            "build",
-            "--profile",
-            "quick",
-            "--images",
-            str(ROOT / "images"),
-            "--out",
-            str(out),
-            "--cache",
-            str(cache),
-            "--weights",
-            str(standin_weights),
-            "--no-progress",
-            "--jobs",
-            "3",
-            "--report",
-            str(report),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc = run_generator(
+        *quick_args(ROOT / "images", out, cache, standin_weights, "--jobs", "3", "--report", report), timeout=900
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     techniques = json.loads(report.read_text())["techniques"]

@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,36 +16,20 @@ from PIL import Image
 
 from generator.chapters import registry
 from generator.site.fragments import TIMED_FRAGMENTS
-from tests.conftest import IMAGES, ROOT
+from tests.conftest import IMAGES, quick_args, run_generator
 
 ONLY = ["predictions", "feature_maps"]
 
 
-def generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
+generator = run_generator
 
 
 def build(images: Path, out: Path, cache: Path, weights: Path, only=ONLY) -> subprocess.CompletedProcess:
     """One quick build through the CLI; ``proc.report`` is its JSON build report (``--report``)."""
     report = out.parent / "report.json"
     report.unlink(missing_ok=True)
-    proc = generator(
-        "build",
-        "--profile",
-        "quick",
-        "--images",
-        str(images),
-        "--out",
-        str(out),
-        "--cache",
-        str(cache),
-        "--weights",
-        str(weights),
-        "--no-progress",
-        "--report",
-        str(report),
+    proc = run_generator(
+        *quick_args(images, out, cache, weights, "--report", str(report)),
         "--only",
         *only,
     )
