@@ -11,13 +11,47 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.render.explorer import atlas, receptive_field
+from generator.chapters.explorer.render import atlas, receptive_field
 
-EXPLORER = Path("figures/feature_maps/explorer")
+EXPLORER = Path("figures/explorer")
 
 
 def _index(build: Path) -> dict:
     return json.loads((build / EXPLORER / "index.json").read_text())
+
+
+def _file(build: Path, kind: str, **fields) -> Path:
+    """One of the explorer's files, found as the page finds it: from index.json's URL templates."""
+    return build / EXPLORER / _index(build)["files"][kind].format(**fields)
+
+
+def test_index_json_lists_every_file_the_explorer_wrote(quick_build):
+    """Every file under figures/explorer/ matches one of index.json's URL templates (so the page can find it
+    and nothing is written that it does not know of), and every template names at least one file."""
+    import re
+
+    files = _index(quick_build)["files"]
+    patterns = {kind: re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(t)) + "$") for kind, t in files.items()}
+    written = [p.relative_to(quick_build / EXPLORER).as_posix() for p in (quick_build / EXPLORER).rglob("*")]
+    written = [p for p in written if (quick_build / EXPLORER / p).is_file() and p != "index.json"]
+    unmatched = [p for p in written if not any(pat.match(p) for pat in patterns.values())]
+    assert not unmatched, unmatched[:5]
+    for kind, pat in patterns.items():
+        assert any(pat.match(p) for p in written), f"no file of kind {kind} ({files[kind]})"
+    state = json.loads((quick_build / ".state" / "explorer.json").read_text())
+    assert sorted(state["data"]) == sorted(f"{EXPLORER.as_posix()}/{p}" for p in written + ["index.json"])
+
+
+def test_the_specs_layer_lists_are_the_networks():
+    """The torch-free specs spell out layer names; they must be the model's."""
+    from generator.chapters.activation_max.spec import LAYERS
+    from generator.chapters.explorer.spec import CONV_LAYERS as EXPLORER_CONVS
+    from generator.chapters.explorer.spec import FEATURE_LAYERS as EXPLORER_LAYERS
+    from generator.models import BLOCKS, CONV_LAYERS, FEATURE_LAYERS, last_conv
+
+    assert list(EXPLORER_LAYERS) == list(FEATURE_LAYERS)
+    assert list(EXPLORER_CONVS) == list(CONV_LAYERS)
+    assert list(LAYERS) == [last_conv(b) for b in BLOCKS]
 
 
 def test_atlas_layout_and_receptive_fields():
@@ -41,13 +75,13 @@ def test_the_data_covers_every_photo_layer_and_model(quick_build):
     assert {m["name"]: m["colour"] for m in index["models"]} == {n: MODELS[n].colour for n in MODELS}
     assert len(index["layers"]) == 18
     for photo in index["photos"]:
-        with Image.open(quick_build / EXPLORER / photo["thumb"]) as thumb:
+        with Image.open(_file(quick_build, "thumb", photo=photo["id"])) as thumb:
             assert thumb.size == (96, 96)
         for model in index["models"]:
-            stats = json.loads((quick_build / EXPLORER / photo["id"] / f"{model['name']}.json").read_text())
+            stats = json.loads(_file(quick_build, "scales", photo=photo["id"], model=model["name"]).read_text())
             for layer in index["layers"]:
                 name = layer["name"]
-                path = quick_build / EXPLORER / photo["id"] / model["name"] / f"{name}.png"
+                path = _file(quick_build, "atlas", photo=photo["id"], model=model["name"], layer=name)
                 with Image.open(path) as im:
                     assert im.mode == "L"
                     rows = -(-layer["channels"] // layer["cols"])
@@ -75,8 +109,8 @@ def test_the_atlases_hold_the_activations(quick_build, standin_weights):
     for layer, model in (("block3_conv3", "trained"), ("block2_pool", "untrained")):
         meta = next(entry for entry in index["layers"] if entry["name"] == layer)
         act = _expected(standin_weights, "chelsea", layer, model)
-        stats = json.loads((quick_build / EXPLORER / "chelsea" / f"{model}.json").read_text())["layers"][layer]
-        grey = np.asarray(Image.open(quick_build / EXPLORER / "chelsea" / model / f"{layer}.png"))
+        stats = json.loads(_file(quick_build, "scales", photo="chelsea", model=model).read_text())["layers"][layer]
+        grey = np.asarray(Image.open(_file(quick_build, "atlas", photo="chelsea", model=model, layer=layer)))
         h, w, cols = meta["stored_height"], meta["stored_width"], meta["cols"]
         assert meta["factor"] == 1 and (h, w) == tuple(act.shape[1:])
         for c in range(act.shape[0]):
@@ -121,7 +155,7 @@ def test_the_unit_view_holds_each_unit_on_every_photo(quick_build, standin_weigh
 
     index = _index(quick_build)
     meta = next(entry for entry in index["layers"] if entry["name"] == layer)
-    units = json.loads((quick_build / EXPLORER / "units" / f"{layer}.json").read_text())
+    units = json.loads(_file(quick_build, "units", layer=layer).read_text())
     photos = _photos(quick_build)
     assert units["columns"] == [[p, m] for p in photos for m in ("trained", "untrained")]
     h, w, chunk = units["height"], units["width"], index["chunk"]
@@ -129,7 +163,7 @@ def test_the_unit_view_holds_each_unit_on_every_photo(quick_build, standin_weigh
     assert (h, w) == (meta["height"] // factor, meta["width"] // factor) and w <= 28
     sheets = []
     for k in range(-(-meta["channels"] // chunk)):
-        sheet = np.asarray(Image.open(quick_build / EXPLORER / "units" / layer / f"{k}.png"))
+        sheet = np.asarray(Image.open(_file(quick_build, "unit_sheet", layer=layer, chunk=k)))
         rows = min(chunk, meta["channels"] - k * chunk)
         assert sheet.shape == (rows * h, len(units["columns"]) * w)
         sheets.append(sheet)
@@ -163,15 +197,15 @@ def test_the_weights_and_optimised_images_for_the_unit_view(quick_build, standin
     from generator.lib.layers import conv_layer
     from generator.models import CONV_LAYERS, FEATURE_LAYERS
 
-    root = quick_build / "figures" / "filters" / "explorer"
     for model in ("trained", "untrained"):
         net = models.build_trained(standin_weights) if model == "trained" else models.build_untrained()
-        meta = json.loads((root / f"{model}.json").read_text())["layers"]
+        meta = json.loads(_file(quick_build, "weights", model=model).read_text())["layers"]
         assert list(meta) == CONV_LAYERS
         for layer in ("block1_conv1", "block3_conv2", "block5_conv3"):
             w = conv_layer(net, layer).weight.detach().double()
             norms = w.pow(2).sum(dim=(2, 3)).sqrt().numpy()
-            grey = np.asarray(Image.open(root / model / f"{layer}.png")).astype(np.float64)
+            path = _file(quick_build, "weight_norms", model=model, layer=layer)
+            grey = np.asarray(Image.open(path)).astype(np.float64)
             assert grey.shape == norms.shape
             scale = np.array(meta[layer]["row_max"])[:, None]
             assert np.abs(grey * scale / 255 - norms).max() <= (scale / 510).max() + 1e-6
@@ -181,22 +215,20 @@ def test_the_weights_and_optimised_images_for_the_unit_view(quick_build, standin
         assert np.allclose(
             meta["block1_conv1"]["rgb"], conv_layer(net, "block1_conv1").weight.detach().numpy(), rtol=1e-6, atol=1e-9
         )
-    am = json.loads((quick_build / "figures" / "activation_max" / "explorer" / "index.json").read_text())
+    am = json.loads(_file(quick_build, "optimised").read_text())
     state = json.loads((quick_build / ".state" / "activation_max.json").read_text())
     for model, layers in am["units"].items():
         assert layers and all(layers.values())
         for layer, channels in layers.items():
             for c in channels:
-                with Image.open(
-                    quick_build / "figures" / "activation_max" / "explorer" / model / f"{layer}-{c}.png"
-                ) as im:
+                with Image.open(_file(quick_build, "optimised_image", model=model, layer=layer, unit=c)) as im:
                     assert im.size == (am["size"], am["size"]) and im.mode == "RGB"
     assert am["units"]["trained"] == {r["layer"]: r["channels_trained"] for r in state["records"]["table"]}
 
 
 def test_the_budget_check_refuses_bad_input_in_one_line(tmp_path, capsys):
     """No built site, or a layer the data does not have: exit 2 with one line that names the fix."""
-    from generator.site import explorer_budget
+    from generator.chapters.explorer import budget as explorer_budget
 
     assert explorer_budget.main([str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()

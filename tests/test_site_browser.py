@@ -373,7 +373,7 @@ def explorer(built_site: Path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base_url = f"http://127.0.0.1:{server.server_address[1]}/"
-    index = json.loads((site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").read_text())
+    index = json.loads((site / "generated" / "figures" / "explorer" / "index.json").read_text())
     errors: list[str] = []
     try:
         with sync_api.sync_playwright() as pw:
@@ -413,7 +413,7 @@ def test_the_explorer_draws_the_networks_activations(explorer, standin_weights) 
         for model in models:
             act = _expected(standin_weights, "chelsea", layer, model).numpy()
             scales = page.evaluate(
-                f"() => fetch('../generated/figures/feature_maps/explorer/chelsea/{model}.json')"
+                f"() => fetch('../generated/figures/explorer/chelsea/{model}.json')"
                 f".then(r => r.json()).then(d => d.layers['{layer}'].scale)"
             )
             for c in (0, 1, meta["channels"] // 2, meta["channels"] - 1):
@@ -460,7 +460,7 @@ def test_the_explorer_keeps_its_state_in_the_address(explorer) -> None:
     # sorted by mean activation on the photo: the tiles' order follows the JSON's means
     order = page.evaluate("() => Array.from(document.querySelectorAll('.cnn-x-tile')).map(t => +t.dataset.unit)")
     means = page.evaluate(
-        f"() => fetch('../generated/figures/feature_maps/explorer/{other}/untrained.json')"
+        f"() => fetch('../generated/figures/explorer/{other}/untrained.json')"
         ".then(r => r.json()).then(d => d.layers['block4_conv3'].mean)"
     )
     assert [means[u] for u in order] == sorted(means, reverse=True)
@@ -525,7 +525,7 @@ def test_a_unit_on_every_photo(explorer) -> None:
         assert [p for p, _ in shown] == [p["id"] for p in index["photos"]]
         for photo, value in shown:
             means = page.evaluate(
-                f"() => fetch('../generated/figures/feature_maps/explorer/{photo}/{model}.json')"
+                f"() => fetch('../generated/figures/explorer/{photo}/{model}.json')"
                 ".then(r => r.json()).then(d => d.layers['block5_conv3'].mean)"
             )
             assert value == means[11], (photo, model)
@@ -545,8 +545,8 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
     import torch.nn.functional as F
 
     from generator import models
+    from generator.chapters.explorer.render import receptive_field
     from generator.lib.layers import conv_layer
-    from generator.render.explorer import receptive_field
     from tests.test_explorer import _expected
 
     page, base, errors, index = explorer
@@ -555,9 +555,7 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
     _open(page, f"{base}explorer/#photo=chelsea&layer={layer}&model=both&unit={c}&cmap=grey")
     page.wait_for_selector(".cnn-x-every canvas")
     page.wait_for_selector(".cnn-x-weight a")
-    units = page.evaluate(
-        f"() => fetch('../generated/figures/feature_maps/explorer/units/{layer}.json').then(r => r.json())"
-    )
+    units = page.evaluate(f"() => fetch('../generated/figures/explorer/units/{layer}.json').then(r => r.json())")
     rf = receptive_field(layer)
     examples = page.evaluate("() => window.cnnExplorer.examples()")
     for model in ("trained", "untrained"):
@@ -594,7 +592,7 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
     )
     assert _state(page)["unit"] == strongest
     # a unit with an optimised image (the first the build ran on), and a pool, which has no weights
-    am = page.evaluate("() => fetch('../generated/figures/activation_max/explorer/index.json').then(r => r.json())")
+    am = page.evaluate("() => fetch('../generated/figures/explorer/optimised.json').then(r => r.json())")
     am_layer, am_units = next(iter(am["units"]["trained"].items()))
     _open(page, f"{base}explorer/#photo=chelsea&layer={am_layer}&model=both&unit={am_units[0]}")
     page.wait_for_function(
@@ -608,15 +606,15 @@ def test_the_unit_view_shows_the_unit_everywhere(explorer, standin_weights) -> N
 
 
 def test_the_explorer_budget_check_measures_the_site(built_site: Path, tmp_path: Path) -> None:
-    """``python -m generator.site.explorer_budget`` on the quick site: the data it counts is every file the
+    """``python -m generator.chapters.explorer.budget`` on the quick site: the data it counts is every file the
     generator listed as explorer data, and the first view and each click transfer something and stay within
     the budgets (bytes only: times are for the benchmark, ``nox -s bench -- explorer``). It runs in its own
     process: the session's browser fixture holds this one's Playwright loop."""
-    from generator.site import explorer_budget as eb
+    from generator.chapters.explorer import budget as eb
 
     site = built_site / "site"
     manifest = json.loads((built_site / "docs" / "generated" / "manifest.json").read_text())
-    listed = [p for p in manifest["data"] if any(f"figures/{d}/" in p for d in eb.DATA_DIRS)]
+    listed = [p for p in manifest["data"] if p.startswith(f"{eb.DATA.relative_to('generated').as_posix()}/")]
     total, files = eb.data_bytes(site)
     assert files == len(listed) and total == sum((site / "generated" / p).stat().st_size for p in listed)
     out = tmp_path / "budget.json"
@@ -624,7 +622,7 @@ def test_the_explorer_budget_check_measures_the_site(built_site: Path, tmp_path:
         [
             sys.executable,
             "-m",
-            "generator.site.explorer_budget",
+            "generator.chapters.explorer.budget",
             str(site),
             "--json",
             str(out),

@@ -73,7 +73,7 @@ Figure = dict[str, Any]
 # --------------------------------------------------------------------------- text
 
 
-EXPLORER_INDEX = "figures/feature_maps/explorer/index.json"
+EXPLORER_INDEX = "figures/explorer/index.json"
 
 
 def docs_dir() -> Path:

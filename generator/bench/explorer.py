@@ -1,17 +1,17 @@
 """The unit explorer's budgets on a built site (``--site``, default ``site/``, what ``nox -s build`` makes):
 all its data, the first view's transfer and paint time, and the largest single click.
-See :mod:`generator.site.explorer_budget`, which measures them in headless Chromium."""
+See :mod:`generator.chapters.explorer.budget`, which measures them in headless Chromium."""
 
 from __future__ import annotations
 
 import sys
 
-from generator.site import explorer_budget as eb
+from generator.chapters.explorer import budget as eb
 
 
 def run(args) -> list[dict]:
     site = args.site
-    if not (site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").is_file():
+    if not (site / eb.DATA / "index.json").is_file():
         print(
             f"explorer: {site} has no explorer data; build the site first (nox -s build), or pass --site DIR",
             file=sys.stderr,

@@ -354,7 +354,7 @@ class Build(SiteOutput):
         marker = self.opts.out_dir / INCOMPLETE
         atomic_write_text(marker, INCOMPLETE_TEXT)
         site = self.site_context()
-        explorer = any(t.name == "feature_maps" for t in selected) or self.state.read("feature_maps") is not None
+        explorer = any(t.name == "explorer" for t in selected) or self.state.read("explorer") is not None
         write_site_fragments(site, self.images, explorer=explorer)
         for tech in selected:
             self.run_technique(tech)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -44,10 +45,13 @@ def chapter_templates() -> list[Path]:
     """Every chapter's ``templates/`` folder (their file names start with the chapter's name, so none collide)."""
     return sorted(d for d in CHAPTERS.glob("*/templates") if d.is_dir())
 
+
 def model_info(table=None) -> list[dict]:
     """The models as templates and the manifest see them (from ``generator.models.model_table``)."""
-    return [{"name": m.name, "title": m.title, "label": m.label, "description": m.description}
-            for m in (table or MODELS).values()]
+    return [
+        {"name": m.name, "title": m.title, "label": m.label, "description": m.description}
+        for m in (table or MODELS).values()
+    ]
 
 
 MODEL_INFO = model_info()
@@ -58,14 +62,15 @@ class SiteContext:
     """What the fragments and the manifest are written from: plain data, no build."""
 
     out_dir: Path
-    profile: "Profile"
+    profile: Profile
     images: list[dict]  # image_info() rows
     models: list[dict] = dataclasses.field(default_factory=lambda: list(MODEL_INFO))  # model_info() rows
     weights: dict = dataclasses.field(default_factory=dict)  # WeightsIdentity.as_dict()
 
     @classmethod
-    def from_build(cls, out_dir: Path, profile: "Profile", images: "list[ImageInput]", table=None,
-                   weights=None) -> "SiteContext":
+    def from_build(
+        cls, out_dir: Path, profile: Profile, images: list[ImageInput], table=None, weights=None
+    ) -> SiteContext:
         return cls(Path(out_dir), profile, image_info(images), model_info(table), dict(weights or {}))
 
 
@@ -84,9 +89,14 @@ def _pct(x, digits: int = 1) -> str:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(TEMPLATES)] + [str(d) for d in chapter_templates()]), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                             autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(TEMPLATES)] + [str(d) for d in chapter_templates()]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
     env.filters["fmt"] = _fmt
     env.filters["pct"] = _pct
     env.filters["sci"] = scientific
@@ -96,48 +106,78 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def image_info(images: "list[ImageInput]") -> list[dict]:
+def image_info(images: list[ImageInput]) -> list[dict]:
     out = []
     for img in images:
         c = img.credit
-        out.append({
-            "id": img.id, "title": img.title, "seen": f"figures/seen/{img.id}.png",
-            "file": c.file if c else None,
-            "credit": ({"author": c.author, "licence": c.licence, "link": c.link, "source": c.source,
-                        "label": c.label, "label_index": c.label_index, "note": c.note} if c else None),
-        })
+        out.append(
+            {
+                "id": img.id,
+                "title": img.title,
+                "seen": f"figures/seen/{img.id}.png",
+                "file": c.file if c else None,
+                "credit": (
+                    {
+                        "author": c.author,
+                        "licence": c.licence,
+                        "link": c.link,
+                        "source": c.source,
+                        "label": c.label,
+                        "label_index": c.label_index,
+                        "note": c.note,
+                    }
+                    if c
+                    else None
+                ),
+            }
+        )
     return out
 
 
 def _finder(figures: list[dict]):
     def fig(image=None, model=None, layer=None, kind=None, **more):
         for f in figures:
-            if ((image is None or f["image"] == image) and (model is None or f["model"] == model)
-                    and (layer is None or f["layer"] == layer) and (kind is None or f["kind"] == kind)
-                    and all(f.get(k) == v for k, v in more.items())):
+            if (
+                (image is None or f["image"] == image)
+                and (model is None or f["model"] == model)
+                and (layer is None or f["layer"] == layer)
+                and (kind is None or f["kind"] == kind)
+                and all(f.get(k) == v for k, v in more.items())
+            ):
                 return f
         return None
 
     return fig
 
 
-def _template_names(tech: "Technique") -> list[str]:
+def _template_names(tech: Technique) -> list[str]:
     folder = CHAPTERS / tech.name / "templates"
-    names = sorted(p.name for p in folder.glob(f"{tech.name}*.md.j2")
-                   if p.name == f"{tech.name}.md.j2" or p.name.startswith(f"{tech.name}."))
+    names = sorted(
+        p.name
+        for p in folder.glob(f"{tech.name}*.md.j2")
+        if p.name == f"{tech.name}.md.j2" or p.name.startswith(f"{tech.name}.")
+    )
     if not names:
-        raise FileNotFoundError(f"generator/chapters/{tech.name}/templates/ has no {tech.name}.md.j2 or "
-                                f"{tech.name}.<part>.md.j2; every technique needs at least one fragment")
+        raise FileNotFoundError(
+            f"generator/chapters/{tech.name}/templates/ has no {tech.name}.md.j2 or "
+            f"{tech.name}.<part>.md.j2; every technique needs at least one fragment"
+        )
     return names
 
 
-def write_technique(site: SiteContext, tech: "Technique", state: dict) -> None:
+def write_technique(site: SiteContext, tech: Technique, state: dict) -> None:
     env = environment()
     names = _template_names(tech)
     context = {
-        "records": state["records"], "figures": state["figures"], "fig": _finder(state["figures"]),
-        "settings": tech.settings_for(site.profile.name), "profile": site.profile.as_dict(),
-        "images": site.images, "models": site.models, "base": "generated/", "technique": tech,
+        "records": state["records"],
+        "figures": state["figures"],
+        "fig": _finder(state["figures"]),
+        "settings": tech.settings_for(site.profile.name),
+        "profile": site.profile.as_dict(),
+        "images": site.images,
+        "models": site.models,
+        "base": "generated/",
+        "technique": tech,
     }
     for name in names:
         text = env.get_template(name).render(**context)
@@ -152,14 +192,13 @@ MISSING = """!!! warning "Not built: this part needs the trained VGG16"
 """
 
 
-def write_missing(site: SiteContext, tech: "Technique", reason: str) -> None:
+def write_missing(site: SiteContext, tech: Technique, reason: str) -> None:
     """In place of each of a technique's fragments, a notice that says what is missing and why."""
     for name in _template_names(tech):
-        atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"),
-                          MISSING.format(reason=text(reason)))
+        atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), MISSING.format(reason=text(reason)))
 
 
-def write_site_fragments(site: SiteContext, images: "list[ImageInput]", explorer: bool = True) -> None:
+def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: bool = True) -> None:
     """The photos as the model sees them, and the shared fragments (image set, credits)."""
     from PIL import Image
 
@@ -170,13 +209,15 @@ def write_site_fragments(site: SiteContext, images: "list[ImageInput]", explorer
         Image.fromarray(to_uint8(img.seen)).save(buf, format="PNG", compress_level=6)
         atomic_write_bytes(site.out_dir / "figures" / "seen" / f"{img.id}.png", buf.getvalue())
     env = environment()
-    context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models,
-               "base": "generated/"}
+    context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models, "base": "generated/"}
     from generator.chapters import registry
 
     optimisations = []
-    for name, what in (("activation_max", "activation maximisation"), ("class_model", "class models"),
-                       ("inversion", "inversion")):
+    for name, what in (
+        ("activation_max", "activation maximisation"),
+        ("class_model", "class models"),
+        ("inversion", "inversion"),
+    ):
         tech = registry().get(name)
         settings = tech.settings_for(site.profile.name) if tech else {}
         if "size" in settings and "steps" in settings:
@@ -200,7 +241,7 @@ def write_networks_note(site: SiteContext) -> None:
     atomic_write_text(site.out_dir / "fragments" / "networks.md", text)
 
 
-def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore", info: dict) -> None:
+def write_build_page(site: SiteContext, techniques: Iterable[Technique], states: StateStore, info: dict) -> None:
     """``fragments/build.md``: provenance and, per technique, units, figures and timings.
 
     The timings are those stored with each unit and each technique's figures by the run
@@ -210,13 +251,30 @@ def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", state
     for tech in sorted(techniques, key=lambda t: (t.order, t.name)):
         state = states.read(tech.name)
         if state is None:
-            rows.append({"title": tech.title, "chapter": tech.chapter, "units": 0, "figures": 0,
-                         "compute_seconds": 0.0, "render_seconds": 0.0, "missing": True})
+            rows.append(
+                {
+                    "title": tech.title,
+                    "chapter": tech.chapter,
+                    "units": 0,
+                    "figures": 0,
+                    "compute_seconds": 0.0,
+                    "render_seconds": 0.0,
+                    "missing": True,
+                }
+            )
             continue
         timing = state.get("timing") or {}
-        rows.append({"title": tech.title, "chapter": tech.chapter, "units": timing.get("units", 0),
-                     "figures": len(state["figures"]), "compute_seconds": timing.get("compute_seconds", 0.0),
-                     "render_seconds": timing.get("render_seconds", 0.0), "missing": False})
+        rows.append(
+            {
+                "title": tech.title,
+                "chapter": tech.chapter,
+                "units": timing.get("units", 0),
+                "figures": len(state["figures"]),
+                "compute_seconds": timing.get("compute_seconds", 0.0),
+                "render_seconds": timing.get("render_seconds", 0.0),
+                "missing": False,
+            }
+        )
     totals = {k: sum(r[k] for r in rows) for k in ("units", "figures", "compute_seconds", "render_seconds")}
     text = environment().get_template("_build.md.j2").render(info=info, techniques=rows, totals=totals)
     atomic_write_text(site.out_dir / "fragments" / "build.md", text)
@@ -227,8 +285,7 @@ def write_build_page(site: SiteContext, techniques: "Iterable[Technique]", state
 TIMED_FRAGMENTS = ("fragments/build.md", "fragments/methods.md")
 
 
-def write_methods_table(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore",
-                        device: str) -> None:
+def write_methods_table(site: SiteContext, techniques: Iterable[Technique], states: StateStore, device: str) -> None:
     """``fragments/methods.md``: each method's question, its compute time in this build, its sanity checks.
 
     The attribution rows list every method of :data:`generator.lib.methods.METHODS` under the chapter that
@@ -240,16 +297,26 @@ def write_methods_table(site: SiteContext, techniques: "Iterable[Technique]", st
         state = states.read(tech.name)
         timing = (state or {}).get("timing") or {}
         units = timing.get("units", 0)
-        rows.append({"name": tech.name, "chapter": tech.chapter, "scope": tech.scope, "missing": state is None,
-                     "per_unit": timing.get("compute_seconds", 0.0) / units if units else 0.0,
-                     "methods": [m.as_dict() for m in family(tech.family)] if tech.family else []})
+        rows.append(
+            {
+                "name": tech.name,
+                "chapter": tech.chapter,
+                "scope": tech.scope,
+                "missing": state is None,
+                "per_unit": timing.get("compute_seconds", 0.0) / units if units else 0.0,
+                "methods": [m.as_dict() for m in family(tech.family)] if tech.family else [],
+            }
+        )
     cascade = states.read("cascading_randomisation")
-    text = environment().get_template("_methods.md.j2").render(
-        rows=rows, checks=cascade["records"] if cascade else None, device=device)
+    text = (
+        environment()
+        .get_template("_methods.md.j2")
+        .render(rows=rows, checks=cascade["records"] if cascade else None, device=device)
+    )
     atomic_write_text(site.out_dir / "fragments" / "methods.md", text)
 
 
-def write_manifest(site: SiteContext, techniques: "Iterable[Technique]", states: "StateStore") -> None:
+def write_manifest(site: SiteContext, techniques: Iterable[Technique], states: StateStore) -> None:
     """``manifest.json``: every figure with its technique, image, model, layer and path, in site order, and
     the paths of the data files (not figures) that renderers wrote, and the attribution methods."""
     from generator.lib.methods import METHODS

@@ -76,8 +76,16 @@ def shorten(value: Any, length: int = 120, end: str = "...") -> str:
     return s[: length - len(end)].rsplit(" ", 1)[0] + end
 
 
-def img(src: str, alt: Any, *, width: Any = None, height: Any = None, description: Any = "",
-        group: Any = "", classes: str = "") -> str:
+def img(
+    src: str,
+    alt: Any,
+    *,
+    width: Any = None,
+    height: Any = None,
+    description: Any = "",
+    group: Any = "",
+    classes: str = "",
+) -> str:
     """Markdown for one lazy image (``src`` already relative to the page)."""
     attrs = [classes] if classes else []
     attrs.append("loading=lazy")
@@ -104,15 +112,25 @@ def figure(src: str, alt: Any, caption: str = "", *, cls: str = "", anchor: str 
     return "\n".join(lines)
 
 
-def thumbnail(src: str, full: str, alt: Any, caption: str = "", *, width: Any, height: Any,
-              description: Any = "", group: Any = "", cls: str = "") -> str:
+def thumbnail(
+    src: str,
+    full: str,
+    alt: Any,
+    caption: str = "",
+    *,
+    width: Any,
+    height: Any,
+    description: Any = "",
+    group: Any = "",
+    cls: str = "",
+) -> str:
     """A captioned thumbnail that opens the full figure ``full`` in the lightbox (glightbox).
 
     The image sits inside our own ``a.glightbox`` link, so the glightbox plugin leaves
     it alone and the lightbox loads the full figure only when the reader clicks.
     """
     image = img(src, alt, width=width, height=height)
-    link_attrs = ['.glightbox', 'data-type="image"']
+    link_attrs = [".glightbox", 'data-type="image"']
     if description:
         link_attrs.append(f'data-description="{attr(description)}"')
     if group:
@@ -130,8 +148,15 @@ def manifest_thumbnail(f: dict, base: str = "generated/") -> str:
     thumb = f.get("thumb")
     if not thumb:
         return manifest_figure(f, base)
-    return thumbnail(base + thumb["path"], base + f["path"], shorten(f["caption"]), f["caption"],
-                     width=thumb["width"], height=thumb["height"], description=f["caption"])
+    return thumbnail(
+        base + thumb["path"],
+        base + f["path"],
+        shorten(f["caption"]),
+        f["caption"],
+        width=thumb["width"],
+        height=thumb["height"],
+        description=f["caption"],
+    )
 
 
 def figure_anchor(path: str) -> str:
@@ -150,5 +175,11 @@ def manifest_figure(f: dict, base: str = "generated/", caption: str | None = Non
     screen, and is fetched with the first screen.
     """
     text_caption = f["caption"] if caption is None else caption
-    return figure(base + f["path"], shorten(f["caption"]), text_caption, width=f.get("width"),
-                  height=f.get("height"), anchor=figure_anchor(f["path"]))
+    return figure(
+        base + f["path"],
+        shorten(f["caption"]),
+        text_caption,
+        width=f.get("width"),
+        height=f.get("height"),
+        anchor=figure_anchor(f["path"]),
+    )

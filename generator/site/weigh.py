@@ -39,8 +39,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 # Where the content column is widest: below 76.25em Material folds the table of contents into the nav.
 WIDE_COLUMN_VIEWPORT = {"width": 1200, "height": 900}
@@ -81,9 +89,11 @@ class PageWeight:
 
     def oversized(self, density: int = DENSITY) -> list[str]:
         """Images with more than ``density`` pixels per CSS pixel shown (2 px of slack for rounding)."""
-        return [f"{src}: {int(natural)} px shown at {shown:.0f} px"
-                for src, (natural, shown) in sorted(self.images.items())
-                if shown > 0 and natural > density * shown + 2]
+        return [
+            f"{src}: {int(natural)} px shown at {shown:.0f} px"
+            for src, (natural, shown) in sorted(self.images.items())
+            if shown > 0 and natural > density * shown + 2
+        ]
 
 
 class _Host(http.server.SimpleHTTPRequestHandler):
@@ -104,8 +114,12 @@ class _Host(http.server.SimpleHTTPRequestHandler):
         path = Path(self.translate_path(self.path))
         if path.is_dir() and self.path.split("?")[0].endswith("/"):
             path = path / "index.html"
-        if (not self.compress or path.suffix not in self.COMPRESSED or not path.is_file()
-                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+        if (
+            not self.compress
+            or path.suffix not in self.COMPRESSED
+            or not path.is_file()
+            or "gzip" not in self.headers.get("Accept-Encoding", "")
+        ):
             return super().do_GET()
         body = _gzipped(path)
         self.send_response(200)
@@ -116,7 +130,7 @@ class _Host(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gzipped(path: Path) -> bytes:
     return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
 
@@ -141,8 +155,9 @@ def site_pages(site: Path) -> list[str]:
     return pages
 
 
-def weigh_site(site: Path, pages: list[str] | None = None, *, chromium: Path = CHROMIUM,
-               compress: bool = True, progress=None) -> list[PageWeight]:
+def weigh_site(
+    site: Path, pages: list[str] | None = None, *, chromium: Path = CHROMIUM, compress: bool = True, progress=None
+) -> list[PageWeight]:
     """Serve ``site`` on 127.0.0.1 and weigh each page (all of them by default).
 
     ``compress=False`` sends text uncompressed, as ``python -m http.server`` does.
@@ -153,8 +168,9 @@ def weigh_site(site: Path, pages: list[str] | None = None, *, chromium: Path = C
 
     site = Path(site)
     pages = site_pages(site) if pages is None else pages
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
-        type("Host", (_Host,), {"compress": compress}), directory=str(site)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(type("Host", (_Host,), {"compress": compress}), directory=str(site))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     weights = []
@@ -179,9 +195,14 @@ def _open(browser, url: str, viewport: dict):
     context.add_init_script("performance.setResourceTimingBufferSize(100000)")
     # Nothing may leave the machine (the site is meant to work offline).
     local = urlsplit(url).netloc
-    context.route("**/*", lambda route: route.continue_()
-                  if urlsplit(route.request.url).netloc == local or route.request.url.startswith(("data:", "blob:"))
-                  else route.abort())
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if urlsplit(route.request.url).netloc == local or route.request.url.startswith(("data:", "blob:"))
+            else route.abort()
+        ),
+    )
     page = context.new_page()
     page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
     page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
@@ -192,8 +213,9 @@ def _scroll_all(page) -> None:
     page.evaluate(_SCROLL_TO_END)
     page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
     # Images a reader can see (not those in a closed <details> or an unselected tab) have all arrived.
-    page.wait_for_function("() => Array.from(document.images)"
-                           ".every(img => img.complete || !img.checkVisibility())", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => Array.from(document.images).every(img => img.complete || !img.checkVisibility())", timeout=TIMEOUT_MS
+    )
 
 
 def _weigh_page(browser, base: str, path: str) -> PageWeight:
@@ -217,16 +239,18 @@ def _weigh_page(browser, base: str, path: str) -> PageWeight:
     return PageWeight(path, int(first), int(full), int(requests), images)
 
 
-def over_budget(weights: list[PageWeight], *, page_budget: int = PAGE_BUDGET,
-                first_budget: int = FIRST_SCREEN_BUDGET) -> list[str]:
+def over_budget(
+    weights: list[PageWeight], *, page_budget: int = PAGE_BUDGET, first_budget: int = FIRST_SCREEN_BUDGET
+) -> list[str]:
     """One line per page over either budget."""
     lines = []
     for w in weights:
         if w.full > page_budget:
             lines.append(f"/{w.page}: {w.full / 1e6:.2f} MB after a full scroll (budget {page_budget / 1e6:g} MB)")
         if w.first_screen > first_budget:
-            lines.append(f"/{w.page}: {w.first_screen / 1e6:.2f} MB on the first screen "
-                         f"(budget {first_budget / 1e6:g} MB)")
+            lines.append(
+                f"/{w.page}: {w.first_screen / 1e6:.2f} MB on the first screen (budget {first_budget / 1e6:g} MB)"
+            )
     return lines
 
 
@@ -241,21 +265,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generator.site.weigh", description=__doc__.split("\n\n")[0])
     parser.add_argument("site", type=Path, help="a built site folder (properdocs build's output, e.g. site/)")
     parser.add_argument("--json", type=Path, help="also write every page's numbers to this JSON file")
-    parser.add_argument("--uncompressed", action="store_true",
-                        help="send text uncompressed, as python -m http.server does (default: gzip, as static hosts do)")
+    parser.add_argument(
+        "--uncompressed",
+        action="store_true",
+        help="send text uncompressed, as python -m http.server does (default: gzip, as static hosts do)",
+    )
     parser.add_argument("--page-budget", type=float, default=PAGE_BUDGET / 1e6, metavar="MB")
     parser.add_argument("--first-screen-budget", type=float, default=FIRST_SCREEN_BUDGET / 1e6, metavar="MB")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
-        print(f"error: {args.site}/index.html not found: build the site first (nox -s build, or nox -s site)",
-              file=sys.stderr)
+        print(
+            f"error: {args.site}/index.html not found: build the site first (nox -s build, or nox -s site)",
+            file=sys.stderr,
+        )
         return 2
     missing = browser_missing()
     if missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
-    weights = weigh_site(args.site, compress=not args.uncompressed, progress=lambda n, total, path: print(
-        f"[{n + 1}/{total}] /{path}", file=sys.stderr, flush=True))
+    weights = weigh_site(
+        args.site,
+        compress=not args.uncompressed,
+        progress=lambda n, total, path: print(f"[{n + 1}/{total}] /{path}", file=sys.stderr, flush=True),
+    )
     print(table(weights))
     oversized = sorted({line for w in weights for line in w.oversized()})
     if oversized:
@@ -263,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(f"  {line}" for line in oversized))
     if args.json:
         args.json.write_text(json.dumps([asdict(w) for w in weights], indent=1) + "\n", encoding="utf-8")
-    problems = over_budget(weights, page_budget=int(args.page_budget * 1e6),
-                           first_budget=int(args.first_screen_budget * 1e6))
+    problems = over_budget(
+        weights, page_budget=int(args.page_budget * 1e6), first_budget=int(args.first_screen_budget * 1e6)
+    )
     for line in problems:
         print(f"over budget: {line}", file=sys.stderr)
     return 1 if problems else 0

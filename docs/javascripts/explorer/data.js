@@ -1,20 +1,27 @@
 // Fetching what the generator wrote, once per URL (every view after the first is served from memory).
 //
-// Under generated/figures/feature_maps/explorer/ (see generator/render/explorer.py):
-//   index.json                    photos (and their thumbnails), models, layers (sizes, atlas columns,
-//                                 receptive-field geometry), colour maps
-//   <photo>/<model>.json          per layer and channel: scale (activation of grey 255) and mean
-//   <photo>/<model>/<layer>.png   one grey atlas per layer, channel c at tile (c // cols, c % cols)
-//   units/<layer>.json            per model: each unit's scale in the unit view, and per photo its mean,
-//                                 its peak at full resolution and where that peak is (row * width + column)
-//   units/<layer>/<k>.png         units k*chunk .. k*chunk+chunk-1, a row each: one small map per [photo, model]
-// and, when the build ran those techniques, the weights (figures/filters/explorer/) and the
-// activation-maximisation images (figures/activation_max/explorer/).
-
-export const DATA = new URL("../../generated/figures/feature_maps/explorer/", import.meta.url);
+// Everything lives under generated/figures/explorer/ (see generator/chapters/explorer/render.py), and
+// index.json lists it: its "files" maps each kind of file to a URL template relative to that folder, which
+// file() fills in. The kinds: thumb, scales, atlas (a layer on a photo), units and unit_sheet (the unit
+// view), weights and weight_norms, optimised and optimised_image (activation maximisation).
+export const DATA = new URL("../../generated/figures/explorer/", import.meta.url);
 export const GENERATED = new URL("../../generated/", import.meta.url);
-export const FIGURES = new URL("../../generated/figures/", import.meta.url);
 const cache = new Map(); // url -> Promise
+let FILES = null; // index.json's "files"
+
+export function useFiles(files) {
+  FILES = files;
+}
+
+export function file(kind, fields = {}) {
+  // The path (relative to DATA) of one file that index.json's "files" lists under `kind`.
+  const template = FILES?.[kind];
+  if (!template) throw new Error(`index.json lists no "${kind}" files: rebuild the site (nox -s build)`);
+  return template.replace(/\{(\w+)\}/g, (_, name) => {
+    if (!(name in fields)) throw new Error(`file("${kind}") needs ${name}`);
+    return encodeURIComponent(String(fields[name]));
+  });
+}
 
 export function fetchJSON(rel, base = DATA) {
   const url = new URL(rel, base).href;

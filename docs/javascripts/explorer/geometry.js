@@ -1,5 +1,5 @@
 // Receptive fields, from the geometry the generator wrote for each layer (index.json's
-// layers[].receptive_field: size, jump and start in input pixels, from generator.render.explorer).
+// layers[].receptive_field: size, jump and start in input pixels, from generator.chapters.explorer.render).
 
 export function storedPixelBox(layer, x, y) {
   // The input square that stored map pixel (x, y) sees, in input pixels [x0, y0, x1, y1] (not clipped).

@@ -11,7 +11,7 @@
 //   weights.js   its weights and activation-maximisation image
 // The colour map is applied here, from the grey values, so switching it fetches nothing.
 // window.cnnExplorer is the one debug and test API: it reads the current view's data, it records nothing.
-import { DATA, fetchGrey, fetchJSON } from "./data.js";
+import { DATA, fetchGrey, fetchJSON, file, useFiles } from "./data.js";
 import { el, greyLut } from "./dom.js";
 import { arrowStep, grid, order, tileValues } from "./grid.js";
 import { DEFAULTS, hashOf, stateFrom, unitHash } from "./state.js";
@@ -64,7 +64,7 @@ class Explorer {
     for (const p of this.index.photos) {
       photos.append(el("button", { type: "button", class: "cnn-x-photo", "data-photo": p.id, title: p.title,
                                    "aria-label": `Photo: ${p.title}`, onclick: () => this.set({ photo: p.id }) },
-                       el("img", { src: new URL(p.thumb, DATA).href, alt: "", width: "48", height: "48" })));
+                       el("img", { src: new URL(file("thumb", { photo: p.id }), DATA).href, alt: "", width: "48", height: "48" })));
     }
     const select = (label, key, options) => {
       const id = `cnn-x-${key}`;
@@ -105,8 +105,8 @@ class Explorer {
   async load(layer) {
     const s = this.state;
     return Promise.all(this.models().map(async (m) => {
-      const [stats, atlas] = await Promise.all([fetchJSON(`${s.photo}/${m}.json`),
-                                                fetchGrey(`${s.photo}/${m}/${layer.name}.png`)]);
+      const [stats, atlas] = await Promise.all([fetchJSON(file("scales", { photo: s.photo, model: m })),
+                                                fetchGrey(file("atlas", { photo: s.photo, model: m, layer: layer.name }))]);
       return { model: m, stats: stats.layers[layer.name], atlas };
     }));
   }
@@ -154,7 +154,7 @@ class Explorer {
     this.grids.replaceChildren(...loaded.map((d) => grid(this, layer, d, this.order)));
     if (refocus && s.unit !== null) this.grids.querySelector(`.cnn-x-tile[data-unit="${s.unit}"]`)?.focus();
     this.grids.classList.toggle("cnn-x-both", loaded.length > 1);
-    if (!this.painted) { // for the budget check (python -m generator.site.explorer_budget): the first paint
+    if (!this.painted) { // for the budget check (python -m generator.chapters.explorer.budget): the first paint
       this.painted = true;
       performance.mark("cnn-explorer-painted");
     }
@@ -187,6 +187,7 @@ async function main() {
   if (!root) return;
   try {
     const index = await fetchJSON("index.json");
+    useFiles(index.files);
     window.cnnExplorer = debugApi(new Explorer(root, index));
   } catch (err) {
     root.textContent = `The explorer's data could not be loaded (${err.message}). Run \`nox -s build\`.`;

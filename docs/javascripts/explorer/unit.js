@@ -1,7 +1,7 @@
 // The unit view: one channel large on this photo (hover for its receptive field), then the same unit on
 // every photo, its bar chart, its photo examples, its weights and its activation-maximisation image.
 import { bars } from "./charts.js";
-import { fetchGrey, fetchImage, fetchJSON, GENERATED } from "./data.js";
+import { fetchGrey, fetchImage, fetchJSON, file, GENERATED } from "./data.js";
 import { block, el, fmt, paint } from "./dom.js";
 import { exampleOrder, fieldAt, storedPixelBox } from "./geometry.js";
 import { tileCanvas } from "./grid.js";
@@ -75,8 +75,8 @@ async function renderMore(view, root, layer, c, models) {
   const chunk = view.index.chunk;
   let units, sheet;
   try {
-    [units, sheet] = await Promise.all([fetchJSON(`units/${layer.name}.json`),
-                                        fetchGrey(`units/${layer.name}/${Math.floor(c / chunk)}.png`)]);
+    [units, sheet] = await Promise.all([fetchJSON(file("units", { layer: layer.name })),
+                                        fetchGrey(file("unit_sheet", { layer: layer.name, chunk: Math.floor(c / chunk) }))]);
   } catch (err) {
     root.replaceChildren(el("p", {}, `Could not load this unit on the other photos: ${err.message}`));
     return;

@@ -1,6 +1,6 @@
 // What a unit is made of and what it responds to on its own: its weights (from the filters chapter)
 // and its activation-maximisation image (from that chapter), when the build ran them.
-import { fetchGrey, fetchJSON, FIGURES } from "./data.js";
+import { DATA, fetchGrey, fetchJSON, file } from "./data.js";
 import { block, el, fmt, paint } from "./dom.js";
 
 export async function renderWeights(view, section, layer, c, models) {
@@ -15,13 +15,13 @@ export async function renderWeights(view, section, layer, c, models) {
   let data;
   try {
     data = await Promise.all(models.map(async (m) => {
-      const [meta, norms] = await Promise.all([fetchJSON(`filters/explorer/${m}.json`, FIGURES),
-                                               fetchGrey(`filters/explorer/${m}/${layer.name}.png`, FIGURES)]);
+      const [meta, norms] = await Promise.all([fetchJSON(file("weights", { model: m })),
+                                               fetchGrey(file("weight_norms", { model: m, layer: layer.name }))]);
       return { model: m, meta: meta.layers[layer.name], norms };
     }));
   } catch (err) {
     section.replaceChildren(title,
-      el("p", {}, `The weights are not in this build (run the filters technique): ${err.message}`));
+      el("p", {}, `The weights could not be loaded: ${err.message}`));
     return;
   }
   if (!section.isConnected) return;
@@ -82,9 +82,9 @@ export async function renderAM(view, section, layer, c, models) {
   const title = el("h4", {}, "Activation maximisation");
   let index;
   try {
-    index = await fetchJSON("activation_max/explorer/index.json", FIGURES);
+    index = await fetchJSON(file("optimised"));
   } catch (err) {
-    section.replaceChildren(title, el("p", {}, `Not in this build (run the activation_max technique): ${err.message}`));
+    section.replaceChildren(title, el("p", {}, `The optimised images could not be loaded: ${err.message}`));
     return;
   }
   if (!section.isConnected) return;
@@ -92,7 +92,7 @@ export async function renderAM(view, section, layer, c, models) {
     const done = index.units[m]?.[layer.name];
     let body;
     if (done && done.includes(c)) {
-      body = el("img", { src: new URL(`activation_max/explorer/${m}/${layer.name}-${c}.png`, FIGURES).href,
+      body = el("img", { src: new URL(file("optimised_image", { model: m, layer: layer.name, unit: c }), DATA).href,
                          alt: `An image optimised to excite channel ${c} of ${layer.name}, ${view.label(m)}`,
                          width: "128", height: "128", class: "cnn-x-am-image" });
     } else if (done) {

@@ -14,13 +14,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from generator.chapters.activation_max.spec import IMAGES, LAYERS
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
 from generator.lib.layers import conv_layer
-from generator.models import BLOCKS, activations, last_conv
-
-LAYERS = [last_conv(b) for b in BLOCKS]
+from generator.models import activations
 
 
 def chosen_filters(
@@ -57,7 +56,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         res = optvis.activation_maximisation(
             model.net, layer, channels, generator=gen, **ctx.pick("steps", "size", "lr", "relu_warmup")
         )
-        arrays[f"{layer}.images"] = _uint8(res.images)
+        arrays[IMAGES(layer).key] = _uint8(res.images)
         arrays[f"{layer}.history"] = res.history.numpy().astype(np.float32)
         info = {
             "channels": channels,
@@ -84,4 +83,4 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
             arrays[f"{layer}.naive_history"] = naive.history.numpy().astype(np.float32)
             info["naive_final"] = naive.final.tolist()
         layers[layer] = info
-    return Result(arrays=arrays, records={"layers": layers, "layer_names": LAYERS})
+    return Result(arrays=arrays, records={"layers": layers, "layer_names": list(LAYERS)})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image
 
+from generator.chapters.activation_max.spec import IMAGES
 from generator.render import MODEL_COLOURS, RenderContext, models_in, new_figure
 
 
@@ -49,7 +47,7 @@ def render(rc: RenderContext, results) -> dict:
             info = results[(None, m)].records["layers"][layer]
             ch = info["channels"]
             rc.mpl(
-                _strip(results[(None, m)].arrays[f"{layer}.images"], [f"filter {c}" for c in ch]),
+                _strip(IMAGES(layer).read(results[(None, m)]), [f"filter {c}" for c in ch]),
                 model=m,
                 layer=layer,
                 kind="filters",
@@ -64,7 +62,6 @@ def render(rc: RenderContext, results) -> dict:
             row[f"ours_same_{m}"] = float(np.mean(info["final"][:nk])) if nk else None
             row[f"gain_{m}"] = float(np.mean(info["final"])) / max(float(np.mean(info["photo_mean"])), 1e-12)
         table.append(row)
-    _explorer_images(rc, results, models, layers)
     for m in models:
         _overview(rc, results[(None, m)], m, layers, text)
         if f"{layers[0]}.naive" in results[(None, m)].arrays:
@@ -96,34 +93,6 @@ def render(rc: RenderContext, results) -> dict:
     }
 
 
-def _explorer_images(rc, results, models, layers) -> None:
-    """Each optimised image on its own, for the unit explorer's unit view: ``explorer/<model>/<layer>-<c>.png``
-    under this technique's folder, and ``explorer/index.json`` listing which units have one."""
-    from generator.render.explorer import json_bytes
-
-    units: dict = {}
-    for m in models:
-        units[m] = {}
-        for layer in layers:
-            channels = results[(None, m)].records["layers"][layer]["channels"]
-            for c, image in zip(channels, results[(None, m)].arrays[f"{layer}.images"]):
-                buf = io.BytesIO()
-                Image.fromarray(image).save(buf, format="PNG", optimize=False, compress_level=6)
-                rc.data(f"explorer/{m}/{layer}-{c}.png", buf.getvalue())
-            units[m][layer] = channels
-    rc.data(
-        "explorer/index.json",
-        json_bytes(
-            {
-                "size": rc.settings["size"],
-                "steps": rc.settings["steps"],
-                "settings": settings_text(rc.settings),
-                "units": units,
-            }
-        ),
-    )
-
-
 def _overview(rc, res, model, layers, text):
     k = len(res.records["layers"][layers[0]]["channels"])
     fig = new_figure(1.45 * k + 0.8, 1.45 * len(layers))
@@ -132,7 +101,7 @@ def _overview(rc, res, model, layers, text):
         ch = res.records["layers"][layer]["channels"]
         for c in range(k):
             ax = axes[r, c]
-            ax.imshow(res.arrays[f"{layer}.images"][c], interpolation="nearest")
+            ax.imshow(IMAGES(layer).read(res)[c], interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"#{ch[c]}", fontsize=8, pad=2)
@@ -153,10 +122,11 @@ def _naive(rc, res, model, layers, s):
     axes = np.array(fig.subplots(len(layers), 2 * per, squeeze=False))
     for r, layer in enumerate(layers):
         ch = res.records["layers"][layer]["channels"]
+        shown = (("naive", res.arrays[f"{layer}.naive"]), ("ours", IMAGES(layer).read(res)))
         for j in range(per):
-            for q, (key, name) in enumerate((("naive", "naive"), ("images", "ours"))):
+            for q, (name, images) in enumerate(shown):
                 ax = axes[r, 2 * j + q]
-                ax.imshow(res.arrays[f"{layer}.{key}"][j], interpolation="nearest")
+                ax.imshow(images[j], interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.set_title(f"#{ch[j]} {name}", fontsize=8, pad=2)

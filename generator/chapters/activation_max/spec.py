@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.core import Technique
+from generator.core import Output, OutputFamily, Technique
 
 _COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True, "naive_k": 2}
 
@@ -19,4 +19,18 @@ TECHNIQUE = Technique(
     },
     summary="images that maximise the most photo-activated filters of each block's last conv; "
     "naive ascent for comparison",
+)
+
+LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+"""The last conv layer of every block: the layers whose filters this chapter optimises."""
+
+_T = TECHNIQUE.name
+IMAGES = OutputFamily(
+    _T, "images", "the optimised images of a layer's chosen filters, k x size x size x 3 uint8", axes=(LAYERS,)
+)
+LAYER_RECORDS = Output(
+    _T,
+    "layers",
+    "per layer: the chosen channels, their mean activation on the photos, and the optimisation's numbers",
+    kind="record",
 )

@@ -55,25 +55,6 @@ def select_channels(act: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     return top, torch.arange(k)
 
 
-ATLAS_MAX_SIDE = 112
-UNIT_MAX_SIDE = 28  # px: the explorer's unit view shows each unit on every photo at most this wide
-"""The unit explorer stores maps at most this many pixels wide: larger ones are averaged down 2x."""
-
-
-def atlas_maps(act: torch.Tensor, max_side: int = ATLAS_MAX_SIDE) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Every channel of one layer (C x H x W, >= 0) for the unit explorer: the maps as uint8 with one scale
-    per channel (value = q * scale / 255, so the error is at most half a step, scale / 510), the scales,
-    the exact per-channel means, and the downsampling factor (maps wider than ``max_side`` are
-    average-pooled by 2 until they fit)."""
-    factor = 1
-    while act.shape[-1] // factor > max_side:
-        factor *= 2
-    small = F.avg_pool2d(act[None], factor)[0] if factor > 1 else act
-    scale = small.amax(dim=(1, 2))
-    q = torch.round(small / scale.clamp_min(1e-30)[:, None, None] * 255).clamp(0, 255).to(torch.uint8)
-    return q.numpy(), scale.numpy().astype(np.float32), act.mean(dim=(1, 2)).numpy().astype(np.float32), factor
-
-
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     k = ctx.settings["top_k"]
     x = image.tensor.to(ctx.device)
@@ -93,22 +74,8 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         arrays[f"{name}.peak"] = peak.numpy().astype(np.float32)
         # maps scaled by their own peak (>= 0 after ReLU), so float16 loses nothing visible
         arrays[f"{name}.maps"] = (maps / peak.clamp_min(1e-12)[:, None, None]).numpy().astype(np.float16)
-        # every channel, quantised, for the unit explorer (the same forward pass)
-        arrays[f"{name}.all"], arrays[f"{name}.all_scale"], arrays[f"{name}.all_mean"], factor = atlas_maps(act)
-        # each channel's strongest response at full resolution (value, and where: row * W + column), for
-        # the explorer's photo examples (the receptive field around it)
-        flat = act.flatten(1)
-        arrays[f"{name}.all_peak"] = flat.amax(dim=1).numpy().astype(np.float32)
-        arrays[f"{name}.all_argmax"] = flat.argmax(dim=1).numpy().astype(np.int32)
-        # the unit view's small maps, averaged down from full resolution (from the atlas they would be
-        # rounded twice); narrower layers use the atlas as it is
-        unit_factor = 1
-        if act.shape[-1] > UNIT_MAX_SIDE:
-            arrays[f"{name}.unit"], arrays[f"{name}.unit_scale"], _, unit_factor = atlas_maps(act, UNIT_MAX_SIDE)
         totals = act.sum(dim=(1, 2))
         layers[name] = {
-            "atlas_factor": factor,
-            "unit_factor": unit_factor,
             "shape": list(act.shape),
             "sparsity": float((act == 0).float().mean()),
             "dead_channels": float((act.amax(dim=(1, 2)) == 0).float().mean()),

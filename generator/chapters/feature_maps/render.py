@@ -12,7 +12,6 @@ from generator.render import (
     RenderContext,
     colormap,
     display_scale,
-    explorer,
     models_in,
     mosaic,
     new_figure,
@@ -71,7 +70,6 @@ def render(rc: RenderContext, results) -> dict:
                     )
             _aggregate_strip(rc, img, model, res)
     records = _summaries(rc, results, models)
-    records["explorer"] = explorer.write(rc, results, models)  # every channel, for the unit explorer
     return records
 
 

@@ -109,8 +109,6 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         w = kernels(model.net, name)
         bias = conv.bias.detach().float().cpu().numpy() if conv.bias is not None else None
         layers[name] = kernel_stats(w, bias)
-        # every filter's strength per input channel (the L2 norm of each 3x3 kernel), for the unit explorer
-        arrays[f"{name}.kernel_norms"] = np.sqrt((w.astype(np.float64) ** 2).sum(axis=(2, 3))).astype(np.float32)
         if name == CONV_LAYERS[0]:
             arrays[f"{name}.weights"] = w
             share = colour_share(w)

@@ -78,9 +78,6 @@ def render(rc: RenderContext, results) -> dict:
                 f"zero, white positive, black negative; each row is scaled by its own largest |weight|.",
             )
 
-    for m in models:
-        explorer_weights(rc, results[(None, m)], m)
-
     layers = []
     for name in CONV_LAYERS:
         row = {"layer": name, "shape": results[(None, models[0])].records["layers"][name]["shape"]}
@@ -178,30 +175,3 @@ def _colour_plot(rc, results, models, threshold):
         f"its red, green and blue kernels (0: the same kernel on all three channels, a pure "
         f"brightness filter). Filters below {threshold:g} count as greyscale.",
     )
-
-
-def explorer_weights(rc: RenderContext, res, model: str) -> None:
-    """The unit explorer's view of the weights, under ``figures/filters/explorer/``:
-
-    * ``<model>/<layer>.png``: one row per filter, one grey pixel per input channel, the L2 norm of that
-      3x3 kernel, each row scaled to its own largest norm (grey 255);
-    * ``<model>.json``: per layer, that largest norm per filter and the layer whose channels are the
-      inputs; for the first layer also its raw RGB weights (C_out x 3 x 3 x 3).
-    """
-    from generator.models import FEATURE_LAYERS
-    from generator.render.explorer import float32_numbers, grey_png, json_bytes, quantise
-
-    layers = {}
-    for name in CONV_LAYERS:
-        norms = res.arrays[f"{name}.kernel_norms"]
-        top = norms.max(axis=1)
-        rc.data(f"explorer/{model}/{name}.png", grey_png(quantise(norms[:, None, :], top)[:, 0, :]))
-        at = FEATURE_LAYERS.index(name)
-        layers[name] = {
-            "inputs": int(norms.shape[1]),
-            "input_layer": FEATURE_LAYERS[at - 1] if at else None,
-            "row_max": float32_numbers(top),
-        }
-    w1 = res.arrays[f"{FIRST}.weights"]
-    layers[FIRST]["rgb"] = [[[float32_numbers(row) for row in ch] for ch in f] for f in w1]
-    rc.data(f"explorer/{model}.json", json_bytes({"model": model, "layers": layers}))

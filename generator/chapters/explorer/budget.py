@@ -1,7 +1,7 @@
 """Check the unit explorer against its budgets, in headless Chromium on a built site.
 
-    python -m generator.site.explorer_budget site/            # a table; exit 1 over a budget
-    python -m generator.site.explorer_budget site/ --json explorer-budget.json
+    python -m generator.chapters.explorer.budget site/            # a table; exit 1 over a budget
+    python -m generator.chapters.explorer.budget site/ --json explorer-budget.json
 
 The site is served as a static host serves it (text gzip-compressed, see
 :class:`generator.site.weigh._Host`), each measurement in a fresh browser context
@@ -28,26 +28,27 @@ import threading
 import time
 from pathlib import Path
 
-from generator.site.weigh import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, _Host, _TRANSFERRED, browser_missing
+from generator.site.weigh import _TRANSFERRED, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, _Host, browser_missing
 
 DATA_BUDGET = 100_000_000
 FIRST_VIEW_BUDGET = 1_500_000
 CLICK_BUDGET = 2_000_000
 PAINT_BUDGET_S = 1.0
-DATA_DIRS = ("feature_maps/explorer", "filters/explorer", "activation_max/explorer")
+DATA = Path("generated/figures/explorer")  # in a built site: everything the explorer page fetches besides the page
 
 
 def data_bytes(site: Path) -> tuple[int, int]:
     """(bytes, files) of the explorer's data in a built site (or a generator output folder)."""
-    root = site / "generated" / "figures" if (site / "generated").is_dir() else site / "figures"
-    files = [p for d in DATA_DIRS if (root / d).is_dir() for p in (root / d).rglob("*") if p.is_file()]
+    root = site / DATA if (site / "generated").is_dir() else site / DATA.relative_to("generated")
+    files = [p for p in root.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files), len(files)
 
 
 def _settle(page) -> None:
     """Wait until the explorer has stopped fetching: nothing says "Loading" and no new request for 0.4 s."""
-    page.wait_for_function("() => !document.querySelector('.cnn-explorer').textContent.includes('Loading')",
-                           timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => !document.querySelector('.cnn-explorer').textContent.includes('Loading')", timeout=TIMEOUT_MS
+    )
     last = -1
     while True:
         n = page.evaluate("() => performance.getEntriesByType('resource').length")
@@ -67,7 +68,7 @@ def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHR
     paint time are those of the first fresh context."""
     from playwright.sync_api import sync_playwright
 
-    index = json.loads((site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").read_text())
+    index = json.loads((site / DATA / "index.json").read_text())
     photos = [p["id"] for p in index["photos"]]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Host, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -86,14 +87,17 @@ def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHR
                     context.add_init_script("performance.setResourceTimingBufferSize(100000)")
                     page = context.new_page()
                     page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
-                    page.wait_for_function("() => performance.getEntriesByName('cnn-explorer-painted').length",
-                                           timeout=TIMEOUT_MS)
+                    page.wait_for_function(
+                        "() => performance.getEntriesByName('cnn-explorer-painted').length", timeout=TIMEOUT_MS
+                    )
                     _settle(page)
                     before = _sent(page)
                     if n == 0:
                         out["first_view_bytes"] = before
-                        out["paint_s"] = page.evaluate(
-                            "() => performance.getEntriesByName('cnn-explorer-painted')[0].startTime") / 1000
+                        out["paint_s"] = (
+                            page.evaluate("() => performance.getEntriesByName('cnn-explorer-painted')[0].startTime")
+                            / 1000
+                        )
                     row = {"layer": layer["name"]}
                     if layer["name"] != "block1_conv1":
                         page.select_option("#cnn-x-layer", layer["name"])
@@ -121,9 +125,11 @@ def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHR
 
 def over_budget(m: dict) -> list[str]:
     lines = []
-    for key, budget, what in (("data_bytes", DATA_BUDGET, "all explorer data"),
-                              ("first_view_bytes", FIRST_VIEW_BUDGET, "the first view"),
-                              ("worst_click_bytes", CLICK_BUDGET, "the largest single click")):
+    for key, budget, what in (
+        ("data_bytes", DATA_BUDGET, "all explorer data"),
+        ("first_view_bytes", FIRST_VIEW_BUDGET, "the first view"),
+        ("worst_click_bytes", CLICK_BUDGET, "the largest single click"),
+    ):
         if m[key] > budget:
             lines.append(f"{what}: {m[key] / 1e6:.2f} MB (budget {budget / 1e6:g} MB)")
     if m["paint_s"] > PAINT_BUDGET_S:
@@ -132,34 +138,49 @@ def over_budget(m: dict) -> list[str]:
 
 
 def table(m: dict) -> str:
-    rows = [f"all explorer data: {m['data_bytes'] / 1e6:.1f} MB in {m['data_files']} files "
-            f"(budget {DATA_BUDGET / 1e6:g} MB)",
-            f"first view: {m['first_view_bytes'] / 1e6:.2f} MB transferred (budget {FIRST_VIEW_BUDGET / 1e6:g} MB), "
-            f"painted after {m['paint_s']:.2f} s (budget {PAINT_BUDGET_S:g} s)",
-            f"largest single click: {m['worst_click_bytes'] / 1e6:.2f} MB (budget {CLICK_BUDGET / 1e6:g} MB)",
-            "", "| layer | pick the layer | pick a unit | another photo |", "|---|---:|---:|---:|"]
-    rows += [f"| {r['layer']} | {r['layer_bytes'] / 1e3:.0f} kB | {r['unit_bytes'] / 1e3:.0f} kB | "
-             f"{r['photo_bytes'] / 1e3:.0f} kB |" for r in m["clicks"]]
+    rows = [
+        f"all explorer data: {m['data_bytes'] / 1e6:.1f} MB in {m['data_files']} files "
+        f"(budget {DATA_BUDGET / 1e6:g} MB)",
+        f"first view: {m['first_view_bytes'] / 1e6:.2f} MB transferred (budget {FIRST_VIEW_BUDGET / 1e6:g} MB), "
+        f"painted after {m['paint_s']:.2f} s (budget {PAINT_BUDGET_S:g} s)",
+        f"largest single click: {m['worst_click_bytes'] / 1e6:.2f} MB (budget {CLICK_BUDGET / 1e6:g} MB)",
+        "",
+        "| layer | pick the layer | pick a unit | another photo |",
+        "|---|---:|---:|---:|",
+    ]
+    rows += [
+        f"| {r['layer']} | {r['layer_bytes'] / 1e3:.0f} kB | {r['unit_bytes'] / 1e3:.0f} kB | "
+        f"{r['photo_bytes'] / 1e3:.0f} kB |"
+        for r in m["clicks"]
+    ]
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.site.explorer_budget",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m generator.chapters.explorer.budget", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("site", type=Path, help="a built site folder (properdocs build's output, e.g. site/)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
-    parser.add_argument("--layers", nargs="+", metavar="LAYER",
-                        help="click into these layers only (default: all 18; the first view opens block1_conv1)")
+    parser.add_argument(
+        "--layers",
+        nargs="+",
+        metavar="LAYER",
+        help="click into these layers only (default: all 18; the first view opens block1_conv1)",
+    )
     args = parser.parse_args(argv)
     if not (args.site / "explorer" / "index.html").is_file():
         print(f"error: {args.site}/explorer/index.html not found: build the site first (nox -s build)", file=sys.stderr)
         return 2
-    if not (args.site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").is_file():
-        print(f"error: {args.site} has no explorer data: run the generator with the feature_maps technique, then "
-              "build the site (nox -s build)", file=sys.stderr)
+    if not (args.site / DATA / "index.json").is_file():
+        print(
+            f"error: {args.site} has no explorer data: run the generator with the explorer technique, then "
+            "build the site (nox -s build)",
+            file=sys.stderr,
+        )
         return 2
     if args.layers:
-        index = json.loads((args.site / "generated" / "figures" / "feature_maps" / "explorer" / "index.json").read_text())
+        index = json.loads((args.site / DATA / "index.json").read_text())
         known = [entry["name"] for entry in index["layers"]]
         unknown = [name for name in args.layers if name not in known]
         if unknown:
@@ -169,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
-    m = measure(args.site, layers=args.layers,
-                progress=lambda n, total, name: print(f"[{n + 1}/{total}] {name}", file=sys.stderr, flush=True))
+    m = measure(
+        args.site,
+        layers=args.layers,
+        progress=lambda n, total, name: print(f"[{n + 1}/{total}] {name}", file=sys.stderr, flush=True),
+    )
     print(table(m))
     if args.json:
         args.json.write_text(json.dumps(m, indent=1) + "\n", encoding="utf-8")
