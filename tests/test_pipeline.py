@@ -245,3 +245,40 @@ def test_scientific_notation_for_small_and_large_numbers(value, want):
     from generator.site.markup import scientific
 
     assert scientific(value) == want
+
+
+def test_a_renderer_leaves_no_stale_files_or_empty_folders(tmp_path):
+    """What an earlier renderer made and this one does not (a moved data folder) goes, folders included."""
+    from generator.build.output import drop_unlisted
+
+    root = tmp_path / "figures" / "feature_maps"
+    (root / "explorer" / "units" / "block1_conv1").mkdir(parents=True)
+    (root / "explorer" / "units" / "block1_conv1" / "0.png").write_bytes(b"old")
+    (root / "chelsea").mkdir()
+    (root / "chelsea" / "keep.png").write_bytes(b"new")
+    drop_unlisted(tmp_path, root, {"figures/feature_maps/chelsea/keep.png"})
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "figures",
+        "figures/feature_maps",
+        "figures/feature_maps/chelsea",
+        "figures/feature_maps/chelsea/keep.png",
+    ]
+
+
+def test_a_fragment_no_template_makes_is_removed(quick_build, tmp_path):
+    """A chapter part that moved (``feature_maps.explorer.md`` became the explorer's own ``explorer.md``) does
+    not linger in ``fragments/`` where a page could still include it; other chapters' fragments stay."""
+    from generator.build.state import StateStore
+    from generator.config import get_profile
+    from generator.site.fragments import SiteContext, write_technique
+
+    out = tmp_path / "out"
+    shutil.copytree(quick_build, out)
+    (out / "fragments" / "feature_maps.explorer.md").write_text("stale")
+    tech = registry()["feature_maps"]
+    site = SiteContext.from_build(out, get_profile("quick"), [])
+    write_technique(site, tech, StateStore(out).read("feature_maps"))
+    assert not (out / "fragments" / "feature_maps.explorer.md").exists()
+    kept = sorted(p.name for p in (out / "fragments").glob("feature_maps.*.md"))
+    assert kept == sorted(p.name for p in (quick_build / "fragments").glob("feature_maps.*.md")) and kept
+    assert (out / "fragments" / "explorer.md").is_file()

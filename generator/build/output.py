@@ -41,11 +41,7 @@ def render_technique(
     )
     records = renderer.render(rc, results) or {}
     keep = {path for f in rc.figures for path in f.files()} | set(rc.data_files)
-    fig_root = Path(out_dir) / "figures" / name
-    if fig_root.is_dir():
-        for p in sorted(fig_root.rglob("*")):
-            if p.is_file() and p.relative_to(out_dir).as_posix() not in keep:
-                p.unlink()
+    drop_unlisted(Path(out_dir), Path(out_dir) / "figures" / name, keep)
     # Timings of the run that computed each unit and made these figures, so a rerun repeats them.
     timing = {
         "units": len(results),
@@ -63,6 +59,19 @@ def render_technique(
         state["data"] = sorted(rc.data_files)
     states.write(name, state)
     return state
+
+
+def drop_unlisted(out_dir: Path, fig_root: Path, keep: set[str]) -> None:
+    """Delete every file under ``fig_root`` whose path (relative to ``out_dir``) is not in ``keep``, then the
+    folders that leaves empty: what an earlier version of a renderer made and this one no longer does."""
+    if not fig_root.is_dir():
+        return
+    for p in sorted(fig_root.rglob("*")):
+        if p.is_file() and p.relative_to(out_dir).as_posix() not in keep:
+            p.unlink()
+    for d in sorted((d for d in fig_root.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
 
 
 def figure_files(figures: list[dict], data: list[str] = ()) -> list[str]:

@@ -182,6 +182,16 @@ def write_technique(site: SiteContext, tech: Technique, state: dict) -> None:
     for name in names:
         text = env.get_template(name).render(**context)
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
+    _drop_stale_fragments(site, tech, names)
+
+
+def _drop_stale_fragments(site: SiteContext, tech: Technique, names: list[str]) -> None:
+    """Remove this technique's fragments that no template makes any more (a part renamed or moved to
+    another chapter), so no page can include a stale one."""
+    written = {name.removesuffix(".j2") for name in names}
+    for path in (site.out_dir / "fragments").glob(f"{tech.name}.*.md"):
+        if path.name not in written:
+            path.unlink(missing_ok=True)
 
 
 MISSING = """!!! warning "Not built: this part needs the trained VGG16"
@@ -194,8 +204,10 @@ MISSING = """!!! warning "Not built: this part needs the trained VGG16"
 
 def write_missing(site: SiteContext, tech: Technique, reason: str) -> None:
     """In place of each of a technique's fragments, a notice that says what is missing and why."""
-    for name in _template_names(tech):
+    names = _template_names(tech)
+    for name in names:
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), MISSING.format(reason=text(reason)))
+    _drop_stale_fragments(site, tech, names)
 
 
 def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: bool = True) -> None:
