@@ -27,7 +27,7 @@ import torchvision
 from generator.chapters import registry
 from generator.config import get_profile
 from generator.core import Result
-from generator.site.fragments import TIMED_FRAGMENTS
+from generator.site.pages import TIMED_FRAGMENTS
 from tests.conftest import IMAGES
 
 PHOTO = "chelsea.png"

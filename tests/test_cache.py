@@ -13,7 +13,7 @@ import pytest
 
 from generator.build.cache import ResultCache
 from generator.core import Result
-from generator.site.fragments import TIMED_FRAGMENTS
+from generator.site.pages import TIMED_FRAGMENTS
 from tests.conftest import IMAGES, quick_args, run_generator
 
 

@@ -303,7 +303,9 @@ def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_miss
             f"exactly that path, or pass --weights PATH"
         )
 
-    monkeypatch.setattr(models, "fetch_checkpoint", offline)
+    from generator import weights
+
+    monkeypatch.setattr(weights, "fetch_checkpoint", offline)
     wanted = ["architecture", "feature_maps", "filters", "predictions", "saliency"]
     techniques = {n: t for n, t in registry().items() if n in wanted}
     opts = BuildOptions(

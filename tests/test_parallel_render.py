@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from generator.build.fresh import STAMP
-from generator.site.fragments import TIMED_FRAGMENTS
+from generator.site.pages import TIMED_FRAGMENTS
 from tests.conftest import quick_args, run_generator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from generator.chapters import registry
-from generator.site.fragments import TIMED_FRAGMENTS
+from generator.site.pages import TIMED_FRAGMENTS
 from tests.conftest import IMAGES, quick_args, run_generator
 
 ONLY = ["predictions", "feature_maps"]

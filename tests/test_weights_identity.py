@@ -84,12 +84,12 @@ def test_a_stand_in_build_says_so_on_every_page_and_never_says_imagenet(stand_in
 
 
 def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_weights, monkeypatch):
-    """The checkpoint's hash is faked through the one seam that computes it (generator.models.file_sha256)."""
-    from generator import models
+    """The checkpoint's hash is faked through the one seam that computes it (generator.weights.file_sha256)."""
+    from generator import weights
     from generator.build import Build, BuildOptions
     from generator.config import get_profile
 
-    monkeypatch.setattr(models, "file_sha256", lambda path: OFFICIAL_PREFIX + "0" * 56)
+    monkeypatch.setattr(weights, "file_sha256", lambda path: OFFICIAL_PREFIX + "0" * 56)
     images = tmp_path / "photo"
     images.mkdir()
     shutil.copy(IMAGES / "chelsea.png", images / "chelsea.png")
@@ -98,7 +98,7 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
         images_dir=images,
         out_dir=tmp_path / "out",
         cache_dir=tmp_path / "cache",
-        weights=models.WeightsSource(standin_weights, explicit=True),
+        weights=weights.WeightsSource(standin_weights, explicit=True),
         device=torch.device("cpu"),
         only=["predictions"],
         progress=False,

@@ -11,6 +11,18 @@ import time
 from pathlib import Path
 
 
+def row(bench: str, metric: str, value, unit: str, target=None, ok=None, device=None) -> dict:
+    """One result row (the module docstring's shape); ``device`` is appended to the metric as ``[device]``."""
+    return {
+        "bench": bench,
+        "metric": metric if device is None else f"{metric} [{device}]",
+        "value": float(value),
+        "unit": unit,
+        "target": "" if target is None else target,
+        "ok": ok,
+    }
+
+
 def best_of(fns: dict, repeats: int, device=None) -> tuple[dict, dict]:
     """Interleaved timing: the best wall time of each function over ``repeats`` rounds, and its last output.
 

@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         help="profile of the build benchmark (default: default on a CPU, full on a GPU)",
     )
     p.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=None,
+        help="build bench: also cold-build this git commit (a temporary worktree) and print this tree's ratio to it",
+    )
+    p.add_argument(
         "--site",
         type=Path,
         default=Path("site"),

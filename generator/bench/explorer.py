@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from generator.bench import row
 from generator.chapters.explorer import budget as eb
 
 
@@ -20,37 +21,12 @@ def run(args) -> list[dict]:
     m = eb.measure(
         site, progress=lambda n, total, name: print(f"  [{n + 1}/{total}] {name}", file=sys.stderr, flush=True)
     )
+    budgets = (
+        (f"all data ({m['data_files']} files)", m["data_bytes"] / 1e6, "MB", eb.DATA_BUDGET / 1e6),
+        ("first view transferred", m["first_view_bytes"] / 1e6, "MB", eb.FIRST_VIEW_BUDGET / 1e6),
+        ("first view painted", m["paint_s"], "s", eb.PAINT_BUDGET_S),
+        ("largest single click", m["worst_click_bytes"] / 1e6, "MB", eb.CLICK_BUDGET / 1e6),
+    )
     return [
-        {
-            "bench": "explorer",
-            "metric": f"all data ({m['data_files']} files)",
-            "value": m["data_bytes"] / 1e6,
-            "unit": "MB",
-            "target": f"<= {eb.DATA_BUDGET / 1e6:g}",
-            "ok": m["data_bytes"] <= eb.DATA_BUDGET,
-        },
-        {
-            "bench": "explorer",
-            "metric": "first view transferred",
-            "value": m["first_view_bytes"] / 1e6,
-            "unit": "MB",
-            "target": f"<= {eb.FIRST_VIEW_BUDGET / 1e6:g}",
-            "ok": m["first_view_bytes"] <= eb.FIRST_VIEW_BUDGET,
-        },
-        {
-            "bench": "explorer",
-            "metric": "first view painted",
-            "value": m["paint_s"],
-            "unit": "s",
-            "target": f"<= {eb.PAINT_BUDGET_S:g}",
-            "ok": m["paint_s"] <= eb.PAINT_BUDGET_S,
-        },
-        {
-            "bench": "explorer",
-            "metric": "largest single click",
-            "value": m["worst_click_bytes"] / 1e6,
-            "unit": "MB",
-            "target": f"<= {eb.CLICK_BUDGET / 1e6:g}",
-            "ok": m["worst_click_bytes"] <= eb.CLICK_BUDGET,
-        },
+        row("explorer", metric, value, unit, f"<= {limit:g}", value <= limit) for metric, value, unit, limit in budgets
     ]

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from generator.bench import site_command
+from generator.build.command import build_command
 
 SLICE = ["architecture", "predictions", "feature_maps", "filters"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,23 +107,7 @@ def run(args) -> list[dict]:
         site = _site_copy(tmp)
         out, cache = site / "docs" / "generated", tmp / "cache"
         env = dict(os.environ, CNN_SEES_HASH_MEMO=str(tmp / "sha-memo.json"), MPLBACKEND="Agg")
-        gen = [
-            sys.executable,
-            "-m",
-            "generator",
-            "build",
-            "--profile",
-            "default",
-            "--out",
-            str(out),
-            "--cache",
-            str(cache),
-            "--weights",
-            str(weights),
-            "--no-progress",
-            "--only",
-            *SLICE,
-        ]
+        gen = build_command("default", out, cache, "--only", *SLICE, weights=weights)
         properdocs = site_command(site / "mkdocs.yml", tmp / "site")
 
         load = os.getloadavg()[0]

@@ -66,14 +66,9 @@ DEVICE = "cpu"  # set by run(): every row says where it ran
 
 
 def _row(metric, value, unit, target=None, ok=None):
-    return {
-        "bench": "gradients",
-        "metric": f"{metric} [{DEVICE}]",
-        "value": float(value),
-        "unit": unit,
-        "target": "" if target is None else target,
-        "ok": ok,
-    }
+    from generator.bench import row
+
+    return row("gradients", metric, value, unit, target, ok, DEVICE)
 
 
 def bench_grad_cam(net, x, target, repeats) -> list[dict]:

@@ -44,14 +44,9 @@ DEVICE = "cpu"  # set by run(): every row says where it ran
 
 
 def _row(metric, value, unit, target=None, ok=None):
-    return {
-        "bench": "optimisation",
-        "metric": f"{metric} [{DEVICE}]",
-        "value": float(value),
-        "unit": unit,
-        "target": "" if target is None else target,
-        "ok": ok,
-    }
+    from generator.bench import row
+
+    return row("optimisation", metric, value, unit, target, ok, DEVICE)
 
 
 def _load() -> float:

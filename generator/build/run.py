@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from generator.atomic import DiskFull, atomic_write_text
 from generator.build.cache import ResultCache
+from generator.build.compute import Computing, Unit
 from generator.build.inputs import load_inputs
-from generator.build.keys import UnitKeys, unit_seed
+from generator.build.keys import UnitKeys
 from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, figure_files
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.render_jobs import RenderJob, RenderPool, default_jobs, light_images
@@ -43,14 +42,10 @@ from generator.build.site_output import SiteOutput
 from generator.build.state import StateStore
 from generator.chapters import registry, run_order
 from generator.config import Profile
-from generator.core import Context, ImageInput, Result, Technique
+from generator.core import ImageInput, Technique
 from generator.errors import ImageError
 
 log = logging.getLogger("generator")
-
-
-class SkipUnit(Exception):
-    """A unit not attempted because something it needs already failed (reported once)."""
 
 
 @dataclass
@@ -66,10 +61,7 @@ class BuildOptions:
     jobs: int | None = None  # render worker processes; None: one per CPU core; 1: render in this process
 
 
-Unit = tuple  # (image_id or None, model name)
-
-
-class Build(SiteOutput):
+class Build(SiteOutput, Computing):
     def __init__(self, opts: BuildOptions, techniques: dict[str, Technique] | None = None):
         self.opts = opts
         self.techniques = techniques or registry()
@@ -107,9 +99,9 @@ class Build(SiteOutput):
             raise exc  # nothing more can be written: stop the whole build (run() reports it once)
         if isinstance(exc, BaseException):
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if (
-                not isinstance(exc, (ValueError, OSError, ModelStateError, ImageError))
-                and type(exc).__module__ != "generator.models"
+            if not isinstance(exc, (ValueError, OSError, ModelStateError, ImageError)) and type(exc).__module__ not in (
+                "generator.models",
+                "generator.weights",
             ):
                 msg = f"{type(exc).__name__}: {msg}"
                 log.debug("%s\n%s", where, "".join(traceback.format_exception(exc)))
@@ -133,74 +125,6 @@ class Build(SiteOutput):
 
     def unit_key(self, tech: Technique, image_id: str | None, model: str) -> str:
         return self.keys.unit(tech, image_id, model)
-
-    # -- results -------------------------------------------------------------------------------
-    def result(self, name: str, image_id: str | None, model: str) -> Result:
-        """A technique's result for one unit: from the cache, or computed now."""
-        tech = self.techniques.get(name)
-        if tech is None:
-            raise ValueError(f"unknown technique {name!r}; valid: {', '.join(self.techniques)}")
-        if tech.scope == "model":
-            image_id = None
-        key = self.unit_key(tech, image_id, model)
-        cached = self.cache.get(name, key)
-        return cached if cached is not None else self._compute(tech, image_id, model, key)
-
-    def _context(self, tech: Technique, image_id: str | None, seed: int) -> Context:
-        allowed = set(self.upstream(tech, image_id))
-
-        def upstream_result(name: str, i: str | None, m: str) -> Result:
-            need = self.techniques.get(name)
-            unit = (name, None if need is not None and need.scope == "model" else i, m)
-            if unit not in allowed:
-                raise RuntimeError(
-                    f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, which it "
-                    f"does not declare; add {name!r} to its needs=(...)"
-                    if name not in tech.needs
-                    else f"internal error: {tech.name} read {'/'.join(p for p in unit if p)}, "
-                    f"a unit its cache key does not cover"
-                )
-            return self.result(*unit)
-
-        return Context(
-            profile=self.opts.profile,
-            settings=tech.compute_settings_for(self.opts.profile.name),
-            device=self.opts.device,
-            images=self.images,
-            seed=seed,
-            result_fn=upstream_result,
-            model_fn=self.models.get,
-        )
-
-    def _compute(self, tech: Technique, image_id: str | None, model: str, key: str) -> Result:
-        import torch
-
-        marker = (tech.name, image_id, model)
-        if marker in self._in_progress:
-            raise RuntimeError(f"dependency cycle while computing {marker}")
-        self._in_progress.add(marker)
-        try:
-            if model == "trained" and self._weights_failed:
-                raise SkipUnit("skipped: the trained weights are unavailable (see the error above)")
-            image = next(i for i in self.images if i.id == image_id) if image_id else None
-            seed = unit_seed(tech.name, image_id, model)
-            ctx = self._context(tech, image_id, seed)
-            net = self.models.get(model)
-            where = "/".join(p for p in (tech.name, image_id, model) if p)
-            self.models.check_pristine(f"before {where},")
-            torch.manual_seed(seed)
-            np.random.seed(seed)
-            t0 = time.perf_counter()
-            result = tech.run(ctx, net, image)
-            self.models.check_pristine(f"after {where},")
-            result.seconds = time.perf_counter() - t0
-            stats = self.report.stats.setdefault(tech.name, TechniqueStats())
-            stats.compute_s += result.seconds
-            stats.computed += 1
-            self.cache.save(tech.name, key, result)
-            return result
-        finally:
-            self._in_progress.discard(marker)
 
     # -- one technique ------------------------------------------------------------------------
     def run_technique(self, tech: Technique) -> None:
@@ -237,22 +161,6 @@ class Build(SiteOutput):
         )
         self._pending.append((tech, self.renders.submit(job)))
 
-    def _unit_keys(self, tech: Technique, units: list[Unit]) -> tuple[dict[Unit, str] | None, bool]:
-        """Every unit's key, and whether some unit needs the trained weights, which are unavailable
-        (None for the keys: a failure, reported)."""
-        keys: dict[Unit, str] = {}
-        missing = False
-        for unit in units:
-            try:
-                keys[unit] = self.unit_key(tech, *unit)
-            except Exception as exc:  # e.g. the weights file vanished while hashing
-                if not _is_weights_error(exc):
-                    self._fail(tech.name, exc)
-                    return None, missing
-                self._weights_unavailable(exc)
-                missing = True
-        return keys, missing
-
     def _rendered(self, tech: Technique, render_key: str) -> bool:
         """Whether the figures on disk are this render key's, and all still there."""
         state = self.state.read(tech.name)
@@ -263,29 +171,6 @@ class Build(SiteOutput):
                 (self.opts.out_dir / path).is_file() for path in figure_files(state["figures"], state.get("data", []))
             )
         )
-
-    def _gather(self, tech: Technique, keys: dict[Unit, str], stats) -> tuple[dict[Unit, Result], bool]:
-        """Every unit's result, from the cache or computed now; and whether one was skipped for want of the
-        trained weights.  Other failures are reported and leave their unit out."""
-        results: dict[Unit, Result] = {}
-        skipped = False
-        for image_id, model in self._bar(list(keys), f"{tech.name:>22}"):
-            try:
-                cached = self.cache.get(tech.name, keys[(image_id, model)])
-                if cached is not None:
-                    results[(image_id, model)] = cached
-                    stats.cached += 1
-                else:
-                    results[(image_id, model)] = self._compute(tech, image_id, model, keys[(image_id, model)])
-            except SkipUnit:
-                skipped = True
-            except Exception as exc:
-                if not _is_weights_error(exc):
-                    self._fail("/".join(p for p in (tech.name, image_id, model) if p), exc)
-                else:
-                    self._weights_unavailable(exc)
-                    skipped = True
-        return results, skipped
 
     def finish_renders(self) -> None:
         """Wait for every submitted render, in submission order; record it and write its fragment."""
@@ -333,13 +218,8 @@ class Build(SiteOutput):
 
     def _run(self, selected: list[Technique]) -> None:
         from generator.lib.determinism import configure
-        from generator.site.fragments import (
-            write_build_page,
-            write_manifest,
-            write_methods_table,
-            write_networks_note,
-            write_site_fragments,
-        )
+        from generator.site.fragments import write_networks_note, write_site_fragments
+        from generator.site.pages import write_build_page, write_manifest, write_methods_table
 
         configure(self.opts.device)  # reproducible CUDA kernels (nothing to do on a CPU)
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)
@@ -365,12 +245,6 @@ class Build(SiteOutput):
         write_build_page(site, self.techniques.values(), self.state, self.build_info())
         write_methods_table(site, self.techniques.values(), self.state, str(self.opts.device))
         marker.unlink(missing_ok=True)
-
-
-def _is_weights_error(exc: BaseException) -> bool:
-    from generator.models import WeightsError
-
-    return isinstance(exc, WeightsError)
 
 
 def clean(out_dir: Path, cache_dir: Path) -> None:

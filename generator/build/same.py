@@ -29,7 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generator.site.fragments import TIMED_FRAGMENTS
+from generator.build.command import build_command
+from generator.site.pages import TIMED_FRAGMENTS
 
 IGNORED = (".state/*", ".lock", *TIMED_FRAGMENTS)
 
@@ -69,26 +70,12 @@ def compare(old: dict[str, str], new: dict[str, str], allow: list[str]) -> tuple
 
 
 def build(profile: str, out: Path, weights: str | None) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "generator",
-        "build",
-        "--profile",
-        profile,
-        "--out",
-        str(out / "out"),
-        "--cache",
-        str(out / "cache"),
-        "--no-progress",
-    ]
-    if weights:
-        cmd += ["--weights", weights]
+    cmd = build_command(profile, out / "out", out / "cache", weights=weights or None)
     print(f"same: building profile '{profile}' from an empty cache into {out} ...", file=sys.stderr)
     subprocess.run(cmd, check=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m generator.build.same",
         description=__doc__.split("\n\n")[0],
@@ -112,7 +99,33 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="build into DIR (out/ and cache/) and keep it, to look at the differences",
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def _new_sums(args) -> tuple[dict | None, int]:
+    """The new side's sums: ``--new``'s folder, or a fresh build of the old side's profile; (None, exit code)
+    after a one-line error."""
+    if args.new is not None:
+        return sums(args.new), 0
+    profile = args.profile or profile_of(args.old)
+    if profile is None:
+        print(f"error: {args.old}: no manifest.json names its profile; pass --profile", file=sys.stderr)
+        return None, 2
+    with tempfile.TemporaryDirectory(prefix="cnn-sees-same-") as tmp:
+        where = Path(args.keep) if args.keep else Path(tmp)
+        if args.keep and (where / "out").exists():
+            print(f"error: --keep {where}: it already holds a build; pass an empty or new folder", file=sys.stderr)
+            return None, 2
+        try:
+            build(profile, where, args.weights)
+        except subprocess.CalledProcessError as exc:
+            print(f"error: the build failed (exit {exc.returncode}); see its messages above", file=sys.stderr)
+            return None, 1
+        return sums(where / "out"), 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if not args.old.exists():
         print(
             f"error: {args.old}: no such folder or file. Pass an earlier output folder (a copy of "
@@ -125,24 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"same: recorded {len(sums(args.old))} files of {args.old} in {args.record}", file=sys.stderr)
         return 0
     old = sums(args.old)
-    if args.new is not None:
-        new = sums(args.new)
-    else:
-        profile = args.profile or profile_of(args.old)
-        if profile is None:
-            print(f"error: {args.old}: no manifest.json names its profile; pass --profile", file=sys.stderr)
-            return 2
-        with tempfile.TemporaryDirectory(prefix="cnn-sees-same-") as tmp:
-            where = Path(args.keep) if args.keep else Path(tmp)
-            if args.keep and (where / "out").exists():
-                print(f"error: --keep {where}: it already holds a build; pass an empty or new folder", file=sys.stderr)
-                return 2
-            try:
-                build(profile, where, args.weights)
-            except subprocess.CalledProcessError as exc:
-                print(f"error: the build failed (exit {exc.returncode}); see its messages above", file=sys.stderr)
-                return 1
-            new = sums(where / "out")
+    new, code = _new_sums(args)
+    if new is None:
+        return code
     bad, allowed = compare(old, new, args.allow)
     for line in allowed:
         print(f"allowed {line}")

@@ -146,6 +146,11 @@ def browser_missing() -> str | None:
     return None
 
 
+def progress_line(n: int, total: int, what: str) -> None:
+    """``[n/total] what`` on stderr: the command lines' progress while Chromium measures."""
+    print(f"[{n + 1}/{total}] {what}", file=sys.stderr, flush=True)
+
+
 def site_pages(site: Path) -> list[str]:
     """Every page of a built site (use_directory_urls), as URL paths; '' is the home page."""
     pages = []
@@ -279,14 +284,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    missing = browser_missing()
-    if missing:
-        print(f"error: {missing}", file=sys.stderr)
+    if browser_missing():
+        print(f"error: {browser_missing()}", file=sys.stderr)
         return 2
     weights = weigh_site(
-        args.site,
-        compress=not args.uncompressed,
-        progress=lambda n, total, path: print(f"[{n + 1}/{total}] /{path}", file=sys.stderr, flush=True),
+        args.site, compress=not args.uncompressed, progress=lambda n, total, path: progress_line(n, total, f"/{path}")
     )
     print(table(weights))
     oversized = sorted({line for w in weights for line in w.oversized()})

@@ -100,13 +100,7 @@ def _overview(rc, res, model, layers, text):
     for r, layer in enumerate(layers):
         ch = res.records["layers"][layer]["channels"]
         for c in range(k):
-            ax = axes[r, c]
-            ax.imshow(IMAGES(layer).read(res)[c], interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"#{ch[c]}", fontsize=8, pad=2)
-            if c == 0:
-                ax.set_ylabel(layer, fontsize=8)
+            _cell(axes[r, c], IMAGES(layer).read(res)[c], f"#{ch[c]}", layer if c == 0 else None)
     rc.mpl(
         fig,
         model=model,
@@ -114,6 +108,16 @@ def _overview(rc, res, model, layers, text):
         caption=f"{rc.labels[model]}: one row per block (its last conv layer), the filters the photos "
         f"excite most, left to right by mean activation. {text}.",
     )
+
+
+def _cell(ax, image: np.ndarray, title: str, row_label: str | None) -> None:
+    """One optimised image in a grid: no ticks, its filter above, the layer to the left of a row's first."""
+    ax.imshow(image, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=8, pad=2)
+    if row_label is not None:
+        ax.set_ylabel(row_label, fontsize=8)
 
 
 def _naive(rc, res, model, layers, s):
@@ -125,13 +129,7 @@ def _naive(rc, res, model, layers, s):
         shown = (("naive", res.arrays[f"{layer}.naive"]), ("ours", IMAGES(layer).read(res)))
         for j in range(per):
             for q, (name, images) in enumerate(shown):
-                ax = axes[r, 2 * j + q]
-                ax.imshow(images[j], interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.set_title(f"#{ch[j]} {name}", fontsize=8, pad=2)
-                if j == 0 and q == 0:
-                    ax.set_ylabel(layer, fontsize=8)
+                _cell(axes[r, 2 * j + q], images[j], f"#{ch[j]} {name}", layer if j == 0 and q == 0 else None)
     rc.mpl(
         fig,
         model=model,

@@ -15,8 +15,34 @@ def _kind(name: str) -> str:
     return "conv" if "_conv" in name else "pool" if name.endswith("_pool") else "dense"
 
 
+def _box(row: dict, kind: str, max_side: float) -> tuple[float, float]:
+    """A layer's box in the diagram, (height, width): height grows with the map's side (log scale), width
+    with its channels; dense layers by their units."""
+    if kind == "dense":
+        return 0.3 + 0.5 * math.log2(row["shape"][0] / 1000) / math.log2(4096 / 1000), 0.12
+    c, h, _ = row["shape"]
+    return 0.22 + 0.78 * math.log2(h / 7) / max_side, (0.1 + 0.06 * math.log2(c / 64)) if kind == "conv" else 0.06
+
+
+def _legend(ax) -> None:
+    from matplotlib.patches import Patch
+
+    ax.legend(
+        handles=[
+            Patch(color=KIND_COLOURS["conv"], label="conv 3×3 + ReLU (width: channels)"),
+            Patch(color=KIND_COLOURS["pool"], label="max-pool 2×2 (halves height and width)"),
+            Patch(color=KIND_COLOURS["dense"], label="dense layer"),
+        ],
+        loc="lower right",
+        frameon=False,
+        fontsize=8,
+        ncols=3,
+        bbox_to_anchor=(1.0, -0.02),
+    )
+
+
 def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Rectangle
 
     fig = new_figure(11, 3.6)
     ax = fig.subplots()
@@ -32,13 +58,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     block_start = None
     for row in rows:
         name, kind = row["name"], _kind(row["name"])
-        if kind == "dense":
-            height = 0.3 + 0.5 * math.log2(row["shape"][0] / 1000) / math.log2(4096 / 1000)
-            width = 0.12
-        else:
-            c, h, _ = row["shape"]
-            height = 0.22 + 0.78 * math.log2(h / 7) / max_side
-            width = (0.1 + 0.06 * math.log2(c / 64)) if kind == "conv" else 0.06
+        height, width = _box(row, kind, max_side)
         if block_start is None and kind != "dense":
             block_start = x
         ax.add_patch(Rectangle((x, -height / 2), width, height, color=KIND_COLOURS[kind], lw=0))
@@ -61,18 +81,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     ax.set_ylim(-1.3, 0.85)
     ax.set_aspect("auto")
     ax.set_axis_off()
-    ax.legend(
-        handles=[
-            Patch(color=KIND_COLOURS["conv"], label="conv 3×3 + ReLU (width: channels)"),
-            Patch(color=KIND_COLOURS["pool"], label="max-pool 2×2 (halves height and width)"),
-            Patch(color=KIND_COLOURS["dense"], label="dense layer"),
-        ],
-        loc="lower right",
-        frameon=False,
-        fontsize=8,
-        ncols=3,
-        bbox_to_anchor=(1.0, -0.02),
-    )
+    _legend(ax)
     return rc.mpl(
         fig,
         kind="diagram",

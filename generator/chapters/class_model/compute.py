@@ -44,13 +44,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
     res = optvis.class_model(
         model.net,
         [c["index"] for c in classes],
-        steps=s["steps"],
-        size=s["size"],
-        lr=s["lr"],
-        l2=s["l2"],
-        jitter=s["jitter"],
-        blur_every=s["blur_every"],
-        blur_sigma=s["blur_sigma"],
+        **ctx.pick("steps", "size", "lr", "l2", "jitter", "blur_every", "blur_sigma"),
         generator=gen,
     )
     for i, row in enumerate(classes):

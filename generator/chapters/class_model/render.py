@@ -18,30 +18,30 @@ def settings_text(s: dict) -> str:
     )
 
 
-def render(rc: RenderContext, results) -> dict:
-    text = settings_text(rc.settings)
-    models = models_in(results)
-    classes = results[(None, models[0])].records["classes"]
-    for m in models:
-        res = results[(None, m)]
-        rows = res.records["classes"]
-        n = len(rows)
-        cols = min(5, n)
-        nr = math.ceil(n / cols)
-        fig = new_figure(1.75 * cols, 2.05 * nr)
-        axes = np.array(fig.subplots(nr, cols, squeeze=False)).ravel()
-        for ax in axes:
-            ax.set_axis_off()
-        for ax, im, row in zip(axes, res.arrays["images"], rows):
-            ax.imshow(im, interpolation="nearest")
-            label = textwrap.shorten(row["label"], 22, placeholder="…")
-            ax.set_title(f"{label}\nscore {row['final']:.3g}", fontsize=8)
-        rc.mpl(
-            fig,
-            model=m,
-            kind="classes",
-            caption=f"{rc.labels[m]}: one image per class, each maximising that class's pre-softmax score. {text}.",
-        )
+def _class_grid(rc: RenderContext, res, model: str, text: str) -> None:
+    """One model's class images, five to a row, each titled with its class and final score."""
+    rows = res.records["classes"]
+    n = len(rows)
+    cols = min(5, n)
+    nr = math.ceil(n / cols)
+    fig = new_figure(1.75 * cols, 2.05 * nr)
+    axes = np.array(fig.subplots(nr, cols, squeeze=False)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, im, row in zip(axes, res.arrays["images"], rows):
+        ax.imshow(im, interpolation="nearest")
+        label = textwrap.shorten(row["label"], 22, placeholder="…")
+        ax.set_title(f"{label}\nscore {row['final']:.3g}", fontsize=8)
+    rc.mpl(
+        fig,
+        model=model,
+        kind="classes",
+        caption=f"{rc.labels[model]}: one image per class, each maximising that class's pre-softmax score. {text}.",
+    )
+
+
+def _score_curves(rc: RenderContext, results, models: list[str], text: str):
+    """Every class's score at every step, one panel per model."""
     fig = new_figure(8, 3.0)
     axes = np.atleast_1d(fig.subplots(1, len(models), sharey=False))
     for ax, m in zip(axes, models):
@@ -52,12 +52,21 @@ def render(rc: RenderContext, results) -> dict:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("target class score (logit)")
-    curves = rc.mpl(
+    return rc.mpl(
         fig,
         model="both",
         kind="scores",
         caption=f"The target class's score at every step, one line per class (on the jittered image). {text}.",
     )
+
+
+def render(rc: RenderContext, results) -> dict:
+    text = settings_text(rc.settings)
+    models = models_in(results)
+    classes = results[(None, models[0])].records["classes"]
+    for m in models:
+        _class_grid(rc, results[(None, m)], m, text)
+    curves = _score_curves(rc, results, models, text)
     table = []
     for i, c in enumerate(classes):
         row = {"index": c["index"], "label": c["label"], "source": c["source"]}

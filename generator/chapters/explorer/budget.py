@@ -28,7 +28,16 @@ import threading
 import time
 from pathlib import Path
 
-from generator.site.weigh import _TRANSFERRED, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, _Host, browser_missing
+from generator.site.weigh import (
+    _TRANSFERRED,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    VIEWPORT,
+    _Host,
+    browser_missing,
+    progress_line,
+)
 
 DATA_BUDGET = 100_000_000
 FIRST_VIEW_BUDGET = 1_500_000
@@ -186,15 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"error: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(known)}", file=sys.stderr)
             return 2
-    missing = browser_missing()
-    if missing:
-        print(f"error: {missing}", file=sys.stderr)
+    if browser_missing():
+        print(f"error: {browser_missing()}", file=sys.stderr)
         return 2
-    m = measure(
-        args.site,
-        layers=args.layers,
-        progress=lambda n, total, name: print(f"[{n + 1}/{total}] {name}", file=sys.stderr, flush=True),
-    )
+    m = measure(args.site, layers=args.layers, progress=progress_line)
     print(table(m))
     if args.json:
         args.json.write_text(json.dumps(m, indent=1) + "\n", encoding="utf-8")

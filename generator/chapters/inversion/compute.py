@@ -54,12 +54,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
         model.net,
         [lyr for _, lyr in batch],
         x,
-        steps=s["steps"],
-        lr=s["lr"],
-        lr_end=s["lr_end"],
-        alpha=s["alpha"],
-        lambda_alpha=s["lambda_alpha"],
-        beta=s["beta"],
+        **ctx.pick("steps", "lr", "lr_end", "alpha", "lambda_alpha", "beta"),
         lambda_tv=lam,
         generator=gen,
     )
