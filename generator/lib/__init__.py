@@ -10,16 +10,20 @@ Layers are modules, module paths, or on a VGG16 the literature's names
 ``x`` is one preprocessed image or a batch; ``target`` one class or one per image.
 
 Modules: :mod:`.layers` (resolve, capture, prepared model), :mod:`.engine`
-(the shared gradient pass), :mod:`.attr` (attributions and CAM variants),
+(the shared gradient pass), :mod:`.attr` (attributions and CAM variants), :mod:`.integrated`
+(gradient x input, Integrated Gradients), :mod:`.lrp`, :mod:`.perturbation` (occlusion, Score-CAM),
+:mod:`.faithfulness` (deletion and insertion curves),
 :mod:`.optvis` (optimising an input), :mod:`.metrics` (Spearman, SSIM, PSNR).
 """
 
 from generator.lib.attr import (
     cam,
+    deconvnet,
     grad_cam,
     grad_cam_plus_plus,
     guided_backprop,
     guided_grad_cam,
+    layer_cam,
     saliency,
     saliency_map,
     smoothgrad,
@@ -27,13 +31,31 @@ from generator.lib.attr import (
 )
 from generator.lib.cam_rules import CAM_RULES, CamRule
 from generator.lib.engine import Explanation, explain
+from generator.lib.faithfulness import Curve, deletion_curve, insertion_curve, random_map, sobel_map
+from generator.lib.integrated import completeness_error, input_x_gradient, integrated_gradients
 from generator.lib.layers import Layer, activations, capture, conv_layer, is_vgg16, layer_choices, resolve_layer
+from generator.lib.lrp import lrp
 from generator.lib.metrics import compare, psnr, spearman, ssim
-from generator.lib.optvis import OptResult, activation_maximisation, class_model, invert
+from generator.lib.optvis import OptResult, activation_maximisation, class_model, deep_dream, invert
+from generator.lib.perturbation import occlusion, score_cam
 
 __all__ = [
     "saliency",
+    "input_x_gradient",
+    "integrated_gradients",
+    "completeness_error",
     "smoothgrad",
+    "deconvnet",
+    "lrp",
+    "occlusion",
+    "score_cam",
+    "layer_cam",
+    "deletion_curve",
+    "insertion_curve",
+    "Curve",
+    "random_map",
+    "sobel_map",
+    "deep_dream",
     "guided_backprop",
     "cam",
     "grad_cam",

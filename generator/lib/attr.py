@@ -74,6 +74,18 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target, *, reduce: bool =
     return _per_image(x, target, one)
 
 
+def deconvnet(model: nn.Module, x: torch.Tensor, target, *, reduce: bool = True) -> torch.Tensor:
+    """DeconvNet (Zeiler & Fergus, 2014): the backward pass with every ReLU passing only positive
+    *incoming* gradients, ignoring the forward activation's sign.  H x W (max |.| over colour channels), or
+    the signed 3 x H x W signal with ``reduce=False``."""
+
+    def one(xi, t):
+        g = explain(model, xi, t, guided=False, deconvnet=True).deconvnet
+        return g.abs().amax(0) if reduce else g
+
+    return _per_image(x, target, one)
+
+
 def saliency_map(per_channel: torch.Tensor | np.ndarray) -> np.ndarray:
     """3 x H x W gradients to the H x W map the figures show: max |.| over colour channels."""
     return np.abs(np.asarray(per_channel)).max(axis=0)
@@ -122,6 +134,12 @@ def grad_cam_plus_plus(
 ) -> torch.Tensor:
     """Grad-CAM++ of class ``target`` at ``layer``: H x W in [0, 1], see :func:`cam`."""
     return cam(model, x, target, layer, variant="grad_cam_plus_plus", upsample_to_input=upsample_to_input)
+
+
+def layer_cam(model: nn.Module, x: torch.Tensor, target, layer, *, upsample_to_input: bool = True) -> torch.Tensor:
+    """LayerCAM (Jiang et al., 2021) of class ``target`` at ``layer``: ReLU(Σ_k ReLU(dS/dA^k) ⊙ A^k), an
+    element-wise rule that works at shallow layers too; H x W in [0, 1], see :func:`cam`."""
+    return cam(model, x, target, layer, variant="layer_cam", upsample_to_input=upsample_to_input)
 
 
 def guided_grad_cam(model: nn.Module, x: torch.Tensor, target, layer, *, reduce: bool = True) -> torch.Tensor:

@@ -8,6 +8,7 @@ one forward/backward pass serves many images at once:
   transformation robustness), or the naive pixel-space ascent (``param="pixel"``);
 * :func:`class_model` -- Simonyan et al. (2013): maximise an unnormalised class
   score minus an L2 penalty, with jitter and a blur every few steps;
+* :func:`deep_dream` -- Mordvintsev et al. 2015: amplify what a layer sees in a photo, over octaves;
 * :func:`invert` -- Mahendran & Vedaldi (2015): reconstruct a photo from one
   layer's features with an alpha-norm and a total-variation prior.
 
@@ -22,6 +23,7 @@ bit.  Only the input image requires grad, and hooks are always removed.
 
 from generator.lib.optvis.classes import class_model
 from generator.lib.optvis.common import OptResult, flush_denormals
+from generator.lib.optvis.dream import deep_dream
 from generator.lib.optvis.features import activation_maximisation
 from generator.lib.optvis.inversion import invert, progressive
 from generator.lib.optvis.param import (
@@ -45,6 +47,7 @@ from generator.lib.optvis.transforms import (
 
 __all__ = [
     "activation_maximisation",
+    "deep_dream",
     "class_model",
     "invert",
     "progressive",

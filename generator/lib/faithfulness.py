@@ -1,0 +1,125 @@
+"""Does deleting what a map ranks first destroy the class?  Deletion and insertion curves (Petsiuk et al.,
+2018, RISE).
+
+A map ranks the pixels (most relevant first; ties in reading order).  **Deletion** replaces them, in that
+order and in ``steps`` equal portions, with a blurred copy of the photo, and records the class's softmax
+probability after each portion: a faithful map makes it fall fast (a low area under the curve).
+**Insertion** starts from the blurred copy and restores the photo's pixels in the same order: a faithful
+map makes it rise fast (a high area).  The blurred copy, not black, is what "removed" means here: it keeps
+the colours and drops the detail, so the network is not asked about an image unlike any photo.
+
+Two rankings that know nothing of the network are the yardsticks: a random one, and a Sobel edge map of
+the photo (Adebayo et al., 2018: an edge detector can look like a convincing explanation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generator.lib.integrated import BLUR_SIGMA, _batch
+from generator.lib.layers import device_of, prepared
+from generator.lib.optvis.transforms import gaussian_blur
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One deletion or insertion curve: the class probability after each step (``steps + 1`` values, the
+    first before anything changed) and the area under it, over a fraction of pixels from 0 to 1."""
+
+    kind: str  # "deletion" or "insertion"
+    probs: np.ndarray
+    auc: float
+
+
+def ranking(saliency) -> np.ndarray:
+    """Pixel indices (row-major) from most to least relevant; equal values keep reading order."""
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.ndim != 2 or s.size == 0:
+        raise ValueError(f"a saliency map must be a non-empty H x W array, got shape {s.shape}")
+    if not np.isfinite(s).all():
+        raise ValueError("the saliency map holds NaN or infinite values")
+    return np.argsort(-s.ravel(), kind="stable")
+
+
+def auc(probs: np.ndarray) -> float:
+    """Area under a curve sampled at equal steps over [0, 1] (the trapezoid rule)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if len(p) < 2:
+        raise ValueError("a curve needs at least two points (steps >= 1)")
+    return float(((p[1:] + p[:-1]) / 2).mean())
+
+
+def _curve(
+    kind: str, model: nn.Module, x, saliency, target: int, steps: int, blur_sigma: float | None, batch_size: int
+) -> Curve:
+    if steps < 1:
+        raise ValueError(f"a {kind} curve needs steps >= 1, got {steps}")
+    x = _batch(x)[:1].detach().to(device_of(model))
+    h, w = x.shape[-2:]
+    order = torch.as_tensor(ranking(saliency), device=x.device)
+    if order.numel() != h * w:
+        raise ValueError(f"the saliency map is {np.shape(saliency)}, the image {h} x {w}: they must match")
+    sigma = BLUR_SIGMA * max(h, w) if blur_sigma is None else blur_sigma
+    blurred = gaussian_blur(x, sigma)
+    start, end = (x, blurred) if kind == "deletion" else (blurred, x)
+    counts = [round(k * h * w / steps) for k in range(steps + 1)]
+    probs = []
+    with torch.no_grad(), prepared(model):
+        for i in range(0, steps + 1, batch_size):
+            images = []
+            for n in counts[i : i + batch_size]:
+                keep = torch.zeros(h * w, dtype=torch.bool, device=x.device)
+                keep[order[:n]] = True  # these pixels are already changed
+                images.append(torch.where(keep.view(1, 1, h, w), end, start))
+            out = F.softmax(model(torch.cat(images)).double(), dim=1)[:, int(target)]
+            probs.extend(out.cpu().tolist())
+    values = np.asarray(probs)
+    return Curve(kind, values, auc(values))
+
+
+def deletion_curve(
+    model: nn.Module,
+    x,
+    saliency,
+    target: int,
+    *,
+    steps: int = 16,
+    blur_sigma: float | None = None,
+    batch_size: int = 17,
+) -> Curve:
+    """The class probability as the map's pixels, most relevant first, are replaced by the blurred photo."""
+    return _curve("deletion", model, x, saliency, target, steps, blur_sigma, batch_size)
+
+
+def insertion_curve(
+    model: nn.Module,
+    x,
+    saliency,
+    target: int,
+    *,
+    steps: int = 16,
+    blur_sigma: float | None = None,
+    batch_size: int = 17,
+) -> Curve:
+    """The class probability as the photo's pixels, most relevant first, are restored into the blurred photo."""
+    return _curve("insertion", model, x, saliency, target, steps, blur_sigma, batch_size)
+
+
+def random_map(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """A ranking that knows nothing: uniform noise of ``shape`` from ``seed``."""
+    return np.random.default_rng(seed).random(shape)
+
+
+def sobel_map(image: np.ndarray) -> np.ndarray:
+    """The Sobel gradient magnitude of an H x W x 3 image's luminance (replicate padding): an edge detector
+    posing as an explanation."""
+    rgb = torch.as_tensor(np.asarray(image, dtype=np.float32))
+    grey = rgb @ torch.tensor([0.299, 0.587, 0.114])
+    kx = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    g = F.conv2d(F.pad(grey[None, None], (1, 1, 1, 1), mode="replicate"), torch.stack([kx, kx.T]).unsqueeze(1))
+    return g.pow(2).sum(1).sqrt()[0].numpy()
