@@ -7,8 +7,9 @@ the gallery and the glossary list every method in it.  A method says which
 signals of the shared pass (:func:`generator.lib.engine.explain`) it uses and
 how they become one H x W map:
 
-* ``"gradient"``, ``"guided"``, ``"smooth"``: the input gradient, the guided
-  backprop signal, SmoothGrad's mean |gradient| (each 3 x H x W);
+* ``"gradient"``, ``"guided"``, ``"deconvnet"``, ``"smooth"``: the input gradient, the guided
+  backprop and DeconvNet signals, SmoothGrad's mean |gradient| (each 3 x H x W);
+* ``"input"``: the photo as the network saw it (3 x H x W, normalised);
 * a CAM rule's name (``"grad_cam"``, ``"grad_cam_plus_plus"``): that rule's raw
   h x w map at the method's layer.
 
@@ -26,7 +27,7 @@ import torch
 from generator.lib.attr import saliency_map, upsample
 from generator.lib.cam_rules import CAM_RULES
 
-INPUT_SIGNALS = ("gradient", "guided", "smooth")
+INPUT_SIGNALS = ("gradient", "guided", "deconvnet", "smooth", "input")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Signals:
     gradient: np.ndarray | None = None  # 3 x H x W, signed
     guided: np.ndarray | None = None  # 3 x H x W, signed
     smooth: np.ndarray | None = None  # 3 x H x W, mean |gradient| over the noisy copies
+    deconvnet: np.ndarray | None = None  # 3 x H x W, signed
+    input: np.ndarray | None = None  # 3 x H x W, the photo in the network's input space
     cams: Mapping[str, np.ndarray] = field(default_factory=dict)  # CAM rule -> raw h x w at one layer
 
     def signal(self, name: str) -> np.ndarray:
@@ -58,6 +61,15 @@ def _guided(s: Signals) -> np.ndarray:
     return saliency_map(s.signal("guided"))
 
 
+def _input_x_gradient(s: Signals) -> np.ndarray:
+    # an additive attribution: the colour channels' contributions sum, then the magnitude is shown
+    return np.abs((s.signal("input") * s.signal("gradient")).sum(axis=0))
+
+
+def _deconvnet(s: Signals) -> np.ndarray:
+    return saliency_map(s.signal("deconvnet"))
+
+
 def cam_map(rule: str) -> Callable[[Signals], np.ndarray]:
     def to_map(s: Signals) -> np.ndarray:
         return upsample(torch.as_tensor(s.signal(rule)), s.size).numpy()
@@ -75,7 +87,9 @@ class Method:
     """One attribution method.
 
     ``family``: ``"gradient"`` (a map from the input gradient's pass) or ``"cam"``
-    (needs a layer).  ``question``: what its map answers, in one line;
+    (needs a layer).  ``group``: the family a reader knows it by (``"gradients"``, ``"backward
+    rules"``, ``"perturbation"``, ``"cam"``), which the trust table and the glossary group by.
+    ``question``: what its map answers, in one line;
     ``definition``: one plain sentence for the glossary; ``colour``: its line and
     dot colour in every plot.  ``uses``: the signals it reads (see the module
     docstring); ``to_map``: signals -> H x W map (non-negative, not yet scaled
@@ -92,6 +106,7 @@ class Method:
     colour: str
     uses: tuple[str, ...]
     to_map: Callable[[Signals], np.ndarray]
+    group: str = "gradients"
 
     @property
     def needs_layer(self) -> bool:
@@ -116,6 +131,7 @@ class Method:
             "definition": self.definition,
             "citation": self.citation,
             "colour": self.colour,
+            "group": self.group,
         }
 
 
@@ -147,6 +163,18 @@ METHODS: dict[str, Method] = {
             _smoothgrad,
         ),
         Method(
+            "input_x_gradient",
+            "Gradient × input",
+            "gradient",
+            "Which pixels contribute to the score, to first order?",
+            "The gradient multiplied by the photo itself, summed over the colour channels: each pixel's "
+            "first-order contribution to the class score (exact for a linear model).",
+            "Shrikumar et al., 2016",
+            "#3a86ff",
+            ("gradient", "input"),
+            _input_x_gradient,
+        ),
+        Method(
             "guided",
             "Guided backprop",
             "gradient",
@@ -157,6 +185,20 @@ METHODS: dict[str, Method] = {
             "#2a9d8f",
             ("guided",),
             _guided,
+            "backward rules",
+        ),
+        Method(
+            "deconvnet",
+            "DeconvNet",
+            "gradient",
+            "Which input patterns does the network's top-down pass reconstruct?",
+            "A backward pass in which every ReLU passes only positive gradients, whatever the unit's own "
+            "activation was: Zeiler and Fergus's reconstruction of what a unit responds to.",
+            "Zeiler & Fergus, 2014",
+            "#52796f",
+            ("deconvnet",),
+            _deconvnet,
+            "backward rules",
         ),
         Method(
             "grad_cam",
@@ -169,6 +211,7 @@ METHODS: dict[str, Method] = {
             "#e76f51",
             ("grad_cam",),
             cam_map("grad_cam"),
+            "cam",
         ),
         Method(
             "grad_cam_plus_plus",
@@ -181,6 +224,20 @@ METHODS: dict[str, Method] = {
             "#d4a017",
             ("grad_cam_plus_plus",),
             cam_map("grad_cam_plus_plus"),
+            "cam",
+        ),
+        Method(
+            "layer_cam",
+            "LayerCAM",
+            "cam",
+            "Where is the evidence, location by location, even at a shallow layer?",
+            "Each activation weighted by its own positive gradient (not by a channel's average), summed over "
+            "the channels and passed through a ReLU: a CAM that keeps fine detail at early layers.",
+            "Jiang et al., 2021",
+            "#b5179e",
+            ("layer_cam",),
+            cam_map("layer_cam"),
+            "cam",
         ),
         Method(
             "guided_grad_cam",
@@ -193,6 +250,7 @@ METHODS: dict[str, Method] = {
             "#8a5a44",
             ("guided", "grad_cam"),
             _guided_grad_cam,
+            "cam",
         ),
     )
 }

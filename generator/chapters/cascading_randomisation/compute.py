@@ -80,12 +80,14 @@ def cascade_methods(with_smooth: bool) -> dict:
     return {n: m for n, m in METHODS.items() if with_smooth or "smooth" not in m.uses}
 
 
-def pass_maps(e, size, methods) -> dict[str, np.ndarray]:
-    """Every method's map from one :func:`explain` result at the primary CAM layer."""
+def pass_maps(e, size, methods, x) -> dict[str, np.ndarray]:
+    """Every method's map from one :func:`explain` result (of the photo ``x``) at the primary CAM layer."""
     sig = Signals(
         size=tuple(size),
         gradient=e.gradient.numpy(),
         guided=e.guided.numpy(),
+        deconvnet=e.deconvnet.numpy(),
+        input=x[0].float().cpu().numpy(),
         smooth=None if e.smooth is None else e.smooth.numpy(),
         cams={rule: e.variants[rule][PRIMARY_CAM_LAYER].numpy() for rule in cam_rules_used()},
     )
@@ -102,11 +104,11 @@ def _step_pass(net, x, target, base, with_smooth: bool, size, methods) -> tuple[
     """Every method's map on one cascade network, with the saliency pass's class, noise and settings;
     and whether its raw Grad-CAM is flat."""
     rules = cam_rules_used()
-    e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True,
+    e = explain(net, x, target, cam_layers=[PRIMARY_CAM_LAYER], guided=True, deconvnet=True,
                 smooth_n=saliency.SMOOTH_N.read(base) if with_smooth else 0, sigma=saliency.SIGMA.read(base),
                 seed=saliency.NOISE_SEED.read(base), batch_size=saliency.BATCH_SIZE.read(base),
                 channels_last=saliency.CHANNELS_LAST.read(base), cam=rules[0], cam_variants=rules)  # fmt: skip
-    return pass_maps(e, size, methods), bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0)
+    return pass_maps(e, size, methods, x), bool(e.cams[PRIMARY_CAM_LAYER].max() <= 0)
 
 
 def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:

@@ -31,6 +31,7 @@ from generator.chapters.saliency.compute import signals
 from generator.chapters.saliency.spec import CAM_LAYERS
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib.attr import saliency_map, upsample
+from generator.lib.cam_rules import CAM_RULES
 from generator.lib.methods import cam_methods
 
 
@@ -57,7 +58,7 @@ def _layer_stats(base: Result, rule: str, size, res: Result) -> dict[str, dict]:
         up = upsample(torch.from_numpy(raw), size).numpy().astype(np.float32)
         out.CAM(rule, layer).put(res, up)
         layers[layer] = cam_stats(up, raw)
-        weights = saliency.CAM_WEIGHTS(rule, layer).get(base)
+        weights = saliency.CAM_WEIGHTS(rule, layer).get(base) if CAM_RULES[rule].kind == "channel" else None
         if weights is not None:
             layers[layer] |= {"positive_weights": float((weights > 0).mean()), "channels": int(weights.size)}
     return layers

@@ -42,6 +42,7 @@ def _publish(res: Result, e, rules: list[str]) -> None:
     """The pass's signals into ``res`` under the names ``spec.py`` declares."""
     spec.GRADIENT.put(res, _f32(e.gradient))
     spec.GUIDED.put(res, _f32(e.guided))
+    spec.DECONVNET.put(res, _f32(e.deconvnet))
     spec.SMOOTHGRAD.put(res, _f32(e.smooth))
     for rule in rules:
         for layer in CAM_LAYERS:
@@ -58,11 +59,12 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     seed = noise_seed(image, s["noise_seed"])
     rules = cam_rules_used()
     x = image.tensor.to(ctx.device)
-    e = explain(model.net, x, target, cam_layers=CAM_LAYERS, guided=True, smooth_n=s["smoothgrad_n"],
+    e = explain(model.net, x, target, cam_layers=CAM_LAYERS, guided=True, deconvnet=True, smooth_n=s["smoothgrad_n"],
                 sigma=s["sigma"], seed=seed, batch_size=s["batch_size"], channels_last=s["channels_last"],
                 cam=rules[0], cam_variants=rules)  # fmt: skip
     res = Result()
     _publish(res, e, rules)
+    spec.INPUT.put(res, image.tensor[0].float().numpy())
     expected = image.credit.label_index if image.credit else None
     expected_score = None
     if expected is not None and expected != target:
@@ -88,6 +90,8 @@ def signals(res: Result, size: tuple[int, int], layer: str = PRIMARY_CAM_LAYER) 
         size=tuple(size),
         gradient=spec.GRADIENT.read(res),
         guided=spec.GUIDED.read(res),
+        deconvnet=spec.DECONVNET.read(res),
+        input=spec.INPUT.read(res),
         smooth=spec.SMOOTHGRAD.get(res),
         cams={rule: spec.CAM(rule, layer).read(res) for rule in cam_rules_used()},
     )

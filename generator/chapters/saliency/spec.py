@@ -48,6 +48,8 @@ TECHNIQUE = Technique(
 _T = TECHNIQUE.name
 GRADIENT = Output(_T, "gradient", "dS/dx for the explained class, 3 x H x W, signed")
 GUIDED = Output(_T, "guided", "the guided-backprop signal, 3 x H x W, signed")
+DECONVNET = Output(_T, "deconvnet", "the DeconvNet signal, 3 x H x W, signed")
+INPUT = Output(_T, "input", "the photo as the network saw it (normalised), 3 x H x W: gradient x input reads it")
 SMOOTHGRAD = Output(_T, "smoothgrad", "SmoothGrad's mean |dS/dx| over the noisy copies, 3 x H x W")
 CAM = OutputFamily(
     _T,
