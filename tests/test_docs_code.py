@@ -137,3 +137,28 @@ def test_shell_blocks_name_real_sessions_and_options(example):
             assert proc.returncode == 0, f"{line!r}: {proc.stderr.strip().splitlines()[-1:]}"
             parsed += 1
     assert parsed >= 2
+
+
+CHAPTER_EXAMPLES = [ROOT / "docs" / "trust.md"]
+"""Chapters whose "In your own code" blocks run against a seeded VGG16 (``net``, ``x``, ``target`` given)."""
+
+
+@pytest.mark.parametrize("doc", CHAPTER_EXAMPLES, ids=lambda p: p.name)
+def test_a_chapters_own_code_runs(doc, standin_state_dict):
+    import torch
+    import torchvision
+
+    from generator import images as imgmod
+
+    net = torchvision.models.vgg16(weights=None, init_weights=False)
+    net.load_state_dict(standin_state_dict)
+    net.eval()
+    x = imgmod.prepare(imgmod.load_rgb(IMAGES / "chelsea.png"), 64).tensor
+    with torch.no_grad():
+        target = int(net(x).argmax())
+    code = [c for lang, c in FENCE.findall(doc.read_text(encoding="utf-8")) if lang == "python"]
+    assert code, f"{doc.name} has no python block"
+    for block in code:
+        namespace = {"net": net, "x": x, "target": target}
+        exec(compile(block, f"{doc.name} block", "exec"), namespace)  # noqa: S102 - the docs' own example
+    assert namespace["curve"].auc >= 0 and len(namespace["curve"].probs) == 17

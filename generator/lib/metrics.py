@@ -149,3 +149,17 @@ def ssim_rgb(a, b, data_range: float = 1.0) -> float:
     if a.ndim == 2:
         return ssim(a, b, data_range=data_range)
     return float(np.mean([ssim(a[..., c], b[..., c], data_range=data_range) for c in range(a.shape[-1])]))
+
+
+def bootstrap_interval(values, *, n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of the mean of ``values`` (resampled with replacement, ``n`` times,
+    from ``seed``): (low, high).  One value gives (it, it); none gives (nan, nan)."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    if v.size == 1:
+        return float(v[0]), float(v[0])
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n, v.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))

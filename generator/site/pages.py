@@ -93,7 +93,7 @@ def write_methods_table(site: SiteContext, techniques: Iterable[Technique], stat
 def write_manifest(site: SiteContext, techniques: Iterable[Technique], states: StateStore) -> None:
     """``manifest.json``: every figure with its technique, image, model, layer and path, in site order, and
     the paths of the data files (not figures) that renderers wrote, and the attribution methods."""
-    from generator.lib.methods import METHODS
+    from generator.lib.methods import every_method
 
     figures: list[dict] = []
     data: list[str] = []
@@ -114,6 +114,6 @@ def write_manifest(site: SiteContext, techniques: Iterable[Technique], states: S
         "techniques": listed,
         "figures": figures,
         "data": data,  # files that are not figures (the unit explorer's atlases and indexes)
-        "methods": [m.as_dict() for m in METHODS.values()],  # the attribution methods (the glossary lists them)
+        "methods": [m.as_dict() for m in every_method()],  # the attribution methods (the glossary lists them)
     }
     atomic_write_text(site.out_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False) + "\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.core import Technique
+from generator.core import Output, Technique
 
 STEPS = ["classifier", "block5", "block4", "block3", "block2", "block1"]
 """Layer groups re-initialised in turn, top down."""
@@ -17,4 +17,12 @@ TECHNIQUE = Technique(
     scope="image",
     models=("trained",),
     summary="trained-vs-untrained similarity of every map, and cascading randomisation from the top block down",
+)
+
+_T = TECHNIQUE.name
+SIMILARITY = Output(
+    _T,
+    "similarity",
+    "per method: Spearman and SSIM between its map on the trained network and at each cascade step",
+    kind="record",
 )

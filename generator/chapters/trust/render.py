@@ -1,0 +1,199 @@
+"""The trust chapter's figures and table: every method on the featured photo for both networks, deletion and
+insertion curves, and per method its weight dependence and faithfulness with bootstrap intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.chapters.cascading_randomisation.spec import STEPS
+from generator.chapters.trust.spec import PASSES_BELOW
+from generator.lib.methods import every_method
+from generator.lib.metrics import bootstrap_interval
+from generator.render import RenderContext, new_figure
+from generator.render.overlays import clip_scale, overlay_grid
+
+GROUPS = ("gradients", "backward rules", "perturbation", "cam")
+GRID_PARTS = {"gradients-and-rules": ("gradients", "backward rules"), "perturbation-and-cam": ("perturbation", "cam")}
+
+
+def _grid(rc: RenderContext, img, res, methods: list, part: str) -> dict:
+    pct = rc.settings["clip_percentile"]
+    shown = [m for m in methods if m["group"] in GRID_PARTS[part]]
+    rows = [
+        (rc.labels[n], [clip_scale(res.arrays[f"{n}/{m['name']}/map"], pct) for m in shown])
+        for n in ("trained", "untrained")
+    ]
+    fig = overlay_grid(
+        rows,
+        img.seen,
+        [m["title"] for m in shown],
+        alpha=rc.settings["alpha"],
+        bar_label=f"map / its {pct:g}th percentile",
+        panel=1.6,
+    )
+    groups = " and ".join(GRID_PARTS[part])
+    return rc.mpl(
+        fig,
+        image=img.id,
+        model="both",
+        kind=f"grid-{part}",
+        caption=f"{img.title}: every method of the {groups} families on both networks, explaining the trained "
+        f"network's top-1 class ({res.records['target_label']}). Each map is scaled to its own "
+        f"{pct:g}th percentile and blended over the photo.",
+    )
+
+
+def _curve_plot(rc: RenderContext, img, res, methods: list) -> dict:
+    fig = new_figure(11.5, 3.8)
+    axes = fig.subplots(1, 2, sharey=True)
+    steps = len(res.arrays[f"trained/{methods[0]['name']}/deletion"]) - 1
+    x = np.linspace(0, 1, steps + 1)
+    seeds = sorted(k for k in res.records["networks"]["trained"]["auc"] if k.startswith("random"))
+    for ax, kind in zip(axes, ("deletion", "insertion")):
+        for m in methods:
+            ax.plot(x, res.arrays[f"trained/{m['name']}/{kind}"], color=m["colour"], lw=1.2, label=m["title"])
+        rand = np.mean([res.arrays[f"trained/{s}/{kind}"] for s in seeds], axis=0)
+        ax.plot(x, rand, color="0.4", lw=1.6, ls=":", label=f"random ranking (mean of {len(seeds)})")
+        ax.plot(x, res.arrays[f"trained/sobel/{kind}"], color="black", lw=1.4, ls="--", label="Sobel edge map")
+        ax.set_title(
+            f"{kind}: {'most relevant removed first' if kind == 'deletion' else 'most relevant restored first'}",
+            fontsize=10,
+        )
+        ax.set_xlabel("fraction of pixels changed")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"p({res.records['target_label']}) / p on the photo")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=7)
+    return rc.mpl(
+        fig,
+        image=img.id,
+        model="trained",
+        kind="curves",
+        caption=f"{img.title}, {rc.labels['trained']}: the class probability (divided by its value on the photo) "
+        f"as each method's pixels, most "
+        f"relevant first, are replaced by a blurred copy of the photo (deletion: lower is more faithful) or "
+        f"restored into it (insertion: higher is more faithful), in {steps} steps.",
+    )
+
+
+def _interval(values) -> dict:
+    lo, hi = bootstrap_interval(values)
+    v = [x for x in values if x is not None and np.isfinite(x)]
+    return {"mean": float(np.mean(v)) if v else None, "low": lo, "high": hi, "n": len(v)}
+
+
+def _side(interval: dict, above: str, below: str, at: float = 0.0) -> str:
+    """Which side of ``at`` a bootstrap interval lies on: ``above``, ``below``, ``"inconclusive"`` (it straddles
+    ``at``), ``"one photo"`` (no interval) or ``"n/a"`` (no value)."""
+    if interval["mean"] is None:
+        return "n/a"
+    if interval["n"] < 2:
+        return "one photo"
+    if interval["low"] > at:
+        return above
+    if interval["high"] < at:
+        return below
+    return "inconclusive"
+
+
+def weight_dependence(rho: dict) -> str:
+    """Whether a method's map depends on the weights: its ρ interval wholly below the threshold, wholly at or
+    above it, or straddling it."""
+    if rho["mean"] is None:
+        return "n/a"
+    if rho["n"] < 2:
+        return "one photo"
+    if rho["high"] < PASSES_BELOW:
+        return "depends on the weights"
+    if rho["low"] >= PASSES_BELOW:
+        return "ignores the weights"
+    return "inconclusive"
+
+
+def verdict(weights: str, deletion: str, insertion: str) -> str:
+    """The table's verdict from the three tests (see the chapter's "How the verdict is chosen")."""
+    if weights == "ignores the weights" or deletion == "slower than random":
+        return "do not trust"
+    if weights == "depends on the weights" and deletion == "faster than random" and insertion == "faster than random":
+        return "trust"
+    return "inconclusive"
+
+
+def _row(m: dict, recs: list[dict], network: str) -> dict:
+    recs = [r for r in recs if m["name"] in r["networks"][network]["auc"]]  # a separate method: its photos only
+    auc = [r["networks"][network]["auc"] for r in recs]
+    seeds = [k for k in auc[0] if k.startswith("random")]
+    rand = {k: [float(np.mean([a[s][k] for s in seeds])) for a in auc] for k in ("deletion", "insertion")}
+    own = {k: [a[m["name"]][k] for a in auc] for k in ("deletion", "insertion")}
+    sobel = {k: [a["sobel"][k] for a in auc] for k in ("deletion", "insertion")}
+    rho = _interval([r["rho"][m["name"]] for r in recs])
+    gain_del = _interval([rd - o for rd, o in zip(rand["deletion"], own["deletion"])])
+    gain_ins = _interval([o - rd for rd, o in zip(rand["insertion"], own["insertion"])])
+    weights = weight_dependence(rho)
+    deletion = _side(gain_del, "faster than random", "slower than random")
+    insertion = _side(gain_ins, "faster than random", "slower than random")
+    cascade = [r["cascade"].get(m["name"]) for r in recs]
+    half = None
+    if all(c is not None for c in cascade):
+        means = np.nanmean(np.array([[np.nan if v is None else v for v in c] for c in cascade], float), axis=0)
+        half = next((k for k, v in enumerate(means) if k > 0 and v < PASSES_BELOW), None)
+    seconds = [r["networks"][network]["seconds"].get(m["name"]) for r in recs]
+    return {
+        **m,
+        "rho": rho,
+        "deletion": _interval(own["deletion"]),
+        "insertion": _interval(own["insertion"]),
+        "random": {k: float(np.mean(v)) for k, v in rand.items()},
+        "sobel": {k: float(np.mean(v)) for k, v in sobel.items()},
+        "beats_sobel": float(np.mean(own["deletion"])) < float(np.mean(sobel["deletion"])),
+        "weights": weights,
+        "deletion_vs_random": deletion,
+        "insertion_vs_random": insertion,
+        "verdict": verdict(weights, deletion, insertion),
+        "cascade_step": half,
+        "in_cascade": cascade[0] is not None,
+        "seconds": float(np.mean(seconds)) if all(s is not None for s in seconds) else None,
+    }
+
+
+def render(rc: RenderContext, results) -> dict:
+    recs = {i: results[(i, "trained")].records for i, _ in results if results[(i, "trained")].records.get("in_scope")}
+    ids = [img.id for img in rc.images if img.id in recs]
+    if not ids:
+        return {"photos": [], "rows": []}
+    first = rc.featured(ids)
+    ids = [first] + [i for i in ids if i != first]  # the featured photo first: the grid and the curves show it
+    methods = [m.as_dict() for m in every_method()]
+    featured = rc.image(ids[0])
+    res = results[(ids[0], "trained")]
+    missing = [m for m in methods if f"trained/{m['name']}/map" not in res.arrays]
+    grid_methods = [m for m in methods if m not in missing]
+    figures = {part: _grid(rc, featured, res, grid_methods, part) for part in GRID_PARTS}
+    curves = _curve_plot(rc, featured, res, methods)
+    rows = [_row(m, [recs[i] for i in ids], "trained") for m in methods]
+    untrained = [_row(m, [recs[i] for i in ids], "untrained") for m in methods]
+    cascade_steps = ["none", *STEPS]
+    first = recs[ids[0]]
+    flat = float(np.mean([recs[i]["networks"]["trained"]["auc"]["random0"]["deletion"] for i in ids]))
+    return {
+        **rc.featured_fields(ids),
+        "photos": [{"id": i, "title": rc.image(i).title} for i in ids],
+        "rows": rows,
+        "untrained": untrained,
+        "figures": figures,
+        "curves": curves,
+        "groups": list(GROUPS),
+        "target_label": first["target_label"],
+        "steps": len(res.arrays[f"trained/{methods[0]['name']}/deletion"]) - 1,
+        "ig_completeness": {
+            n: float(np.mean([c for i in ids if (c := recs[i]["networks"][n]["ig_completeness"]) is not None]))
+            for n in ("trained", "untrained")
+        },
+        "passes_below": PASSES_BELOW,
+        "trained_label": rc.labels["trained"],
+        "random_deletion": flat,
+        "zero_biases": {n: all(recs[i]["networks"][n]["zero_biases"] for i in ids) for n in ("trained", "untrained")},
+        "settings": rc.settings,
+        "grid_missing": [m["title"] for m in missing],
+        "cascade_steps": cascade_steps,
+    }

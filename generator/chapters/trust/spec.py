@@ -1,0 +1,55 @@
+"""The trust chapter's declaration: settings, dependencies and named outputs (no torch).
+
+For a few photos (``photos``: the featured one first) this chapter runs the attribution methods that need
+their own passes (Integrated Gradients, LRP, occlusion, Score-CAM) on both networks, and puts every
+method, those and the shared pass's, through two tests: weight dependence (Adebayo et al., 2018) and
+deletion / insertion faithfulness (Petsiuk et al., 2018) against a random ranking and a Sobel edge map.
+"""
+
+from __future__ import annotations
+
+from generator.core import Technique
+
+_COMMON = {"batch_size": 16, "score_cam_layer": "block5_conv3", "random_seeds": 3, "bootstrap": 2000}
+
+TECHNIQUE = Technique(
+    name="trust",
+    title="Which explanation can you trust?",
+    chapter="trust.md",
+    order=43,
+    needs=("saliency", "cascading_randomisation"),  # both networks' shared-pass maps, the cascade's similarities
+    scope="image",
+    models=("trained",),  # one unit per photo runs both networks (the tests compare them)
+    compute_settings={
+        "quick": {**_COMMON, "photos": 3, "separate_photos": 3, "ig_steps": 8, "window": 16, "stride": 8, "steps": 8},
+        "default": {
+            **_COMMON,
+            "photos": 3,
+            "separate_photos": 1,
+            "ig_steps": 16,
+            "window": 56,
+            "stride": 28,
+            "steps": 8,
+            "random_seeds": 2,
+        },
+        "full": {
+            **_COMMON,
+            "photos": 0,
+            "separate_photos": 0,
+            "ig_steps": 64,
+            "window": 32,
+            "stride": 16,
+            "steps": 20,
+            "random_seeds": 5,
+        },
+    },
+    render_settings={p: {"alpha": 0.6, "clip_percentile": 99.0} for p in ("quick", "default", "full")},
+    summary="Integrated Gradients, LRP, occlusion and Score-CAM; weight dependence and deletion / insertion "
+    "curves of every method against random and edge-map baselines",
+)
+"""``photos``: how many photos the tests cover (0: all of them), the featured one first; ``separate_photos``: on
+how many of those the methods with their own passes run (Score-CAM alone costs one forward pass per channel
+of its layer, 512 at ``block5_conv3``)."""
+
+PASSES_BELOW = 0.5
+"""A map depends on the weights when its trained-vs-untrained Spearman ρ is below this (as the sanity checks)."""
