@@ -55,7 +55,7 @@ def auc(probs: np.ndarray) -> float:
 
 
 def _curve(
-    kind: str, model: nn.Module, x, saliency, target: int, steps: int, blur_sigma: float | None, batch_size: int
+    kind: str, model: nn.Module, x, saliency, target: int, *, steps: int = 16, blur_sigma=None, batch_size: int = 17
 ) -> Curve:
     if steps < 1:
         raise ValueError(f"a {kind} curve needs steps >= 1, got {steps}")
@@ -82,32 +82,17 @@ def _curve(
     return Curve(kind, values, auc(values))
 
 
-def deletion_curve(
-    model: nn.Module,
-    x,
-    saliency,
-    target: int,
-    *,
-    steps: int = 16,
-    blur_sigma: float | None = None,
-    batch_size: int = 17,
-) -> Curve:
-    """The class probability as the map's pixels, most relevant first, are replaced by the blurred photo."""
-    return _curve("deletion", model, x, saliency, target, steps, blur_sigma, batch_size)
+def deletion_curve(model: nn.Module, x, saliency, target: int, **options) -> Curve:
+    """The class probability as the map's pixels, most relevant first, are replaced by the blurred photo.
+
+    ``options``: ``steps`` (16), ``blur_sigma`` (None: 5 % of the side), ``batch_size`` (17)."""
+    return _curve("deletion", model, x, saliency, target, **options)
 
 
-def insertion_curve(
-    model: nn.Module,
-    x,
-    saliency,
-    target: int,
-    *,
-    steps: int = 16,
-    blur_sigma: float | None = None,
-    batch_size: int = 17,
-) -> Curve:
-    """The class probability as the photo's pixels, most relevant first, are restored into the blurred photo."""
-    return _curve("insertion", model, x, saliency, target, steps, blur_sigma, batch_size)
+def insertion_curve(model: nn.Module, x, saliency, target: int, **options) -> Curve:
+    """The class probability as the photo's pixels, most relevant first, are restored into the blurred photo
+    (``options`` as for :func:`deletion_curve`)."""
+    return _curve("insertion", model, x, saliency, target, **options)
 
 
 def random_map(shape: tuple[int, int], seed: int) -> np.ndarray:

@@ -82,8 +82,28 @@ def _guided_grad_cam(s: Signals) -> np.ndarray:
     return np.abs(s.signal("guided") * cam).max(axis=0)
 
 
+DESCRIBED = ("name", "title", "family", "question", "definition", "citation", "colour", "group")
+"""What pages, the manifest and the glossary state about a method (its ``as_dict``)."""
+
+
 @dataclass(frozen=True)
-class Method:
+class Described:
+    """What every attribution method states about itself (see :class:`Method` for the fields)."""
+
+    name: str
+    title: str
+    family: str
+    question: str
+    definition: str
+    citation: str
+    colour: str
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in DESCRIBED}
+
+
+@dataclass(frozen=True)
+class Method(Described):
     """One attribution method.
 
     ``family``: ``"gradient"`` (a map from the input gradient's pass) or ``"cam"``
@@ -97,13 +117,6 @@ class Method:
     the pass, for a CAM method.
     """
 
-    name: str
-    title: str
-    family: str
-    question: str
-    definition: str
-    citation: str
-    colour: str
     uses: tuple[str, ...]
     to_map: Callable[[Signals], np.ndarray]
     group: str = "gradients"
@@ -120,19 +133,6 @@ class Method:
     def map(self, signals: Signals) -> np.ndarray:
         """This method's H x W map, float32."""
         return np.asarray(self.to_map(signals)).astype(np.float32)
-
-    def as_dict(self) -> dict:
-        """What pages, the manifest and the glossary state about the method."""
-        return {
-            "name": self.name,
-            "title": self.title,
-            "family": self.family,
-            "question": self.question,
-            "definition": self.definition,
-            "citation": self.citation,
-            "colour": self.colour,
-            "group": self.group,
-        }
 
 
 METHODS: dict[str, Method] = {
@@ -273,117 +273,9 @@ def cam_methods(methods=None) -> list[Method]:
     return family("cam", methods)
 
 
-@dataclass(frozen=True)
-class SeparateMethod:
-    """An attribution method with its own passes (many forward or backward passes, or its own rules), so not a
-    map of the shared pass: ``compute(model, x, target, settings) -> (H x W map, info)``: the map is
-    non-negative (the evidence *for* the class, which is how its pixels are ranked), ``info`` holds numbers
-    the method reports about itself (Integrated Gradients: its completeness error).  The other fields are
-    :class:`Method`'s."""
-
-    name: str
-    title: str
-    family: str
-    question: str
-    definition: str
-    citation: str
-    colour: str
-    group: str
-    compute: Callable
-
-    def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("name", "title", "family", "question", "definition", "citation",
-                                              "colour", "group")}  # fmt: skip
-
-
-def _positive_sum(a: torch.Tensor) -> np.ndarray:
-    """A signed 3 x H x W attribution as the evidence for the class: its colour channels summed, then the
-    positive part."""
-    return a.double().sum(0).clamp(min=0).float().numpy()
-
-
-def _integrated_gradients(model, x, target, s) -> tuple[np.ndarray, dict]:
-    from generator.lib.integrated import completeness_error, integrated_gradients
-
-    attr = integrated_gradients(model, x, target, steps=s["ig_steps"], baseline="black")
-    return _positive_sum(attr), {"completeness_error": completeness_error(model, x, target, attr)}
-
-
-def _lrp(model, x, target, s) -> tuple[np.ndarray, dict]:
-    from generator.lib.lrp import lrp
-
-    return _positive_sum(lrp(model, x, target)), {}
-
-
-def _occlusion(model, x, target, s) -> tuple[np.ndarray, dict]:
-    from generator.lib.perturbation import occlusion
-
-    m = occlusion(model, x, target, window=s["window"], stride=s["stride"], batch_size=s["batch_size"])
-    return m.clamp(min=0).float().numpy(), {}
-
-
-def _score_cam(model, x, target, s) -> tuple[np.ndarray, dict]:
-    from generator.lib.perturbation import score_cam
-
-    return score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"]).float().numpy(), {}
-
-
-SEPARATE: dict[str, SeparateMethod] = {
-    m.name: m
-    for m in (
-        SeparateMethod(
-            "integrated_gradients",
-            "Integrated Gradients",
-            "separate",
-            "Which pixels account for the score's rise from a black image to the photo?",
-            "The gradient averaged along the straight path from a baseline image to the photo, times the photo "
-            "minus the baseline: the attributions add up to the score's difference (completeness).",
-            "Sundararajan et al., 2017",
-            "#0077b6",
-            "gradients",
-            _integrated_gradients,
-        ),
-        SeparateMethod(
-            "lrp",
-            "LRP",
-            "separate",
-            "How does the class score divide among the pixels, layer by layer?",
-            "Layer-wise relevance propagation: the score is handed down layer by layer in proportion to each "
-            "input's contribution, with rules chosen by depth (z^B, gamma, epsilon, LRP-0 for VGG).",
-            "Bach et al., 2015; Montavon et al., 2019",
-            "#9d4edd",
-            "backward rules",
-            _lrp,
-        ),
-        SeparateMethod(
-            "occlusion",
-            "Occlusion",
-            "separate",
-            "Which regions, when covered, lower the class score the most?",
-            "A grey square slid over the photo; each pixel gets the mean drop of the class score over the "
-            "positions that cover it. It asks the network directly and needs no gradient.",
-            "Zeiler & Fergus, 2014",
-            "#6c757d",
-            "perturbation",
-            _occlusion,
-        ),
-        SeparateMethod(
-            "score_cam",
-            "Score-CAM",
-            "separate",
-            "Which of a layer's maps, used as masks on the photo, keep the class score high?",
-            "Each channel of a layer, upsampled and scaled, masks the photo; the class score of each masked "
-            "photo (through a softmax) weighs that channel. Forward passes only, no gradient.",
-            "Wang et al., 2020",
-            "#f4a261",
-            "cam",
-            _score_cam,
-        ),
-    )
-}
-"""The attribution methods with their own passes (the trust chapter computes them)."""
-
-
 def every_method() -> list:
-    """Every attribution method the site shows: the shared pass's, then the separate ones."""
+    """Every attribution method the site shows: the shared pass's, then those with their own passes
+    (:data:`generator.lib.separate.SEPARATE`)."""
+    from generator.lib.separate import SEPARATE
+
     return [*METHODS.values(), *SEPARATE.values()]

@@ -1,7 +1,7 @@
 """Which explanation can you trust: the separate methods, and both tests for every method, on one photo.
 
 For a photo in scope (see ``spec.py``) and each network this computes the four methods with their own passes
-(:data:`generator.lib.methods.SEPARATE`, timed), takes every shared-pass method's map from the saliency
+(:data:`generator.lib.separate.SEPARATE`, timed), takes every shared-pass method's map from the saliency
 result, and runs deletion and insertion curves (:mod:`generator.lib.faithfulness`) for every map, for random
 rankings and for the photo's Sobel edge map.  Both networks explain the trained network's top-1 class, as
 the sanity checks do; the trained-vs-untrained Spearman ρ of every map is recorded, and the cascade's
@@ -21,7 +21,7 @@ from generator.config import featured_among
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import metrics
 from generator.lib.faithfulness import auc, deletion_curve, insertion_curve, random_map, sobel_map
-from generator.lib.methods import SEPARATE
+from generator.lib.separate import SEPARATE
 
 NETWORKS = ("trained", "untrained")
 
