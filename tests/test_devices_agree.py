@@ -41,6 +41,8 @@ TOLERANCE = {
     "activation_max": 0.3,
     "class_model": 0.3,
     "inversion": 0.3,
+    "explorer": 0.02,  # the feature maps' forward pass, quantised to 256 levels
+    "trust": 0.3,  # rankings of many maps and optimised curves: every upstream difference adds up
 }
 ABSOLUTE = 1e-3  # values near zero (shares, correlations) compare absolutely
 

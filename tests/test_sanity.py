@@ -44,11 +44,13 @@ def test_method_maps_shapes_and_flat_cam():
     rng = np.random.default_rng(0)
     g = rng.normal(size=(3, 16, 16)).astype(np.float32)
     flat = np.zeros((2, 2), np.float32)
-    signals = Signals(size=(16, 16), gradient=g, guided=g, smooth=np.abs(g), cams={r: flat for r in cam_rules_used()})
+    signals = Signals(size=(16, 16), gradient=g, guided=g, deconvnet=g, input=g, smooth=np.abs(g),
+                      cams={r: flat for r in cam_rules_used()})  # fmt: skip
     maps = {name: m.map(signals) for name, m in METHODS.items()}
     assert all(m.shape == (16, 16) and np.isfinite(m).all() for m in maps.values())
     assert all(not maps[name].any() for name, m in METHODS.items() if m.family == "cam")  # a flat CAM stays flat
     assert np.array_equal(maps["gradient"], np.abs(g).max(0))
+    assert np.allclose(maps["input_x_gradient"], np.abs((g * g).sum(0)))
 
 
 def test_overlay_colours():

@@ -46,9 +46,11 @@ def occlusion(
     stride: int = 8,
     baseline: float = 0.0,
     batch_size: int = 32,
+    stats: dict | None = None,
 ) -> torch.Tensor:
     """Occlusion sensitivity of class ``target``: H x W (N x H x W for a batch), on the CPU, in score units
-    (positive: covering the pixel lowers the class score)."""
+    (positive: covering the pixel lowers the class score).  ``stats``, when given, receives ``"passes"``:
+    the forward passes one image took (one per window, and the photo itself)."""
     x = _batch(x)
     device = device_of(model)
     maps = []
@@ -57,6 +59,8 @@ def occlusion(
             xi = xi[None].detach().to(device)
             h, w = xi.shape[-2:]
             boxes = [(r, c) for r in window_starts(h, window, stride) for c in window_starts(w, window, stride)]
+            if stats is not None:
+                stats["passes"] = len(boxes) + 1
             full = model(xi)[0, t]
             total = torch.zeros(h, w, dtype=xi.dtype, device=device)
             count = torch.zeros(h, w, dtype=xi.dtype, device=device)
@@ -74,10 +78,19 @@ def occlusion(
 
 
 def score_cam(
-    model: nn.Module, x: torch.Tensor, target, layer, *, batch_size: int = 32, upsample_to_input: bool = True
+    model: nn.Module,
+    x: torch.Tensor,
+    target,
+    layer,
+    *,
+    batch_size: int = 32,
+    upsample_to_input: bool = True,
+    stats: dict | None = None,
 ) -> torch.Tensor:
     """Score-CAM of class ``target`` at ``layer``: H x W in [0, 1] (N x H x W for a batch), or with
-    ``upsample_to_input=False`` the raw h x w map ``ReLU(Σ_k w_k A^k)``."""
+    ``upsample_to_input=False`` the raw h x w map ``ReLU(Σ_k w_k A^k)``.  ``stats``, when given, receives
+    ``"passes"``: the forward passes one image took (the photo, each channel that is not constant on it, and
+    one for all constant channels)."""
     from generator.lib.attr import upsample
 
     x = _batch(x)
@@ -87,13 +100,13 @@ def score_cam(
     with torch.no_grad(), prepared(model):
         for xi, t in zip(x, _targets(target, x.shape[0])):
             xi = xi[None].detach().to(device)
-            weights, acts = score_cam_weights(model, module, xi, t, batch_size)
+            weights, acts = score_cam_weights(model, module, xi, t, batch_size, stats)
             raw = torch.relu(torch.einsum("k,khw->hw", weights, acts)).cpu()
             maps.append(upsample(raw, tuple(xi.shape[-2:])) if upsample_to_input else raw)
     return maps[0] if len(maps) == 1 else torch.stack(maps)
 
 
-def score_cam_weights(model: nn.Module, module: nn.Module, x: torch.Tensor, target: int, batch_size: int):
+def score_cam_weights(model: nn.Module, module: nn.Module, x: torch.Tensor, target: int, batch_size: int, stats=None):
     """Score-CAM's channel weights (softmax over the channels of the masked photos' class scores) and the
     layer's activations A (k x h x w), for one image ``x`` (1 x 3 x H x W)."""
     captured = {}
@@ -114,6 +127,8 @@ def score_cam_weights(model: nn.Module, module: nn.Module, x: torch.Tensor, targ
     if not bool(live.all()):
         scores[~live] = _scores(model, torch.zeros_like(x), target, 1)[0]
     idx = torch.nonzero(live).flatten()
+    if stats is not None:
+        stats["passes"] = 1 + len(idx) + int(not bool(live.all()))
     for i in range(0, len(idx), batch_size):
         chunk = idx[i : i + batch_size]
         scores[chunk] = _scores(model, x * masks[chunk, None], target, batch_size)

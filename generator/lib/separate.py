@@ -38,26 +38,30 @@ def _integrated_gradients(model, x, target, s) -> tuple[np.ndarray, dict]:
     from generator.lib.integrated import completeness_error, integrated_gradients
 
     attr = integrated_gradients(model, x, target, steps=s["ig_steps"], baseline="black")
-    return _positive_sum(attr), {"completeness_error": completeness_error(model, x, target, attr)}
+    info = {"completeness_error": completeness_error(model, x, target, attr), "passes": f"{s['ig_steps']} gradients"}
+    return _positive_sum(attr), info
 
 
 def _lrp(model, x, target, s) -> tuple[np.ndarray, dict]:
     from generator.lib.lrp import lrp
 
-    return _positive_sum(lrp(model, x, target)), {}
+    return _positive_sum(lrp(model, x, target)), {"passes": "1 forward, 1 relevance pass"}
 
 
 def _occlusion(model, x, target, s) -> tuple[np.ndarray, dict]:
     from generator.lib.perturbation import occlusion
 
-    m = occlusion(model, x, target, window=s["window"], stride=s["stride"], batch_size=s["batch_size"])
-    return m.clamp(min=0).float().numpy(), {}
+    stats: dict = {}
+    m = occlusion(model, x, target, window=s["window"], stride=s["stride"], batch_size=s["batch_size"], stats=stats)
+    return m.clamp(min=0).float().numpy(), {"passes": f"{stats['passes']} forward"}
 
 
 def _score_cam(model, x, target, s) -> tuple[np.ndarray, dict]:
     from generator.lib.perturbation import score_cam
 
-    return score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"]).float().numpy(), {}
+    stats: dict = {}
+    m = score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"], stats=stats)
+    return m.float().numpy(), {"passes": f"{stats['passes']} forward"}
 
 
 SEPARATE: dict[str, SeparateMethod] = {

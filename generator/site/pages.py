@@ -56,7 +56,7 @@ def write_build_page(site: SiteContext, techniques: Iterable[Technique], states:
 
 # Fragments that state compute times: the same on a rerun from the cache, but not between two
 # cold builds (or a `nox -s same` comparison), which compute, and time, everything again.
-TIMED_FRAGMENTS = ("fragments/build.md", "fragments/methods.md", "fragments/trust.cost.md")
+TIMED_FRAGMENTS = ("fragments/build.md", "fragments/methods.md")
 
 
 def write_methods_table(site: SiteContext, techniques: Iterable[Technique], states: StateStore, device: str) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from generator.chapters.activation_max.spec import IMAGES, LAYERS
+from generator.config import featured_among
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import optvis
 from generator.lib.arrays import to_uint8
@@ -83,4 +84,16 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput | None) -> Result
             arrays[f"{layer}.naive_history"] = naive.history.numpy().astype(np.float32)
             info["naive_final"] = naive.final.tolist()
         layers[layer] = info
-    return Result(arrays=arrays, records={"layers": layers, "layer_names": list(LAYERS)})
+    records = {"layers": layers, "layer_names": list(LAYERS), "dream": _dream(ctx, model, arrays)}
+    return Result(arrays=arrays, records=records)
+
+
+def _dream(ctx: Context, model: ModelInput, arrays: dict) -> dict:
+    """DeepDream on the featured photo: ``dream_layer`` amplified over octaves (into ``arrays``); its numbers."""
+    s = ctx.settings
+    photo = next(i for i in ctx.images if i.id == featured_among([i.id for i in ctx.images]))
+    res = optvis.deep_dream(model.net, photo.tensor.to(ctx.device), s["dream_layer"], octaves=s["dream_octaves"],
+                            octave_scale=s["dream_octave_scale"], steps=s["dream_steps"], lr=s["dream_lr"])  # fmt: skip
+    arrays["dream.image"] = _uint8(optvis.denormalise(res.images).clamp(0, 1))[0]
+    arrays["dream.history"] = res.history.numpy().astype(np.float32)
+    return {"photo": photo.id, "start": float(res.history[0, 0]), "final": float(res.final[0])}

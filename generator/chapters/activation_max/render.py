@@ -79,6 +79,7 @@ def render(rc: RenderContext, results) -> dict:
         for m in models
     }
     return {
+        "dream": _dream_figure(rc, results, models),
         "layers": layers,
         "models": models,
         "table": table,
@@ -108,6 +109,34 @@ def _overview(rc, res, model, layers, text):
         caption=f"{rc.labels[model]}: one row per block (its last conv layer), the filters the photos "
         f"excite most, left to right by mean activation. {text}.",
     )
+
+
+def _dream_figure(rc: RenderContext, results, models: list[str]) -> dict:
+    """The featured photo and what DeepDream made of it on each network; the objective's rise."""
+    rec = {m: results[(None, m)].records["dream"] for m in models}
+    img = rc.image(rec[models[0]]["photo"])
+    s = rc.settings
+    fig = new_figure(2.4 * (1 + len(models)), 2.7)
+    axes = np.atleast_1d(fig.subplots(1, 1 + len(models)))
+    axes[0].imshow(img.seen, interpolation="nearest")
+    axes[0].set_title("photo (as the model saw it)", fontsize=9)
+    for ax, m in zip(axes[1:], models):
+        ax.imshow(results[(None, m)].arrays["dream.image"], interpolation="nearest")
+        ax.set_title(f"{rc.labels[m]}: ×{rec[m]['final'] / max(rec[m]['start'], 1e-12):.1f}", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    figure = rc.mpl(
+        fig,
+        image=img.id,
+        model="both",
+        kind="deep-dream",
+        caption=f"{img.title}: DeepDream amplifying `{s['dream_layer']}` ({s['dream_octaves']} octaves, each "
+        f"{s['dream_octave_scale']}× larger than the last, {s['dream_steps']} normalised gradient steps of "
+        f"{s['dream_lr']} per octave). Titles: how many times the layer's objective (half its mean squared "
+        f"activation) grew.",
+    )
+    gain = {m: rec[m]["final"] / max(rec[m]["start"], 1e-12) for m in models}
+    return {"figure": figure, "gain": gain, "photo_title": img.title}
 
 
 def _cell(ax, image: np.ndarray, title: str, row_label: str | None) -> None:

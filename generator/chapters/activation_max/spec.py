@@ -5,6 +5,7 @@ from __future__ import annotations
 from generator.core import Output, OutputFamily, Technique
 
 _COMMON = {"lr": 0.05, "relu_warmup": 16, "naive_lr": 0.05, "naive": True, "naive_k": 2}
+_DREAM = {"dream_layer": "block4_conv3", "dream_octaves": 3, "dream_octave_scale": 1.4, "dream_lr": 0.02}
 
 TECHNIQUE = Technique(
     name="activation_max",
@@ -13,9 +14,18 @@ TECHNIQUE = Technique(
     order=60,
     scope="model",
     compute_settings={
-        "quick": {**_COMMON, "top_k": 2, "steps": 4, "size": 32, "relu_warmup": 2, "naive_k": 1},
-        "default": {**_COMMON, "top_k": 4, "steps": 64, "size": 64},
-        "full": {**_COMMON, "top_k": 8, "steps": 512, "size": 128},
+        "quick": {
+            **_COMMON,
+            **_DREAM,
+            "top_k": 2,
+            "steps": 4,
+            "size": 32,
+            "relu_warmup": 2,
+            "naive_k": 1,
+            "dream_steps": 3,
+        },
+        "default": {**_COMMON, **_DREAM, "top_k": 4, "steps": 64, "size": 64, "dream_steps": 10},
+        "full": {**_COMMON, **_DREAM, "top_k": 8, "steps": 512, "size": 128, "dream_steps": 20},
     },
     summary="images that maximise the most photo-activated filters of each block's last conv; "
     "naive ascent for comparison",

@@ -1,7 +1,8 @@
 """Which explanation can you trust: the separate methods, and both tests for every method, on one photo.
 
 For a photo in scope (see ``spec.py``) and each network this computes the four methods with their own passes
-(:data:`generator.lib.separate.SEPARATE`, timed), takes every shared-pass method's map from the saliency
+(:data:`generator.lib.separate.SEPARATE`, with their cost in network passes), takes every shared-pass
+method's map from the saliency
 result, and runs deletion and insertion curves (:mod:`generator.lib.faithfulness`) for every map, for random
 rankings and for the photo's Sobel edge map.  Both networks explain the trained network's top-1 class, as
 the sanity checks do; the trained-vs-untrained Spearman ρ of every map is recorded, and the cascade's
@@ -9,8 +10,6 @@ similarities are copied for the table.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -33,15 +32,14 @@ def trust_photos(ids: list[str], n: int) -> list[str]:
     return ordered if n <= 0 else ordered[:n]
 
 
-def separate_maps(net, x, target: int, s: dict) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
-    """Every separate method's map (H x W, float32), the seconds it took, and what it reports of itself."""
-    maps, seconds, info = {}, {}, {}
+def separate_maps(net, x, target: int, s: dict) -> tuple[dict[str, np.ndarray], dict]:
+    """Every separate method's map (H x W, float32) and what it reports of itself (its passes: a cost that,
+    unlike seconds, is the same on every machine and every run)."""
+    maps, info = {}, {}
     for name, method in SEPARATE.items():
-        t0 = time.perf_counter()
         mp, info[name] = method.compute(net, x, target, s)
         maps[name] = np.asarray(mp, dtype=np.float32)
-        seconds[name] = time.perf_counter() - t0
-    return maps, seconds, info
+    return maps, info
 
 
 def curves(net, x, maps: dict[str, np.ndarray], target: int, s: dict, seen: np.ndarray) -> dict:
@@ -80,7 +78,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     for m in NETWORKS:
         net = model.net if m == "trained" else ctx.model(m).net
         maps = method_maps(ctx.result(saliency.TECHNIQUE, image.id, m), size)
-        own, seconds, info = separate_maps(net, x, target, s) if separate else ({}, {}, {})
+        own, info = separate_maps(net, x, target, s) if separate else ({}, {})
         maps |= own
         for name, mp in maps.items():  # every map, scaled by its own peak (the figures rescale them anyway)
             peak = float(mp.max())
@@ -93,7 +91,7 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         per_net[m] = {
             "zero_biases": all(bool((b == 0).all()) for b in biases),
             "auc": {name: {kind: area for kind, (_, area) in by_kind.items()} for name, by_kind in found.items()},
-            "seconds": seconds,
+            "passes": {name: i["passes"] for name, i in info.items()},
             "ig_completeness": info["integrated_gradients"]["completeness_error"] if separate else None,
         }
         maps_by[m] = maps

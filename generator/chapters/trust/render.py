@@ -137,7 +137,7 @@ def _row(m: dict, recs: list[dict], network: str) -> dict:
     if all(c is not None for c in cascade):
         means = np.nanmean(np.array([[np.nan if v is None else v for v in c] for c in cascade], float), axis=0)
         half = next((k for k, v in enumerate(means) if k > 0 and v < PASSES_BELOW), None)
-    seconds = [r["networks"][network]["seconds"].get(m["name"]) for r in recs]
+    passes = recs[0]["networks"][network]["passes"].get(m["name"]) if recs else None
     return {
         **m,
         "rho": rho,
@@ -152,7 +152,7 @@ def _row(m: dict, recs: list[dict], network: str) -> dict:
         "verdict": verdict(weights, deletion, insertion),
         "cascade_step": half,
         "in_cascade": cascade[0] is not None,
-        "seconds": float(np.mean(seconds)) if all(s is not None for s in seconds) else None,
+        "passes": passes,
     }
 
 

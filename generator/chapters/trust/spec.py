@@ -21,7 +21,16 @@ TECHNIQUE = Technique(
     scope="image",
     models=("trained",),  # one unit per photo runs both networks (the tests compare them)
     compute_settings={
-        "quick": {**_COMMON, "photos": 3, "separate_photos": 3, "ig_steps": 8, "window": 16, "stride": 8, "steps": 8},
+        "quick": {
+            **_COMMON,
+            "photos": 3,
+            "separate_photos": 1,
+            "ig_steps": 8,
+            "window": 16,
+            "stride": 8,
+            "steps": 4,
+            "random_seeds": 2,
+        },
         "default": {
             **_COMMON,
             "photos": 3,
