@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from generator import images as imgmod
 from generator.lib import (
     completeness_error,
     deconvnet,
@@ -22,26 +21,11 @@ from generator.lib import (
     occlusion,
     score_cam,
 )
-from tests.conftest import IMAGES
+from tests.test_grad_cam import photo64, target  # noqa: F401  (the CAM tests' photo and class)
+from tests.test_saliency import rel_err
 
 RTOL = 1e-5
 SIZE = 64
-
-
-def rel_err(a, b) -> float:
-    a, b = torch.as_tensor(a).detach().double(), torch.as_tensor(b).detach().double()
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
-
-
-@pytest.fixture(scope="module")
-def photo64():
-    return imgmod.prepare(imgmod.load_rgb(IMAGES / "camera.png"), SIZE).tensor.double()
-
-
-@pytest.fixture(scope="module")
-def target(vgg64, photo64):
-    with torch.no_grad():
-        return int(vgg64(photo64).argmax())
 
 
 def test_exports():

@@ -37,22 +37,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from generator.site.weigh import site_pages
+from generator.site.weigh import CHROMIUM, CHROMIUM_ARGS, site_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 SITE_TIMEOUT_S = 10 * 60
 PAGE_TIMEOUT_MS = 60_000

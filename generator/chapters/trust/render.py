@@ -53,7 +53,14 @@ def _curve_plot(rc: RenderContext, img, res, methods: list) -> dict:
         for m in methods:
             ax.plot(x, res.arrays[f"trained/{m['name']}/{kind}"], color=m["colour"], lw=1.2, label=m["title"])
         rand = np.mean([res.arrays[f"trained/{s}/{kind}"] for s in seeds], axis=0)
-        ax.plot(x, rand, color="0.4", lw=1.6, ls=":", label=f"random ranking (mean of {len(seeds)})")
+        ax.plot(
+            x,
+            rand,
+            color="0.4",
+            lw=1.6,
+            ls=":",
+            label="random ranking" if len(seeds) == 1 else f"random ranking (mean of {len(seeds)})",
+        )
         ax.plot(x, res.arrays[f"trained/sobel/{kind}"], color="black", lw=1.4, ls="--", label="Sobel edge map")
         ax.set_title(
             f"{kind}: {'most relevant removed first' if kind == 'deletion' else 'most relevant restored first'}",

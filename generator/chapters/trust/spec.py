@@ -38,8 +38,8 @@ TECHNIQUE = Technique(
             "ig_steps": 16,
             "window": 56,
             "stride": 28,
-            "steps": 8,
-            "random_seeds": 2,
+            "steps": 5,
+            "random_seeds": 1,
         },
         "full": {
             **_COMMON,
