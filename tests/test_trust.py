@@ -135,7 +135,7 @@ def test_the_quick_build_fills_the_table_for_every_method(quick_build):
         if photos == 1:
             assert row["verdict"] == "inconclusive" and row["weights"] == "one photo", name
         assert 0 <= row["deletion"]["mean"] <= 1.5 and 0 <= row["insertion"]["mean"] <= 1.5, name
-    for part in ("gradients-and-rules", "perturbation-and-cam"):
+    for part in ("gradients", "backward_rules", "perturbation", "cam"):
         assert (quick_build / state["records"]["figures"][part]["path"]).is_file()
     text = (quick_build / "fragments" / "trust.table.md").read_text()
     assert all(m.title in text for m in every_method())

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator.bench import site_command
+from generator.bench import row, site_command
 from generator.build.command import build_command
 
 SLICE = ["architecture", "predictions", "feature_maps", "filters"]
@@ -98,120 +98,85 @@ def _stub_missing(site: Path) -> None:
             page.write_text(f"# {page.stem}\n\nNot part of the foundation benchmark.\n")
 
 
+def _warm(gen, properdocs, env, site: Path, repeats: int) -> dict:
+    """The no-change rebuild and the strict site build, ``repeats`` times each."""
+    warm = {"gen": [], "site": [], "rss": [0], "cpu": [], "site_rc": 0}
+    for _ in range(repeats):
+        t, rc, rss, tail, cpu_g = _run(gen, env=env)
+        if rc != 0:
+            print(f"warm build failed ({rc}):\n{tail}", file=sys.stderr)
+        warm["gen"].append(t)
+        warm["rss"].append(rss)
+        t, warm["site_rc"], rss, tail, cpu_s = _run(properdocs, env=env, cwd=site)
+        warm["cpu"].append(cpu_g + cpu_s)
+        if warm["site_rc"] != 0:
+            print(f"properdocs build --strict failed ({warm['site_rc']}):\n{tail}", file=sys.stderr)
+        warm["site"].append(t)
+        warm["rss"].append(rss)
+    return warm
+
+
+def _measure(args, tmp: Path, repeats: int) -> dict:
+    """Cold build, then the warm rebuilds, in the temporary folder ``tmp``."""
+    weights, note = _weights(args, tmp)
+    site = _site_copy(tmp)
+    out, cache = site / "docs" / "generated", tmp / "cache"
+    env = dict(os.environ, CNN_SEES_HASH_MEMO=str(tmp / "sha-memo.json"), MPLBACKEND="Agg")
+    gen = build_command("default", out, cache, "--only", *SLICE, weights=weights)
+    load = os.getloadavg()[0]
+    cold, rc, rss_cold, tail, cold_cpu = _run(gen, env=env)
+    if rc != 0:
+        print(f"cold build failed ({rc}):\n{tail}", file=sys.stderr)
+    _stub_missing(site)
+    warm = _warm(gen, site_command(site / "mkdocs.yml", tmp / "site"), env, site, repeats)
+    n_figs = sum(1 for _ in (out / "figures").rglob("*.png")) if (out / "figures").is_dir() else 0
+    return {
+        "note": note,
+        "load": load,
+        "cold": cold,
+        "cold_rc": rc,
+        "cold_cpu": cold_cpu,
+        "warm": warm,
+        "peak": max(rss_cold, *warm["rss"]) / 2**30,
+        "figures": n_figs,
+    }
+
+
 def run(args) -> list[dict]:
     repeats = max(1, int(getattr(args, "repeats", 3)))
-    rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-foundation-") as tmpdir:
-        tmp = Path(tmpdir)
-        weights, note = _weights(args, tmp)
-        site = _site_copy(tmp)
-        out, cache = site / "docs" / "generated", tmp / "cache"
-        env = dict(os.environ, CNN_SEES_HASH_MEMO=str(tmp / "sha-memo.json"), MPLBACKEND="Agg")
-        gen = build_command("default", out, cache, "--only", *SLICE, weights=weights)
-        properdocs = site_command(site / "mkdocs.yml", tmp / "site")
-
-        load = os.getloadavg()[0]
-        cold, rc, rss_cold, tail, cold_cpu = _run(gen, env=env)
-        if rc != 0:
-            print(f"cold build failed ({rc}):\n{tail}", file=sys.stderr)
-        _stub_missing(site)
-        warm_gen, warm_site, rss_warm, warm_cpu = [], [], [0], []
-        site_rc = 0
-        for _ in range(repeats):
-            t, rc_w, rss, tail_w, cpu_g = _run(gen, env=env)
-            if rc_w != 0:
-                print(f"warm build failed ({rc_w}):\n{tail_w}", file=sys.stderr)
-            warm_gen.append(t)
-            rss_warm.append(rss)
-            t, site_rc, rss, tail_s, cpu_s = _run(properdocs, env=env, cwd=site)
-            warm_cpu.append(cpu_g + cpu_s)
-            if site_rc != 0:
-                print(f"properdocs build --strict failed ({site_rc}):\n{tail_s}", file=sys.stderr)
-            warm_site.append(t)
-            rss_warm.append(rss)
-        warm = statistics.median(g + s for g, s in zip(warm_gen, warm_site))
-        peak = max(rss_cold, *rss_warm) / 2**30
-        n_figs = sum(1 for _ in (out / "figures").rglob("*.png")) if (out / "figures").is_dir() else 0
-
-    bench = "foundation"
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"cold generator wall time ({n_figs} figures){note}",
-            "value": cold,
-            "unit": "s",
-            "target": f"<= {TARGETS['cold']:g}",
-            "ok": rc == 0 and cold <= TARGETS["cold"],
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"cold generator CPU time, user+sys{note}",
-            "value": cold_cpu,
-            "unit": "s",
-            "target": "",
-            "ok": None,
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"warm rebuild: generator (median of {repeats}){note}",
-            "value": statistics.median(warm_gen),
-            "unit": "s",
-            "target": "",
-            "ok": None,
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"warm rebuild: properdocs --strict (median){note}",
-            "value": statistics.median(warm_site),
-            "unit": "s",
-            "target": "",
-            "ok": None,
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"warm rebuild incl. site (median of {repeats}){note}",
-            "value": warm,
-            "unit": "s",
-            "target": f"<= {TARGETS['warm']:g}",
-            "ok": site_rc == 0 and warm <= TARGETS["warm"],
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"warm rebuild incl. site, CPU time (median){note}",
-            "value": statistics.median(warm_cpu),
-            "unit": "s",
-            "target": "",
-            "ok": None,
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": "1-minute load average when the cold build started",
-            "value": load,
-            "unit": "",
-            "target": f"cores: {os.cpu_count()}",
-            "ok": None,
-        }
-    )
-    rows.append(
-        {
-            "bench": bench,
-            "metric": f"peak memory of any command{note}",
-            "value": peak,
-            "unit": "GiB",
-            "target": f"<= {TARGETS['rss']:g}",
-            "ok": peak <= TARGETS["rss"],
-        }
-    )
-    return rows
+        m = _measure(args, Path(tmpdir), repeats)
+    note, w, median = m["note"], m["warm"], statistics.median
+    warm = median(g + s for g, s in zip(w["gen"], w["site"]))
+    b = "foundation"
+    return [
+        row(
+            b,
+            f"cold generator wall time ({m['figures']} figures){note}",
+            m["cold"],
+            "s",
+            f"<= {TARGETS['cold']:g}",
+            m["cold_rc"] == 0 and m["cold"] <= TARGETS["cold"],
+        ),
+        row(b, f"cold generator CPU time, user+sys{note}", m["cold_cpu"], "s"),
+        row(b, f"warm rebuild: generator (median of {repeats}){note}", median(w["gen"]), "s"),
+        row(b, f"warm rebuild: properdocs --strict (median){note}", median(w["site"]), "s"),
+        row(
+            b,
+            f"warm rebuild incl. site (median of {repeats}){note}",
+            warm,
+            "s",
+            f"<= {TARGETS['warm']:g}",
+            w["site_rc"] == 0 and warm <= TARGETS["warm"],
+        ),
+        row(b, f"warm rebuild incl. site, CPU time (median){note}", median(w["cpu"]), "s"),
+        row(b, "1-minute load average when the cold build started", m["load"], "", f"cores: {os.cpu_count()}"),
+        row(
+            b,
+            f"peak memory of any command{note}",
+            m["peak"],
+            "GiB",
+            f"<= {TARGETS['rss']:g}",
+            m["peak"] <= TARGETS["rss"],
+        ),
+    ]

@@ -1,6 +1,6 @@
 """Gradient explanations: our Grad-CAM and SmoothGrad against the reference libraries, and the whole stage.
 
-Three measurements, all in one run on the same machine:
+Five measurements, all in one run on the same machine:
 
 1. **Grad-CAM per image** at ``block5_conv3`` (224 px): ``grad_cam()`` against
    pytorch-grad-cam's ``GradCAM`` on the same frozen VGG16 (given an input
@@ -18,7 +18,7 @@ Timings are the best of ``--repeats`` interleaved runs (ours, theirs, ours,
 ...), so a burst of load from other processes hurts both sides alike.
 The load average is reported with the rows: on a shared machine it matters.
 
-``--device cuda`` runs all three on the GPU (every row names its device):
+``--device cuda`` runs them all on the GPU (every row names its device):
 both sides then draw SmoothGrad's noise on the GPU (ours from a seeded CUDA
 generator, Captum's from the global one after ``torch.manual_seed``: the same
 numbers), and the build runs deterministic kernels, whose cost is measured
@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from generator.bench import families
 
 SIZE = 224
 N_SMOOTH = 25
@@ -248,6 +250,7 @@ def run(args) -> list[dict]:
     rows += bench_grad_cam(net, x, target, repeats)
     rows += bench_smoothgrad(net, x, target, max(1, repeats - 1))
     rows += bench_determinism(net, x, target, max(1, repeats - 1))
+    rows += families.run(_row, net, x, target, repeats)
     rows += bench_stage(args)
     rows.append(_row("load average at the end", os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"), ""))
     return rows

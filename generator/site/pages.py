@@ -59,6 +59,15 @@ def write_build_page(site: SiteContext, techniques: Iterable[Technique], states:
 TIMED_FRAGMENTS = ("fragments/build.md", "fragments/methods.md")
 
 
+FAMILY_PAGES = {
+    "gradients": "saliency.md",
+    "backward rules": "backward-rules.md",
+    "perturbation": "perturbation.md",
+    "cam": "cam.md",
+}
+"""The chapter that explains each family of attribution methods (a method's ``group``)."""
+
+
 def write_methods_table(site: SiteContext, techniques: Iterable[Technique], states: StateStore, device: str) -> None:
     """``fragments/methods.md``: each method's question, its compute time in this build, its sanity checks.
 
@@ -78,7 +87,9 @@ def write_methods_table(site: SiteContext, techniques: Iterable[Technique], stat
                 "scope": tech.scope,
                 "missing": state is None,
                 "per_unit": timing.get("compute_seconds", 0.0) / units if units else 0.0,
-                "methods": [m.as_dict() for m in family(tech.family)] if tech.family else [],
+                "methods": [{**m.as_dict(), "page": FAMILY_PAGES[m.group]} for m in family(tech.family)]
+                if tech.family
+                else [],
             }
         )
     cascade = states.read("cascading_randomisation")

@@ -13,7 +13,7 @@ reader has), at a 1280x900 viewport:
 
 Bytes are the Resource Timing API's ``transferSize`` (headers plus body, as sent),
 summed over the document and every resource. The site is served as a static host
-serves it, with text compressed (see ``_Host``). Images that open only in the
+serves it, with text compressed (see ``generator.site.host``). Images that open only in the
 lightbox are not fetched until a click, so they are not counted.
 
 It also reports every image whose pixels are more than twice the width it is shown
@@ -28,15 +28,13 @@ Needs the ``playwright`` package (a test extra) and Chromium (Debian's
 from __future__ import annotations
 
 import argparse
-import functools
-import gzip
-import http.server
 import json
 import sys
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from generator.site.host import serve, site_argument
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -96,45 +94,6 @@ class PageWeight:
         ]
 
 
-class _Host(http.server.SimpleHTTPRequestHandler):
-    """A static host as readers meet it: text (HTML, CSS, JavaScript, JSON, SVG) is sent gzip-compressed.
-
-    GitHub Pages, Netlify and a stock nginx with ``gzip on`` all do this; Python's own
-    server does not, and would count a page's scripts at three to five times their
-    published weight. Images are sent as they are (they are compressed already).
-    """
-
-    COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
-    compress = True
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-    def do_GET(self):  # noqa: N802 - the base class's name
-        path = Path(self.translate_path(self.path))
-        if path.is_dir() and self.path.split("?")[0].endswith("/"):
-            path = path / "index.html"
-        if (
-            not self.compress
-            or path.suffix not in self.COMPRESSED
-            or not path.is_file()
-            or "gzip" not in self.headers.get("Accept-Encoding", "")
-        ):
-            return super().do_GET()
-        body = _gzipped(path)
-        self.send_response(200)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@functools.cache
-def _gzipped(path: Path) -> bytes:
-    return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
-
-
 def browser_missing() -> str | None:
     """What is missing to drive Chromium (one line with the fix), or None."""
     if not CHROMIUM.exists():
@@ -173,25 +132,16 @@ def weigh_site(
 
     site = Path(site)
     pages = site_pages(site) if pages is None else pages
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(type("Host", (_Host,), {"compress": compress}), directory=str(site))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
     weights = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-            try:
-                for n, path in enumerate(pages):
-                    if progress:
-                        progress(n, len(pages), path)
-                    weights.append(_weigh_page(browser, base, path))
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(site, compress=compress) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            for n, path in enumerate(pages):
+                if progress:
+                    progress(n, len(pages), path)
+                weights.append(_weigh_page(browser, base, path))
+        finally:
+            browser.close()
     return weights
 
 
@@ -268,8 +218,7 @@ def table(weights: list[PageWeight]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generator.site.weigh", description=__doc__.split("\n\n")[0])
-    parser.add_argument("site", type=Path, help="a built site folder (properdocs build's output, e.g. site/)")
-    parser.add_argument("--json", type=Path, help="also write every page's numbers to this JSON file")
+    site_argument(parser, "every page's numbers")
     parser.add_argument(
         "--uncompressed",
         action="store_true",

@@ -4,7 +4,7 @@
     python -m generator.chapters.explorer.budget site/ --json explorer-budget.json
 
 The site is served as a static host serves it (text gzip-compressed, see
-:class:`generator.site.weigh._Host`), each measurement in a fresh browser context
+:mod:`generator.site.host`), each measurement in a fresh browser context
 (an empty cache). Bytes are the Resource Timing API's ``transferSize``.
 
 * **data**: every file of the explorer's data on disk (feature maps, weights and
@@ -20,21 +20,18 @@ The site is served as a static host serves it (text gzip-compressed, see
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
+from generator.site.host import serve, site_argument
 from generator.site.weigh import (
     _TRANSFERRED,
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEOUT_MS,
     VIEWPORT,
-    _Host,
     browser_missing,
     progress_line,
 )
@@ -71,6 +68,36 @@ def _sent(page) -> int:
     return int(page.evaluate(_TRANSFERRED)[0])
 
 
+def _first_view(browser, url: str):
+    """A fresh context (an empty cache) on ``url``, once the first grid of maps is painted."""
+    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    context.add_init_script("performance.setResourceTimingBufferSize(100000)")
+    page = context.new_page()
+    page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => performance.getEntriesByName('cnn-explorer-painted').length", timeout=TIMEOUT_MS)
+    _settle(page)
+    return context, page
+
+
+def _clicks(page, layer: str, photo: str) -> dict:
+    """From the first view: pick ``layer``, then unit 0 of it, then the photo ``photo``; bytes of each."""
+    row, before = {"layer": layer}, _sent(page)
+    if layer != "block1_conv1":
+        page.select_option("#cnn-x-layer", layer)
+        page.wait_for_function(f"() => location.hash.includes('layer={layer}')")
+        _settle(page)
+    row["layer_bytes"], before = _sent(page) - before, _sent(page)
+    page.click('.cnn-x-grid[data-model="trained"] .cnn-x-tile[data-unit="0"]')
+    page.wait_for_selector(".cnn-x-am-one, .cnn-x-am p", timeout=TIMEOUT_MS)
+    _settle(page)
+    row["unit_bytes"], before = _sent(page) - before, _sent(page)
+    page.click(f'.cnn-x-photo[data-photo="{photo}"]')
+    page.wait_for_function(f"() => location.hash.includes('photo={photo}')")
+    _settle(page)
+    row["photo_bytes"] = _sent(page) - before
+    return row
+
+
 def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHROMIUM, progress=None) -> dict:
     """The explorer's numbers on a built site (see the module docstring); clicks into ``layers`` (default:
     all). Every layer starts from the first view (``block1_conv1`` on the first photo); its bytes and
@@ -79,56 +106,25 @@ def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHR
 
     index = json.loads((site / DATA / "index.json").read_text())
     photos = [p["id"] for p in index["photos"]]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Host, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/explorer/#photo={photos[0]}&layer=block1_conv1&model=both"
     total, files = data_bytes(site)
     out = {"data_bytes": total, "data_files": files, "first_view_bytes": 0, "paint_s": 0.0, "clicks": []}
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-            try:
-                chosen = [entry for entry in index["layers"] if layers is None or entry["name"] in layers]
-                for n, layer in enumerate(chosen):
-                    if progress:
-                        progress(n, len(chosen), layer["name"])
-                    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
-                    context.add_init_script("performance.setResourceTimingBufferSize(100000)")
-                    page = context.new_page()
-                    page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
-                    page.wait_for_function(
-                        "() => performance.getEntriesByName('cnn-explorer-painted').length", timeout=TIMEOUT_MS
-                    )
-                    _settle(page)
-                    before = _sent(page)
-                    if n == 0:
-                        out["first_view_bytes"] = before
-                        out["paint_s"] = (
-                            page.evaluate("() => performance.getEntriesByName('cnn-explorer-painted')[0].startTime")
-                            / 1000
-                        )
-                    row = {"layer": layer["name"]}
-                    if layer["name"] != "block1_conv1":
-                        page.select_option("#cnn-x-layer", layer["name"])
-                        page.wait_for_function(f"() => location.hash.includes('layer={layer['name']}')")
-                        _settle(page)
-                    row["layer_bytes"], before = _sent(page) - before, _sent(page)
-                    page.click('.cnn-x-grid[data-model="trained"] .cnn-x-tile[data-unit="0"]')
-                    page.wait_for_selector(".cnn-x-am-one, .cnn-x-am p", timeout=TIMEOUT_MS)
-                    _settle(page)
-                    row["unit_bytes"], before = _sent(page) - before, _sent(page)
-                    page.click(f'.cnn-x-photo[data-photo="{photos[-1]}"]')
-                    page.wait_for_function(f"() => location.hash.includes('photo={photos[-1]}')")
-                    _settle(page)
-                    row["photo_bytes"] = _sent(page) - before
-                    out["clicks"].append(row)
-                    context.close()
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-    out["worst_click_bytes"] = max(max(r["layer_bytes"], r["unit_bytes"], r["photo_bytes"]) for r in out["clicks"])
+    chosen = [entry["name"] for entry in index["layers"] if layers is None or entry["name"] in layers]
+    with serve(site) as base, sync_playwright() as pw:
+        url = f"{base}explorer/#photo={photos[0]}&layer=block1_conv1&model=both"
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            for n, layer in enumerate(chosen):
+                if progress:
+                    progress(n, len(chosen), layer)
+                context, page = _first_view(browser, url)
+                if n == 0:
+                    out["first_view_bytes"] = _sent(page)
+                    painted = "() => performance.getEntriesByName('cnn-explorer-painted')[0].startTime"
+                    out["paint_s"] = page.evaluate(painted) / 1000
+                out["clicks"].append(_clicks(page, layer, photos[-1]))
+                context.close()
+        finally:
+            browser.close()
     return out
 
 
@@ -169,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m generator.chapters.explorer.budget", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("site", type=Path, help="a built site folder (properdocs build's output, e.g. site/)")
-    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    site_argument(parser, "the numbers")
     parser.add_argument(
         "--layers",
         nargs="+",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.chapters.cascading_randomisation import spec as cascade
+from generator.chapters.cascading_randomisation.compute import CascadeVGG
 from generator.chapters.saliency import spec as saliency
 from generator.chapters.saliency.compute import method_maps
 from generator.config import featured_among
@@ -40,6 +41,22 @@ def separate_maps(net, x, target: int, s: dict) -> tuple[dict[str, np.ndarray], 
         mp, info[name] = method.compute(net, x, target, s)
         maps[name] = np.asarray(mp, dtype=np.float32)
     return maps, info
+
+
+def separate_cascade(trained, untrained, x, target: int, s: dict, maps: dict, final: dict) -> dict[str, list]:
+    """The cascading randomisation for the separate methods named in ``s["cascade_separate"]``: each method's
+    Spearman ρ with its map on the trained network (``maps``) after re-initialising the classifier, then
+    block5, ..., block1. The last step is the untrained network itself, whose maps (``final``) are known."""
+    names = [n for n in s["cascade_separate"] if n in maps]
+    out = {n: [1.0] for n in names}
+    for k in range(1, len(cascade.STEPS)):
+        net = CascadeVGG(trained, untrained, set(cascade.STEPS[:k]))
+        for n in names:
+            mp, _ = SEPARATE[n].compute(net, x, target, s)
+            out[n].append(metrics.spearman(maps[n], np.asarray(mp, dtype=np.float32)))
+    for n in names:
+        out[n].append(metrics.spearman(maps[n], final[n]))
+    return out
 
 
 def curves(net, x, maps: dict[str, np.ndarray], target: int, s: dict, seen: np.ndarray) -> dict:
@@ -97,6 +114,12 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
         maps_by[m] = maps
     rho = {name: metrics.spearman(maps_by["trained"][name], maps_by["untrained"][name]) for name in maps_by["trained"]}
     similarity = cascade.SIMILARITY.read(ctx.result(cascade.TECHNIQUE, image.id, "trained"))
+    shared = {name: sim["spearman"] for name, sim in similarity.items()}
+    own = (
+        separate_cascade(model.net, ctx.model("untrained").net, x, target, s, maps_by["trained"], maps_by["untrained"])
+        if separate
+        else {}
+    )
     return Result(
         arrays=arrays,
         records={
@@ -105,7 +128,8 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
             "target_label": saliency.TARGET_LABEL.read(base),
             "networks": per_net,
             "rho": rho,
-            "cascade": {name: sim["spearman"] for name, sim in similarity.items()},
+            "cascade": shared | own,
+            "cascade_separate": list(own),
             "methods": list(maps_by["trained"]),
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.chapters.cascading_randomisation.render import STEP_LABELS
 from generator.chapters.cascading_randomisation.spec import STEPS
 from generator.chapters.trust.spec import PASSES_BELOW
 from generator.lib.methods import every_method
@@ -13,12 +14,23 @@ from generator.render import RenderContext, new_figure
 from generator.render.overlays import clip_scale, overlay_grid
 
 GROUPS = ("gradients", "backward rules", "perturbation", "cam")
-GRID_PARTS = {"gradients-and-rules": ("gradients", "backward rules"), "perturbation-and-cam": ("perturbation", "cam")}
+"""The families, in the order of the chapters that explain them; one grid figure and one fragment each."""
+GROUP_TITLES = {
+    "gradients": "gradient",
+    "backward rules": "modified backward rule",
+    "perturbation": "perturbation",
+    "cam": "class activation map",
+}
 
 
-def _grid(rc: RenderContext, img, res, methods: list, part: str) -> dict:
+def group_key(group: str) -> str:
+    """A family's name in file and fragment names: ``"backward rules"`` -> ``"backward_rules"``."""
+    return group.replace(" ", "_")
+
+
+def _grid(rc: RenderContext, img, res, methods: list, group: str) -> dict:
     pct = rc.settings["clip_percentile"]
-    shown = [m for m in methods if m["group"] in GRID_PARTS[part]]
+    shown = [m for m in methods if m["group"] == group]
     rows = [
         (rc.labels[n], [clip_scale(res.arrays[f"{n}/{m['name']}/map"], pct) for m in shown])
         for n in ("trained", "untrained")
@@ -29,15 +41,15 @@ def _grid(rc: RenderContext, img, res, methods: list, part: str) -> dict:
         [m["title"] for m in shown],
         alpha=rc.settings["alpha"],
         bar_label=f"map / its {pct:g}th percentile",
-        panel=1.6,
+        panel=1.6 if len(shown) > 2 else 2.2,  # a narrow figure: room for the row labels
     )
-    groups = " and ".join(GRID_PARTS[part])
+    family = GROUP_TITLES[group] + (" method" if len(shown) == 1 else " methods")
     return rc.mpl(
         fig,
         image=img.id,
         model="both",
-        kind=f"grid-{part}",
-        caption=f"{img.title}: every method of the {groups} families on both networks, explaining the trained "
+        kind=f"grid-{group_key(group)}",
+        caption=f"{img.title}: the {family} on both networks, explaining the trained "
         f"network's top-1 class ({res.records['target_label']}). Each map is scaled to its own "
         f"{pct:g}th percentile and blended over the photo.",
     )
@@ -80,6 +92,43 @@ def _curve_plot(rc: RenderContext, img, res, methods: list) -> dict:
         f"as each method's pixels, most "
         f"relevant first, are replaced by a blurred copy of the photo (deletion: lower is more faithful) or "
         f"restored into it (insertion: higher is more faithful), in {steps} steps.",
+    )
+
+
+def _cascade_plot(rc: RenderContext, recs: list[dict], methods: list, steps: list[str]) -> dict | None:
+    """The separate methods' cascading randomisation (Spearman ρ with the trained map), as the sanity checks
+    draw the shared pass's: mean over the photos that ran it, full range shaded."""
+    recs = [r for r in recs if r.get("cascade_separate")]  # the photos that ran the separate methods
+    names = recs[0]["cascade_separate"] if recs else []
+    if not names:
+        return None
+    by_name = {m["name"]: m for m in methods}
+    fig = new_figure(6.2, 3.4)
+    ax = fig.subplots()
+    x = np.arange(len(steps))
+    for n in names:
+        vals = np.array([r["cascade"][n] for r in recs], dtype=np.float64)
+        m = by_name[n]
+        ax.plot(x, vals.mean(0), marker="o", ms=4, color=m["colour"], label=m["title"])
+        ax.fill_between(x, vals.min(0), vals.max(0), color=m["colour"], alpha=0.12)
+    ax.set_xticks(x, [STEP_LABELS[s] for s in steps], rotation=35, ha="right", fontsize=8)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.axhline(PASSES_BELOW, color="0.5", lw=0.8, ls=":")
+    ax.set_ylim(min(-0.2, float(np.nanmin([min(r["cascade"][n]) for r in recs for n in names])) - 0.05), 1.05)
+    ax.set_ylabel("Spearman ρ with the trained map")
+    ax.set_xlabel("layers re-initialised, cumulatively from the top", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    n_photos = len(recs)
+    return rc.mpl(
+        fig,
+        model="trained",
+        kind="cascade-separate",
+        caption=f"Cascading randomisation for the methods with their own passes, as in the sanity checks: "
+        f"each method's Spearman ρ with its map on the {rc.labels['trained']} network after re-initialising the "
+        f"classifier, then block5, ..., down to block1 (at the right end every weight is the untrained "
+        f"model's); {'one photo' if n_photos == 1 else f'mean of {n_photos} photos, full range shaded'}. "
+        f"Dotted: ρ = {PASSES_BELOW}.",
     )
 
 
@@ -175,8 +224,10 @@ def render(rc: RenderContext, results) -> dict:
     res = results[(ids[0], "trained")]
     missing = [m for m in methods if f"trained/{m['name']}/map" not in res.arrays]
     grid_methods = [m for m in methods if m not in missing]
-    figures = {part: _grid(rc, featured, res, grid_methods, part) for part in GRID_PARTS}
+    groups = [g for g in GROUPS if any(m["group"] == g for m in grid_methods)]
+    figures = {group_key(g): _grid(rc, featured, res, grid_methods, g) for g in groups}
     curves = _curve_plot(rc, featured, res, methods)
+    cascade_plot = _cascade_plot(rc, [recs[i] for i in ids], methods, ["none", *STEPS])
     rows = [_row(m, [recs[i] for i in ids], "trained") for m in methods]
     untrained = [_row(m, [recs[i] for i in ids], "untrained") for m in methods]
     cascade_steps = ["none", *STEPS]
@@ -189,7 +240,9 @@ def render(rc: RenderContext, results) -> dict:
         "untrained": untrained,
         "figures": figures,
         "curves": curves,
-        "groups": list(GROUPS),
+        "cascade_plot": cascade_plot,
+        "cascade_separate": [m["title"] for m in methods if m["name"] in recs[ids[0]].get("cascade_separate", [])],
+        "groups": [{"name": g, "key": group_key(g), "title": GROUP_TITLES[g]} for g in GROUPS],
         "target_label": first["target_label"],
         "steps": len(res.arrays[f"trained/{methods[0]['name']}/deletion"]) - 1,
         "ig_completeness": {

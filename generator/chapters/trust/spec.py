@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from generator.core import Technique
 
-_COMMON = {"batch_size": 16, "score_cam_layer": "block5_conv3", "random_seeds": 3, "bootstrap": 2000}
+_COMMON = {
+    "batch_size": 16,
+    "score_cam_layer": "block5_conv3",
+    "random_seeds": 3,
+    "bootstrap": 2000,
+    "cascade_separate": ["integrated_gradients", "lrp", "occlusion"],
+}
 
 TECHNIQUE = Technique(
     name="trust",
@@ -50,6 +56,7 @@ TECHNIQUE = Technique(
             "stride": 16,
             "steps": 20,
             "random_seeds": 5,
+            "cascade_separate": ["integrated_gradients", "lrp", "occlusion", "score_cam"],
         },
     },
     render_settings={p: {"alpha": 0.6, "clip_percentile": 99.0} for p in ("quick", "default", "full")},
@@ -58,7 +65,8 @@ TECHNIQUE = Technique(
 )
 """``photos``: how many photos the tests cover (0: all of them), the featured one first; ``separate_photos``: on
 how many of those the methods with their own passes run (Score-CAM alone costs one forward pass per channel
-of its layer, 512 at ``block5_conv3``)."""
+of its layer, 512 at ``block5_conv3``); ``cascade_separate``: which of those also go through the cascading
+randomisation, on those photos (five more runs each; Score-CAM only in the ``full`` profile)."""
 
 PASSES_BELOW = 0.5
 """A map depends on the weights when its trained-vs-untrained Spearman ρ is below this (as the sanity checks)."""

@@ -16,6 +16,22 @@ from generator.lib.optvis.transforms import gaussian_blur, roll_jitter
 
 
 @flush_denormals()
+def _score_report(start: torch.Tensor, logits: torch.Tensor, chans: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """The targets' final scores, and ``extra``: start and final scores, the best other class, rank, probability."""
+    n = torch.arange(len(chans))
+    final = logits[n, chans]
+    others = logits.clone()
+    others[n, chans] = -float("inf")
+    return final, {
+        "start": start[n, chans].tolist(),
+        "final": final.tolist(),
+        "best_other": others.max(1).values.tolist(),
+        "best_other_index": others.argmax(1).tolist(),
+        "rank": [int((logits[i] > logits[i, c]).sum()) + 1 for i, c in enumerate(chans.tolist())],
+        "prob": torch.softmax(logits.double(), 1)[n, chans].tolist(),
+    }
+
+
 def class_model(
     model: nn.Module,
     classes: Sequence[int],
@@ -79,15 +95,5 @@ def class_model(
     pixels = pixels.detach()
     with torch.no_grad():
         logits = scores(pixels).float().cpu()
-    final = logits[torch.arange(n), chans]
-    others = logits.clone()
-    others[torch.arange(n), chans] = -float("inf")
-    extra = {
-        "start": start_logits.float().cpu()[torch.arange(n), chans].tolist(),
-        "final": final.tolist(),
-        "best_other": others.max(1).values.tolist(),
-        "best_other_index": others.argmax(1).tolist(),
-        "rank": [int((logits[i] > logits[i, c]).sum()) + 1 for i, c in enumerate(chans.tolist())],
-        "prob": torch.softmax(logits.double(), 1)[torch.arange(n), chans].tolist(),
-    }
+    final, extra = _score_report(start_logits.float().cpu(), logits, chans)
     return OptResult(denormalise(pixels).clamp(0, 1).cpu(), history, final, extra)
