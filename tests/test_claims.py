@@ -231,7 +231,13 @@ def test_class_model_scores_claim(changes, want):
 # --------------------------------------------------------------------------- the methods table
 
 
-def methods_records(gradient_rho, guided_half):
+def methods_records(gradient_rho, guided_half, gradient_interval=(0.3, 0.45)):
+    from generator.chapters.cascading_randomisation.verdicts import weight_dependence
+
+    means = {"gradient": gradient_rho, "smoothgrad": 0.2, "guided": 0.9, "grad_cam": None, "guided_grad_cam": 0.1}
+    spans = {"gradient": gradient_interval, "smoothgrad": (0.1, 0.3), "guided": (0.8, 0.95), "grad_cam": (None, None),
+             "guided_grad_cam": (0.05, 0.2)}  # fmt: skip
+    intervals = {m: {"mean": v, "low": spans[m][0], "high": spans[m][1], "n": 7} for m, v in means.items()}
     return {
         "titles": {
             "gradient": "Gradient",
@@ -240,23 +246,26 @@ def methods_records(gradient_rho, guided_half):
             "grad_cam": "Grad-CAM",
             "guided_grad_cam": "Guided Grad-CAM",
         },
-        "means": {
-            "gradient": {"spearman": gradient_rho},
-            "smoothgrad": {"spearman": 0.2},
-            "guided": {"spearman": 0.9},
-            "grad_cam": {"spearman": None},
-            "guided_grad_cam": {"spearman": 0.1},
-        },
+        "means": {m: {"spearman": v} for m, v in means.items()},
+        "intervals": intervals,
+        "weights": {m: weight_dependence(iv) for m, iv in intervals.items()},
         "half": {"gradient": "classifier", "guided": guided_half, "grad_cam": "block5", "guided_grad_cam": "block4"},
         "step_labels": {"classifier": "+ classifier", "block5": "+ block5", "block4": "+ block4"},
     }
 
 
-@pytest.mark.parametrize("rho,verdict", [(0.49, "**passes**"), (0.5, "**fails**"), (0.8, "**fails**")])
-def test_methods_table_verdicts(rho, verdict):
+@pytest.mark.parametrize(
+    ("rho", "span", "verdict"),
+    [
+        (0.40, (0.30, 0.45), "**depends on the weights**"),
+        (0.50, (0.45, 0.55), "**inconclusive**"),  # the interval straddles the threshold: no verdict either way
+        (0.80, (0.50, 0.90), "**ignores the weights**"),  # at the threshold is not below it
+    ],
+)
+def test_methods_table_verdicts_follow_the_interval(rho, span, verdict):
     from generator.lib.methods import family
 
-    gradient_family = [m.as_dict() for m in family("gradient")]  # the rows fragments.write_methods_table passes
+    gradient_family = [{**m.as_dict(), "page": "saliency.md"} for m in family("gradient")]  # as write_methods_table
     rows = [
         {"name": "saliency", "chapter": "saliency.md", "scope": "image", "missing": False, "per_unit": 2.25,
          "methods": gradient_family},
@@ -264,12 +273,16 @@ def test_methods_table_verdicts(rho, verdict):
          "methods": []},
     ]  # fmt: skip
     text = (
-        environment().get_template("_methods.md.j2").render(rows=rows, checks=methods_records(rho, None), device="cpu")
+        environment()
+        .get_template("_methods.md.j2")
+        .render(rows=rows, checks=methods_records(rho, None, span), device="cpu", passes_below=0.5)
     )
     gradient = next(line for line in text.splitlines() if line.startswith("| [Gradient]"))
-    assert f"ρ = {rho:.2f}: {verdict}" in gradient and "2.2 s per photo and network" in gradient
+    assert f"ρ = {rho:.2f} [{span[0]:.2f}, {span[1]:.2f}]: {verdict}" in gradient, gradient
+    assert "2.2 s per photo and network" in gradient
+    assert "first below 0.5 with classifier re-initialised" in gradient
     guided = next(line for line in text.splitlines() if line.startswith("| [Guided backprop]"))
-    assert "**fails**; cascade: **never** below 0.5" in guided
+    assert "**ignores the weights**; cascade: **never** below 0.5" in guided
     assert "< 0.1 s per network" in text and "not an attribution: no check" in text
 
 
@@ -471,20 +484,23 @@ def test_sanity_guided_vs_gradient_claim(quick_build, guided, gradient, want):
 
 
 @pytest.mark.parametrize(
-    "rho,want",
+    "rho,span,want",
     [
-        (0.1, "its map depends on the weights"),
-        (0.9, "hardly depends on the weights"),
-        (0.5, "partly dependent on the weights"),
+        (0.1, (0.05, 0.2), "its map depends on the weights"),
+        (0.9, (0.8, 0.95), "its map ignores the weights"),
+        (0.5, (0.45, 0.55), "the interval straddles 0.5, so this build cannot say"),
     ],
 )
-def test_sanity_grad_cam_claim(quick_build, rho, want):
-    assert want in build_render(
-        quick_build,
-        "cascading_randomisation",
-        "cascading_randomisation.sanity.md.j2",
-        _set("means.grad_cam.spearman", rho),
-    )
+def test_sanity_grad_cam_claim(quick_build, rho, span, want):
+    from generator.chapters.cascading_randomisation.verdicts import weight_dependence
+
+    def change(r):
+        r["means"]["grad_cam"]["spearman"] = rho
+        r["intervals"]["grad_cam"] = {"mean": rho, "low": span[0], "high": span[1], "n": 7}
+        r["weights"]["grad_cam"] = weight_dependence(r["intervals"]["grad_cam"])
+
+    text = build_render(quick_build, "cascading_randomisation", "cascading_randomisation.sanity.md.j2", change)
+    assert want in text and f"{rho:.2f} [{span[0]:.2f}, {span[1]:.2f}]" in text
 
 
 @pytest.mark.parametrize("share,want", [(0.995, "for practical purposes, a uniform guess"), (0.9, None)])

@@ -87,10 +87,20 @@ def _records(gradient_rho: float, guided_rho: float, cam_rho: float | None) -> d
     means = {k: {"spearman": v, "ssim": 0.3} for k, v in means.items()}
     ranked = sorted(means, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2))
     fig = {"path": "figures/x.png", "caption": "c", "width": 10}
+    from generator.chapters.cascading_randomisation.verdicts import weight_dependence
+
+    intervals = {
+        k: {"mean": v["spearman"], "n": 7}
+        | ({"low": v["spearman"] - 0.05, "high": v["spearman"] + 0.05} if v["spearman"] is not None else {})
+        for k, v in means.items()
+    }
     return {
         "sanity_plot": fig,
         "table": [],
         "means": means,
+        "intervals": intervals,
+        "weights": {k: weight_dependence(iv) for k, iv in intervals.items()},
+        "passes_below": 0.5,
         "ranked": ranked,
         "methods": list(titles),
         "titles": titles,
@@ -109,7 +119,7 @@ def test_sanity_wording_follows_the_numbers():
     assert "its map depends on the weights" in text
     text = _sanity_text(_records(gradient_rho=0.8, guided_rho=0.3, cam_rho=0.9))
     assert "less alike across the two models than the plain gradient's" in text
-    assert "hardly depends on the weights" in text
+    assert "its map ignores the weights" in text
     text = _sanity_text(_records(gradient_rho=0.5, guided_rho=0.55, cam_rho=None))
     assert "about as alike" in text and "n/a" in text
     assert "nan" not in text.lower().replace("n/a", "")

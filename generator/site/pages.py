@@ -73,6 +73,7 @@ def write_methods_table(site: SiteContext, techniques: Iterable[Technique], stat
 
     The attribution rows list every method of :data:`generator.lib.methods.METHODS` under the chapter that
     shows its family."""
+    from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW
     from generator.lib.methods import family
 
     rows = []
@@ -96,7 +97,7 @@ def write_methods_table(site: SiteContext, techniques: Iterable[Technique], stat
     text = (
         environment()
         .get_template("_methods.md.j2")
-        .render(rows=rows, checks=cascade["records"] if cascade else None, device=device)
+        .render(rows=rows, checks=cascade["records"] if cascade else None, device=device, passes_below=PASSES_BELOW)
     )
     atomic_write_text(site.out_dir / "fragments" / "methods.md", text)
 

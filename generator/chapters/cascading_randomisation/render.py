@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW, mean_interval, weight_dependence
 from generator.lib.methods import METHODS as REGISTRY
 from generator.render import RenderContext, colormap, mosaic, new_figure
 from generator.render.overlays import CMAP, colourbar
@@ -150,8 +151,11 @@ def _numbers(results, ids, steps, cascade_methods) -> dict:
              for m in METHODS}  # fmt: skip
     cascade = {m: {k: [_nanmean([r["similarity"][m][k][s] for r in recs]) for s in range(len(steps))]
                    for k in ("spearman", "ssim")} for m in cascade_methods}  # fmt: skip
+    intervals = {m: mean_interval([r["sanity"][m]["spearman"] for r in recs]) for m in METHODS}
     return {
         "means": means,
+        "intervals": intervals,  # the mean Spearman with its 95 % bootstrap interval over the photos
+        "weights": {m: weight_dependence(iv) for m, iv in intervals.items()},
         "edges": edges,
         "ranked": sorted(METHODS, key=lambda m: -(means[m]["spearman"] if means[m]["spearman"] is not None else -2)),
         "cascade": cascade,
@@ -186,7 +190,8 @@ def render(rc: RenderContext, results) -> dict:
     return {
         "expected_total": len(expected), "expected_hits": int(hits), "featured": rc.featured(),
         "sanity_plot": sanity_fig, "cascade_plot": cascade_fig, "strips": strips, "table": table,
-        "means": numbers["means"], "edges": numbers["edges"], "ranked": numbers["ranked"], "methods": METHODS,
+        "means": numbers["means"], "intervals": numbers["intervals"], "weights": numbers["weights"],
+        "passes_below": PASSES_BELOW, "edges": numbers["edges"], "ranked": numbers["ranked"], "methods": METHODS,
         "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": numbers["cascade"], "steps": steps,
         "step_labels": STEP_LABELS, "half": numbers["half"], "n_images": len(ids),
         "smoothgrad_in_cascade": "smoothgrad" in cascade_methods, "smoothgrad_n": first["smoothgrad_n"],

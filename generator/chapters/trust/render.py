@@ -7,9 +7,8 @@ import numpy as np
 
 from generator.chapters.cascading_randomisation.render import STEP_LABELS
 from generator.chapters.cascading_randomisation.spec import STEPS
-from generator.chapters.trust.spec import PASSES_BELOW
+from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW, mean_interval, weight_dependence
 from generator.lib.methods import every_method
-from generator.lib.metrics import bootstrap_interval
 from generator.render import RenderContext, new_figure
 from generator.render.overlays import clip_scale, overlay_grid
 
@@ -132,12 +131,6 @@ def _cascade_plot(rc: RenderContext, recs: list[dict], methods: list, steps: lis
     )
 
 
-def _interval(values) -> dict:
-    lo, hi = bootstrap_interval(values)
-    v = [x for x in values if x is not None and np.isfinite(x)]
-    return {"mean": float(np.mean(v)) if v else None, "low": lo, "high": hi, "n": len(v)}
-
-
 def _side(interval: dict, above: str, below: str, at: float = 0.0) -> str:
     """Which side of ``at`` a bootstrap interval lies on: ``above``, ``below``, ``"inconclusive"`` (it straddles
     ``at``), ``"one photo"`` (no interval) or ``"n/a"`` (no value)."""
@@ -149,20 +142,6 @@ def _side(interval: dict, above: str, below: str, at: float = 0.0) -> str:
         return above
     if interval["high"] < at:
         return below
-    return "inconclusive"
-
-
-def weight_dependence(rho: dict) -> str:
-    """Whether a method's map depends on the weights: its ρ interval wholly below the threshold, wholly at or
-    above it, or straddling it."""
-    if rho["mean"] is None:
-        return "n/a"
-    if rho["n"] < 2:
-        return "one photo"
-    if rho["high"] < PASSES_BELOW:
-        return "depends on the weights"
-    if rho["low"] >= PASSES_BELOW:
-        return "ignores the weights"
     return "inconclusive"
 
 
@@ -182,9 +161,9 @@ def _row(m: dict, recs: list[dict], network: str) -> dict:
     rand = {k: [float(np.mean([a[s][k] for s in seeds])) for a in auc] for k in ("deletion", "insertion")}
     own = {k: [a[m["name"]][k] for a in auc] for k in ("deletion", "insertion")}
     sobel = {k: [a["sobel"][k] for a in auc] for k in ("deletion", "insertion")}
-    rho = _interval([r["rho"][m["name"]] for r in recs])
-    gain_del = _interval([rd - o for rd, o in zip(rand["deletion"], own["deletion"])])
-    gain_ins = _interval([o - rd for rd, o in zip(rand["insertion"], own["insertion"])])
+    rho = mean_interval([r["rho"][m["name"]] for r in recs])
+    gain_del = mean_interval([rd - o for rd, o in zip(rand["deletion"], own["deletion"])])
+    gain_ins = mean_interval([o - rd for rd, o in zip(rand["insertion"], own["insertion"])])
     weights = weight_dependence(rho)
     deletion = _side(gain_del, "faster than random", "slower than random")
     insertion = _side(gain_ins, "faster than random", "slower than random")
@@ -197,8 +176,8 @@ def _row(m: dict, recs: list[dict], network: str) -> dict:
     return {
         **m,
         "rho": rho,
-        "deletion": _interval(own["deletion"]),
-        "insertion": _interval(own["insertion"]),
+        "deletion": mean_interval(own["deletion"]),
+        "insertion": mean_interval(own["insertion"]),
         "random": {k: float(np.mean(v)) for k, v in rand.items()},
         "sobel": {k: float(np.mean(v)) for k, v in sobel.items()},
         "beats_sobel": float(np.mean(own["deletion"])) < float(np.mean(sobel["deletion"])),

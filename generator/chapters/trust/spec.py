@@ -8,6 +8,7 @@ deletion / insertion faithfulness (Petsiuk et al., 2018) against a random rankin
 
 from __future__ import annotations
 
+from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW  # noqa: F401 - the sanity checks' threshold
 from generator.core import Technique
 
 _COMMON = {
@@ -67,6 +68,3 @@ TECHNIQUE = Technique(
 how many of those the methods with their own passes run (Score-CAM alone costs one forward pass per channel
 of its layer, 512 at ``block5_conv3``); ``cascade_separate``: which of those also go through the cascading
 randomisation, on those photos (five more runs each; Score-CAM only in the ``full`` profile)."""
-
-PASSES_BELOW = 0.5
-"""A map depends on the weights when its trained-vs-untrained Spearman ρ is below this (as the sanity checks)."""
