@@ -30,7 +30,7 @@ def _photo_figure(rc, img, rows, rec, methods, target_label):
     """One photo's maps, one row per network, with the caption that states the settings."""
     pct, alpha = rc.settings["clip_percentile"], rc.settings["alpha"]
     fig = overlay_grid(rows, img.seen, [m.title for m in methods.values()], alpha=alpha,
-                       bar_label=f"|gradient| / its {pct:g}th percentile")  # fmt: skip
+                       bar_label=f"map / its {pct:g}th percentile")  # fmt: skip
     note = expected_note(img, target_label)
     caption = (
         f"{img.title}: why class *{target_label}* (index {rec['target']}, the trained model's top-1; "
@@ -39,8 +39,10 @@ def _photo_figure(rc, img, rows, rec, methods, target_label):
         f"Gradient: max over colour of |∂S/∂x|. SmoothGrad: max over colour of |∂S/∂x| averaged "
         f"over n = {rec['n']} noisy copies of the photo (noise σ = {rec['sigma_abs']:.3f}, that is "
         f"{rec['sigma']:g} × the normalised input's range of {rec['sigma_abs'] / rec['sigma']:.2f}). "
+        f"Gradient × input: |Σ over colour of x · ∂S/∂x|, x the normalised photo. "
         f"Guided backprop: max over colour of |guided-backprop signal|, which is not ∂S/∂x: "
-        f"negative gradients are zeroed at every ReLU on the way back. Each map is scaled by its "
+        f"negative gradients are zeroed at every ReLU on the way back. DeconvNet: the same with the "
+        f"forward pass ignored at the ReLUs (only negative signals are zeroed). Each map is scaled by its "
         f"own {pct:g}th percentile and blended over the photo at {alpha:g} opacity."
     )
     return rc.mpl(fig, image=img.id, model="both", kind="saliency", caption=caption), note
