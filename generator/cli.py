@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the techniques and profiles",
                    description="List the techniques (in site order) and the profiles.")
     c = sub.add_parser("clean", help="delete generated output and cached results",
-                       description="Delete the output folder and the result cache.")
+                       description="Delete the output folder and the result cache: only what the generator "
+                                   "wrote. A folder that is not the generator's is refused, and nothing is deleted.")
     c.add_argument("--out", type=Path, default=Path("docs/generated"), metavar="DIR")
     c.add_argument("--cache", type=Path, default=Path(".cache/generator"), metavar="DIR")
     # fmt: on
@@ -230,10 +231,21 @@ def cmd_list(_args) -> int:
 
 
 def cmd_clean(args) -> int:
-    from generator.build import clean
+    from generator.build.clean import NotOurs, clean
 
-    clean(args.out, args.cache)
-    print(f"removed {args.out} and {args.cache}", file=sys.stderr)
+    try:
+        done = clean(args.out, args.cache)
+    except NotOurs as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"error: clean: {exc.filename or args.out}: {exc.strerror or exc}; nothing more was deleted",
+            file=sys.stderr,
+        )
+        return 1
+    kept = f"; kept {done.kept} file(s) the generator did not write, and their folders" if done.kept else ""
+    print(f"removed {done.removed} file(s) from {args.out} and {args.cache}{kept}", file=sys.stderr)
     return 0
 
 

@@ -61,6 +61,41 @@ def test_a_damaged_entry_is_a_miss_reported_in_one_line(cache, caplog, damage):
     assert not path.exists()
     (message,) = [r.getMessage() for r in caplog.records]
     assert str(path) in message and "deleting it and recomputing" in message and "\n" not in message
+    want = {
+        "truncated": "is truncated or not an .npz archive",
+        "garbage": "is truncated or not an .npz archive",
+        "empty": "is truncated or not an .npz archive",
+        "foreign": "is not an entry of this cache version",
+        "pickled": "is not an entry of this cache version",
+        "tampered": "does not match its checksum",
+    }[damage]
+    assert f"{path} {want}" in message, message  # a whole sentence: no "is its", no numpy text cut mid-word
+    assert "allow_pickle" not in message and "is its" not in message
+
+
+def test_an_entry_swapped_with_another_is_a_miss(tmp_path, caplog):
+    """Two valid entries exchanged by hand: each proves which key it was stored under, so neither is trusted."""
+    c = ResultCache(tmp_path / "cache")
+    c.save("t", "k1", Result(arrays={"a": np.zeros(3)}, records={"photo": "chelsea"}))
+    c.save("t", "k2", Result(arrays={"a": np.ones(3)}, records={"photo": "grace-hopper"}))
+    one, two = c.path("t", "k1"), c.path("t", "k2")
+    a, b = one.read_bytes(), two.read_bytes()
+    one.write_bytes(b)
+    two.write_bytes(a)
+    with caplog.at_level(logging.WARNING, logger="generator"):
+        assert c.get("t", "k1") is None and c.get("t", "k2") is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and all("was stored under another key" in m for m in messages), messages
+
+
+def test_a_directory_in_place_of_an_entry_is_a_miss_that_names_the_fix(tmp_path, caplog):
+    c = ResultCache(tmp_path / "cache")
+    c.path("t", "k").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="generator"):
+        assert c.get("t", "k") is None
+        c.save("t", "k", Result(arrays={"a": np.zeros(2)}))  # kept out of the cache, no error
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "is a directory" in message and f"rm -r {c.path('t', 'k')}" in message
 
 
 def test_reserved_names_are_refused(tmp_path):

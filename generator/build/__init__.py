@@ -14,7 +14,7 @@ import importlib
 _WHERE = {
     "Build": "run",
     "BuildOptions": "run",
-    "clean": "run",
+    "clean": "clean",
     "ModelStateError": "pool",
     "BuildReport": "report",
     "Failure": "report",

@@ -1,9 +1,11 @@
 """The result cache: one ``.npz`` per unit, ``<root>/<technique>/<key>.npz`` (arrays + records as JSON).
 
-Each entry carries a sha256 of its own content (``__sha256__``).  An entry that
-cannot be read, lacks the checksum or does not match it -- truncated, overwritten,
-written by something else -- is never loaded as a result: :meth:`ResultCache.get`
-warns in one line naming the file, deletes it and reports a miss, so the unit is
+Each entry carries a sha256 of its own content (``__sha256__``) and the key it was
+stored under (``__key__``, covered by the checksum).  An entry that cannot be read,
+lacks either, does not match its checksum, or names another key -- truncated,
+overwritten, renamed or swapped with another by hand, written by something else --
+is never loaded as a result: :meth:`ResultCache.get` warns in one line naming the
+file and what is wrong with it, deletes it and reports a miss, so the unit is
 simply recomputed.
 """
 
@@ -23,7 +25,8 @@ from generator.core import Result, records_json
 
 log = logging.getLogger("generator")
 
-RECORDS, CHECKSUM, SECONDS = "__records__", "__sha256__", "__seconds__"
+RECORDS, CHECKSUM, SECONDS, KEY = "__records__", "__sha256__", "__seconds__", "__key__"
+RESERVED = {RECORDS, CHECKSUM, SECONDS, KEY}
 
 
 def _checksum(arrays: dict[str, np.ndarray], records_text: str) -> str:
@@ -36,7 +39,8 @@ def _checksum(arrays: dict[str, np.ndarray], records_text: str) -> str:
 
 
 class CorruptEntry(Exception):
-    """A cache file that is not a complete entry written by this cache."""
+    """A cache file that is not a complete entry written by this cache for its key; the message says what is
+    wrong in a clause that follows the file's name ("is truncated or not an .npz archive")."""
 
 
 class ResultCache:
@@ -54,34 +58,46 @@ class ResultCache:
         try:
             with np.load(path, allow_pickle=False) as data:
                 names = list(data.files)
-                if RECORDS not in names or CHECKSUM not in names:
-                    raise CorruptEntry("not an entry of this cache (no records or checksum)")
+                if RECORDS not in names or CHECKSUM not in names or KEY not in names:
+                    raise CorruptEntry("is not an entry of this cache version (no records, key or checksum)")
                 arrays = {k: data[k] for k in names if k not in (RECORDS, CHECKSUM)}
                 records_text = str(data[RECORDS])
                 stored = str(data[CHECKSUM])
         except CorruptEntry:
             raise
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise CorruptEntry(f"unreadable ({reason[:120]})") from None
+        except PermissionError:
+            raise CorruptEntry("cannot be read (permission denied)") from None
+        except IsADirectoryError:
+            raise CorruptEntry("is a directory, not a cache entry") from None
+        except (zipfile.BadZipFile, ValueError, EOFError, KeyError):
+            raise CorruptEntry("is truncated or not an .npz archive") from None
+        except OSError as exc:
+            raise CorruptEntry(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
         if _checksum(arrays, records_text) != stored:
-            raise CorruptEntry("its content does not match its checksum")
+            raise CorruptEntry("does not match its checksum (changed after it was written)")
+        if str(arrays.pop(KEY)) != key:
+            raise CorruptEntry("was stored under another key (renamed, copied or swapped by hand)")
         seconds = float(arrays.pop(SECONDS)) if SECONDS in arrays else None
         try:
             records = json.loads(records_text)
         except ValueError:
-            raise CorruptEntry("its records are not valid JSON") from None
+            raise CorruptEntry("has records that are not valid JSON") from None
         return Result(arrays=arrays, records=records, seconds=seconds)
 
     def get(self, technique: str, key: str) -> Result | None:
         """The stored result, or None on a miss.  A corrupt entry is reported, deleted and treated as a miss."""
         path = self.path(technique, key)
+        if path.is_dir():
+            log.warning(
+                "cache entry %s is a directory, not a cache entry; recomputing (remove it: rm -r %s)", path, path
+            )
+            return None
         if not path.is_file():
             return None
         try:
             return self.load(technique, key)
         except CorruptEntry as exc:
-            log.warning("cache entry %s is %s; deleting it and recomputing", path, str(exc).removeprefix("is "))
+            log.warning("cache entry %s %s; deleting it and recomputing", path, exc)
             try:
                 path.unlink()
             except OSError as err:
@@ -91,11 +107,15 @@ class ResultCache:
     def save(self, technique: str, key: str, result: Result) -> None:
         buf = io.BytesIO()
         payload = {k: np.asarray(v) for k, v in result.arrays.items()}
-        if {RECORDS, CHECKSUM, SECONDS} & payload.keys():
-            raise ValueError(f"{technique}: array names {RECORDS}, {CHECKSUM} and {SECONDS} are reserved")
+        if RESERVED & payload.keys():
+            raise ValueError(f"{technique}: array names {', '.join(sorted(RESERVED))} are reserved")
         payload[SECONDS] = np.asarray(float(result.seconds or 0.0))
+        payload[KEY] = np.asarray(key)
         records_text = json.dumps(records_json(result.records), sort_keys=True)
         payload[RECORDS] = np.asarray(records_text)
         payload[CHECKSUM] = np.asarray(_checksum({k: v for k, v in payload.items() if k != RECORDS}, records_text))
         np.savez(buf, **payload)
-        atomic_write_bytes(self.path(technique, key), buf.getvalue())
+        path = self.path(technique, key)
+        if path.is_dir():  # get() warned already; the result is used, just not kept
+            return
+        atomic_write_bytes(path, buf.getvalue())

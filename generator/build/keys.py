@@ -34,6 +34,11 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SETTINGS_FIELDS = ("compute_settings", "render_settings")
 
 
+CACHE_FORMAT = 2
+"""The layout of a cache entry, part of every unit key: entries of an older layout are never looked up, so an
+upgrade recomputes them quietly instead of warning about each (2: an entry stores the key it belongs to)."""
+
+
 def digest(*parts: Any) -> str:
     """sha256 over JSON-encoded parts (bytes as they are)."""
     h = hashlib.sha256()
@@ -206,6 +211,7 @@ class UnitKeys:
             self._memo[memo] = digest(
                 "unit",
                 __version__,
+                CACHE_FORMAT,
                 tech.name,
                 tech.compute_settings_for(self.profile.name),
                 self.profile.as_dict(),

@@ -21,7 +21,6 @@ nothing changed never touches one.
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 import traceback
@@ -245,9 +244,3 @@ class Build(SiteOutput, Computing):
         write_build_page(site, self.techniques.values(), self.state, self.build_info())
         write_methods_table(site, self.techniques.values(), self.state, str(self.opts.device))
         marker.unlink(missing_ok=True)
-
-
-def clean(out_dir: Path, cache_dir: Path) -> None:
-    for d in (out_dir, cache_dir):
-        if Path(d).exists():
-            shutil.rmtree(d)
