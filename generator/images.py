@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,7 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
     credits = load_credits(images_dir)
     problems: list[str] = []
     files: list[Path] = []
+    hashes: dict[Path, str] = {}
     for path in sorted(images_dir.iterdir(), key=lambda p: p.name):
         name = path.name
         if name.startswith(".") or name.lower().startswith(_IGNORED_PREFIXES):
@@ -104,14 +106,14 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
                 f"Convert it to one of {', '.join(sorted(IMAGE_SUFFIXES))}, or move it elsewhere."
             )
         else:
+            digest, problem = _readable(path, images_dir)
+            if digest is None:
+                problems.append(problem)
+                continue
             files.append(path)
-            if path.is_symlink():
-                target = path.resolve()
-                if images_dir.resolve() not in target.parents:
-                    problems.append(
-                        f"{path}: is a link to {target}, outside the image folder; "
-                        f"it is used as a photo. Copy the file in instead to keep the folder self-contained."
-                    )
+            hashes[path] = digest
+            if problem:
+                problems.append(problem)
 
     if not files:
         raise ImageError(
@@ -128,8 +130,38 @@ def discover(images_dir: Path) -> tuple[list[SourceImage], list[str]]:
         )
 
     ids = unique_ids(files)
-    images = [SourceImage(id=ids[p], path=p, sha256=_sha256(p), credit=credits.get(p.name)) for p in files]
+    images = [SourceImage(id=ids[p], path=p, sha256=hashes[p], credit=credits.get(p.name)) for p in files]
     return images, problems
+
+
+def _readable(path: Path, images_dir: Path) -> tuple[str | None, str]:
+    """(the photo's sha256, a note) for a file that can be read; (None, the one-line problem with its fix) for
+    a dangling link, a link loop or a file that cannot be read, which is then skipped."""
+    note = ""
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            return None, (
+                f"{path}: is a link to {os.readlink(path)}, which does not exist; skipped. "
+                "Point the link at a photo, or remove it."
+            )
+        except (RuntimeError, OSError):  # RuntimeError: a loop (Python 3.11); OSError ELOOP on newer ones
+            return None, f"{path}: is a link that leads back to itself (a link loop); skipped. Remove the link."
+        if images_dir.resolve() not in target.parents:
+            note = (
+                f"{path}: is a link to {target}, outside the image folder; "
+                f"it is used as a photo. Copy the file in instead to keep the folder self-contained."
+            )
+    try:
+        return _sha256(path), note
+    except PermissionError:
+        return None, (
+            f"{path}: cannot be read (permission denied); skipped. Make it readable (chmod a+r '{path}') or move it "
+            "out of the folder."
+        )
+    except OSError as exc:
+        return None, f"{path}: cannot be read ({exc.strerror or exc}); skipped. Check the file, or move it elsewhere."
 
 
 def _sha256(path: Path) -> str:

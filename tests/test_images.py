@@ -461,3 +461,49 @@ def test_prepare_other_sizes():
 def test_prepare_refuses_non_rgb():
     with pytest.raises(ValueError, match="load_rgb"):
         prepare(photo().convert("RGBA"))
+
+
+def _two_good_photos(folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (40, 30), (120, 60, 30)).save(folder / name)
+
+
+@pytest.mark.parametrize("kind", ["dangling link", "link loop", "unreadable"])
+def test_an_unreadable_photo_is_skipped_with_its_fix_and_the_others_go_on(tmp_path, monkeypatch, kind):
+    """A dangling link, a link loop and a file without read permission each cost one line, not the build."""
+    _two_good_photos(tmp_path)
+    bad = tmp_path / "gone.jpg"
+    if kind == "dangling link":
+        bad.symlink_to(tmp_path / "nowhere.jpg")
+    elif kind == "link loop":
+        bad.symlink_to(bad)
+    else:  # root reads any file, so the refusal the kernel would give is simulated
+        Image.new("RGB", (40, 30)).save(bad, format="JPEG")
+        real = gi._sha256
+
+        def no_read(path):
+            if path == bad:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(gi, "_sha256", no_read)
+    found, problems = discover(tmp_path)
+    assert [i.path.name for i in found] == ["a.png", "b.png"]
+    (line,) = [p for p in problems if "gone.jpg" in p]
+    assert "\n" not in line and line.startswith(f"{bad}: ") and "skipped" in line
+    want = {"dangling link": "Point the link at a photo, or remove it", "link loop": "Remove the link",
+            "unreadable": "chmod a+r"}[kind]  # fmt: skip
+    assert want in line, line
+
+
+def test_the_no_change_check_hashes_a_folder_with_broken_links(tmp_path):
+    """The fast path fingerprints the photo folder before any photo is loaded; a broken link must not stop it."""
+    from generator.build.fresh import tree_hash
+
+    _two_good_photos(tmp_path)
+    before = tree_hash(tmp_path)
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    after = tree_hash(tmp_path)
+    assert after != before and tree_hash(tmp_path) == after

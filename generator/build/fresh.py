@@ -48,8 +48,11 @@ def _hash_tree(root: Path, h) -> None:
         files += [Path(folder) / n for n in names if not n.endswith((".pyc", ".pyo"))]
     for path in sorted(files):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with open(path, "rb") as fh:
-            h.update(hashlib.sha256(fh.read()).digest())
+        try:
+            with open(path, "rb") as fh:
+                h.update(hashlib.sha256(fh.read()).digest())
+        except OSError as exc:  # a dangling link, a link loop, no permission: the build reports and skips it
+            h.update(f"unreadable: {exc.errno}".encode())
 
 
 def tree_hash(root: Path) -> str:
