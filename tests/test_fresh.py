@@ -86,8 +86,14 @@ def test_a_changed_output_file_is_rebuilt(small):
     assert out == {"rc": 0, "torch": True} and "nothing changed" not in err
     assert page.read_bytes() == good
     figure = next((tmp / "out" / "figures" / "predictions").rglob("*.webp"))
+    good = figure.read_bytes()
     figure.unlink()
-    assert run(*args)[0]["torch"] and figure.is_file()
+    assert run(*args)[0]["torch"] and figure.read_bytes() == good
+    figure.write_bytes(b"garbage!")  # overwritten by hand: the render step must not keep it
+    out, err = run(*args)
+    assert out["torch"] and figure.read_bytes() == good, err
+    again, err = run(*args)
+    assert not again["torch"] and "nothing changed" in err, err
 
 
 def test_a_new_photo_or_other_options_go_the_full_way(small):

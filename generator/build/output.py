@@ -57,8 +57,19 @@ def render_technique(
     }
     if rc.data_files:
         state["data"] = sorted(rc.data_files)
+    state["files"] = file_stats(Path(out_dir), figure_files(state["figures"], state.get("data", [])))
     states.write(name, state)
     return state
+
+
+def file_stats(out_dir: Path, paths: list[str]) -> dict[str, list[int]]:
+    """Each file's [size, mtime in ns], as written: a later build trusts a figure only while both still match,
+    so a figure edited, replaced or truncated by hand is rendered again."""
+    stats = {}
+    for path in paths:
+        st = (out_dir / path).stat()
+        stats[path] = [st.st_size, st.st_mtime_ns]
+    return stats
 
 
 def drop_unlisted(out_dir: Path, fig_root: Path, keep: set[str]) -> None:

@@ -33,7 +33,7 @@ from generator.build.cache import ResultCache
 from generator.build.compute import Computing, Unit
 from generator.build.inputs import load_inputs
 from generator.build.keys import UnitKeys
-from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, figure_files
+from generator.build.output import INCOMPLETE, INCOMPLETE_TEXT, figure_files, file_stats
 from generator.build.pool import ModelPool, ModelStateError
 from generator.build.render_jobs import RenderJob, RenderPool, default_jobs, light_images
 from generator.build.report import BuildReport, Failure, TechniqueStats
@@ -161,15 +161,16 @@ class Build(SiteOutput, Computing):
         self._pending.append((tech, self.renders.submit(job)))
 
     def _rendered(self, tech: Technique, render_key: str) -> bool:
-        """Whether the figures on disk are this render key's, and all still there."""
+        """Whether the figures on disk are this render key's, all still there and untouched since they were
+        written (each file's size and mtime as its state recorded them)."""
         state = self.state.read(tech.name)
-        return bool(
-            state
-            and state.get("render_key") == render_key
-            and all(
-                (self.opts.out_dir / path).is_file() for path in figure_files(state["figures"], state.get("data", []))
-            )
-        )
+        if not state or state.get("render_key") != render_key or "files" not in state:
+            return False
+        wanted = figure_files(state["figures"], state.get("data", []))
+        try:
+            return file_stats(self.opts.out_dir, wanted) == state["files"]
+        except OSError:  # one is missing (deleted by hand)
+            return False
 
     def finish_renders(self) -> None:
         """Wait for every submitted render, in submission order; record it and write its fragment."""

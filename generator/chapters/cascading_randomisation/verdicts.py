@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.lib.metrics import bootstrap_interval
-
 PASSES_BELOW = 0.5
 """A map depends on the weights when its trained-vs-untrained Spearman ρ is below this."""
 
@@ -19,6 +17,8 @@ PASSES_BELOW = 0.5
 def mean_interval(values) -> dict:
     """The mean of ``values`` (None and NaN left out) with its 95 % bootstrap interval and how many there are:
     ``{"mean", "low", "high", "n"}`` (``mean`` None when there are none)."""
+    from generator.lib.metrics import bootstrap_interval  # here, not at the top: the specs import this module
+
     lo, hi = bootstrap_interval(values)
     v = [x for x in values if x is not None and np.isfinite(x)]
     return {"mean": float(np.mean(v)) if v else None, "low": lo, "high": hi, "n": len(v)}
