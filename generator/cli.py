@@ -103,13 +103,17 @@ def _jobs(text: str) -> int:
     return n
 
 
+CUDA_MISSING = "no CUDA device is visible (no driver, or CUDA_VISIBLE_DEVICES hides it). Use --device cpu or auto"
+
+
 def _device(choice: str):
     import torch
 
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda: no CUDA device is visible to torch. Use --device cpu or auto")
+        print(f"error: --device cuda: {CUDA_MISSING}", file=sys.stderr)
+        raise SystemExit(2)
     return torch.device(choice)
 
 
@@ -134,6 +138,9 @@ def cmd_build(args) -> int:
         return 2
     if not args.images.is_dir():
         print(f"error: {args.images}: no such folder. Pass a folder of photos with --images", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and not fresh.cuda_visible():
+        print(f"error: --device cuda: {CUDA_MISSING}", file=sys.stderr)  # before any folder is made
         return 2
     profile = get_profile(args.profile)
     cache = args.cache or Path(".cache/generator") / profile.name

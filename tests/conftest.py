@@ -3,6 +3,7 @@ written here in torchvision's exact key layout."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,10 +23,11 @@ def quick_args(images, out, cache, weights, *more: str) -> list[str]:
             "--weights", str(weights), "--no-progress", *more]  # fmt: skip
 
 
-def run_generator(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``python -m generator ARGS`` from the repository root, output captured."""
+def run_generator(*args: str, timeout: int = 600, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m generator ARGS`` from the repository root, output captured (``env_extra``: variables to set)."""
+    env = {**os.environ, **env_extra} if env_extra else None
     return subprocess.run([sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+                          timeout=timeout, env=env)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

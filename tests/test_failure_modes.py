@@ -340,3 +340,13 @@ def test_offline_without_weights_builds_the_untrained_half_and_says_what_is_miss
     assert "| [Saliency maps](saliency.md) | not built |" in page
     home = (out / "fragments" / "networks.md").read_text()  # nor does the home page
     assert home.startswith('!!! warning "This build had no trained weights"') and "built with that file" not in home
+
+
+def test_device_cuda_without_cuda_is_refused_before_any_folder_is_made(tmp_path, standin_weights):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    proc = run_generator(*quick_args(IMAGES, out, cache, standin_weights, "--device", "cuda"),
+                         env_extra={"CUDA_VISIBLE_DEVICES": ""})  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: --device cuda: no CUDA device is visible") and "--device cpu" in line
+    assert not out.exists() and not cache.exists()
