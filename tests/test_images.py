@@ -108,14 +108,11 @@ def test_more_pixels_than_allowed(tmp_path):
 
 
 def test_bomb_refused_from_header(tmp_path, monkeypatch):
-    """A small file whose header claims 49 megapixels is refused before decoding.
-
-    49 M is over our 40 M limit but under Pillow's own warning threshold, so
-    this is our header check at work, not Pillow's.
-    """
+    """A small file whose header claims 196 megapixels is refused before decoding (over the 180 M limit, under
+    twice it, so this is the loader's own header check at work, not Pillow's)."""
     path = tmp_path / "bomb.png"
-    Image.new("1", (7_000, 7_000), 0).save(path, optimize=True)
-    assert path.stat().st_size < 100_000
+    Image.new("1", (14_000, 14_000), 0).save(path, optimize=True)
+    assert path.stat().st_size < 200_000
 
     def no_decoding(self, *args, **kwargs):  # pragma: no cover - must never run
         raise AssertionError("load() was called on a bomb")
@@ -123,18 +120,28 @@ def test_bomb_refused_from_header(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "load", no_decoding)
     with pytest.raises(ImageError) as info:
         load_rgb(path)
-    assert "49,000,000 pixels" in assert_clear_error(info.value, path)
+    message = assert_clear_error(info.value, path)
+    assert "196,000,000 pixels" in message and "180,000,000" in message
 
 
-@pytest.mark.parametrize("pil_limit", [1_000, 3_000], ids=["pil-error", "pil-warning"])
-def test_pillow_bomb_checks_become_image_errors(tmp_path, monkeypatch, pil_limit):
-    """Pillow's own DecompressionBombError (over 2x its limit) and Warning (over 1x)."""
+def test_a_48_megapixel_phone_photo_is_accepted(tmp_path):
+    """8000 x 6000, as phones save them: over Pillow's default bomb threshold's warning, under this limit."""
+    path = tmp_path / "phone.png"
+    Image.new("1", (8_000, 6_000), 1).save(path, optimize=True)
+    assert load_rgb(path).size == (8_000, 6_000)
+
+
+@pytest.mark.parametrize("limit", [1_000, 3_000], ids=["pil-error", "pil-warning"])
+def test_pillow_bomb_checks_become_image_errors(tmp_path, limit):
+    """Over twice the limit Pillow's own DecompressionBombError stops the file while opening; over the limit
+    the loader's size check does. Both become one-line ImageErrors, and Pillow's global limit is restored."""
     path = tmp_path / "pilbomb.png"
     photo(64, 64).save(path)  # 4096 pixels
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pil_limit)
+    before = Image.MAX_IMAGE_PIXELS
     with pytest.raises(ImageError) as info:
-        load_rgb(path, max_pixels=10**9)
+        load_rgb(path, max_pixels=limit)
     assert "decompression bomb" in assert_clear_error(info.value, path)
+    assert Image.MAX_IMAGE_PIXELS == before
 
 
 # --------------------------------------------------------------------------- conversions
