@@ -350,3 +350,71 @@ def test_device_cuda_without_cuda_is_refused_before_any_folder_is_made(tmp_path,
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: --device cuda: no CUDA device is visible") and "--device cpu" in line
     assert not out.exists() and not cache.exists()
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every live (not zombie) descendant of ``pid``: pid -> command line, read from /proc."""
+    children: dict[int, list[int]] = {}
+    lines: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if state != "Z":
+            children.setdefault(int(ppid), []).append(int(entry.name))
+            lines[int(entry.name)] = cmd
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found[child] = lines[child]
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_a_build_stopped_while_rendering_leaves_no_process_behind(tmp_path, standin_weights, sig):
+    """kill -9 gives the build no chance to clean up: its render workers notice and exit. Ctrl-C stops them
+    at once instead of letting them finish their figures."""
+    import signal
+    import sys
+
+    from tests.conftest import ROOT
+
+    args = quick_args(IMAGES, tmp_path / "out", tmp_path / "cache", standin_weights,
+                      "--only", "architecture", "predictions", "feature_maps", "filters", "--jobs", "2")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        workers: dict[int, str] = {}
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = _descendants(proc.pid)
+            forkservers = [p for p, cmd in found.items() if "forkserver" in cmd]
+            if forkservers and any(p != f for p in found for f in forkservers if p in _descendants(f)):
+                workers = found  # a render worker exists: the build is rendering
+                break
+            time.sleep(0.05)
+        assert workers, "the build never reached its render workers"
+        proc.send_signal(getattr(signal, sig))
+        rc = proc.wait(timeout=60)
+        assert rc == (-9 if sig == "SIGKILL" else 130)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = {p: cmd[:90] for p, cmd in workers.items() if _alive(p)}
+        assert not left, f"still running 10 s after {sig}: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -78,14 +79,35 @@ def run_job(job: RenderJob) -> tuple[dict, float]:
     return state, time.perf_counter() - t0
 
 
-def _worker_init() -> None:
-    """A worker logs like the command line and draws with Agg; torch (imported by the renderers) gets one thread."""
+def _worker_init(build_pid: int | None = None) -> None:
+    """A worker logs like the command line and draws with Agg; torch (imported by the renderers) gets one thread.
+    It dies with the build that started it (``build_pid``), even one killed with SIGKILL, which leaves it no
+    chance to say so: the worker's parent is the forkserver, not the build, so it watches the build itself."""
     from generator.cli import configure_logging
 
+    if build_pid is not None:
+        threading.Thread(target=_die_with, args=(build_pid,), name="die-with-the-build", daemon=True).start()
     os.environ.setdefault("MPLBACKEND", "Agg")
     configure_logging(verbose=logging.getLogger("generator").level == logging.DEBUG)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+WATCH_SECONDS = 0.5
+"""How often a render worker checks that its build is still alive."""
+
+
+def _die_with(pid: int) -> None:
+    """Exit this process at once when process ``pid`` is gone (so it never writes into an output folder whose
+    lock its build no longer holds)."""
+    while True:
+        time.sleep(WATCH_SECONDS)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # alive, another user's: cannot happen for our own parent, but not dead
+            pass
 
 
 def preload_modules() -> list[str]:
@@ -155,16 +177,31 @@ class RenderPool:
                 ctx.set_forkserver_preload(preload_modules())
             else:
                 ctx = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_worker_init)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+            )
         return self._executor.submit(run_job, job)
 
-    def close(self, cancel: bool = False) -> None:
+    def close(self, cancel: bool = False, terminate: bool = False) -> None:
+        """Wait for the running jobs (``cancel``: drop the queued ones), or with ``terminate`` (the build was
+        interrupted) stop the workers at once instead of letting them finish what they were drawing."""
         for _, placeholder in self._waiting:
             placeholder.cancel()
         self._waiting = []
-        if self._executor is not None:
+        if self._executor is None:
+            return
+        if terminate:
+            workers = list((getattr(self._executor, "_processes", None) or {}).values())
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                proc.terminate()
+            for proc in workers:
+                proc.join(timeout=2)
+                if proc.is_alive():
+                    proc.kill()
+        else:
             self._executor.shutdown(wait=True, cancel_futures=cancel)
-            self._executor = None
+        self._executor = None
 
 
 def _chain(source: Future, target: Future) -> None:

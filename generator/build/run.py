@@ -206,13 +206,16 @@ class Build(SiteOutput, Computing):
         half-updated (the site build refuses such a folder); a full disk stops the build in one line."""
         t0 = time.perf_counter()
         selected = self.selected()
+        interrupted = True  # until _run returns: Ctrl-C or an error stops the render workers at once
         try:
             self._run(selected)
+            interrupted = False
         except DiskFull as exc:
             self.report.failures.append(Failure("build stopped", str(exc)))
             log.error("%s", exc)
+            interrupted = False
         finally:
-            self.renders.close(cancel=True)
+            self.renders.close(cancel=True, terminate=interrupted)
         self.report.seconds = time.perf_counter() - t0
         return self.report
 
