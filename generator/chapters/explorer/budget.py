@@ -125,6 +125,7 @@ def measure(site: Path, *, layers: list[str] | None = None, chromium: Path = CHR
                 context.close()
         finally:
             browser.close()
+    out["worst_click_bytes"] = max(max(r["layer_bytes"], r["unit_bytes"], r["photo_bytes"]) for r in out["clicks"])
     return out
 
 
