@@ -7,7 +7,7 @@ every result computed after it.  These tests pin the three guarantees:
   it is applied to a wrapper that shares modules with the real models;
 * the pipeline refuses, in one line, a technique that leaves a model in
   training mode or with trainable parameters;
-* every technique's output is the same whether it runs alone from an empty
+* every technique's output is the same whether it runs alone (with only what it needs),
   cache, in a full build, or in a build that runs the techniques in reverse.
 
 The builds here use one photo and the quick profile, in-process.
@@ -81,7 +81,7 @@ def test_prepared_restores_exactly_what_it_changed():
 # --------------------------------------------------------------------------- builds
 
 
-def _options(root: Path, weights: Path, only=None):
+def _options(root: Path, weights: Path, only=None, cache: Path | None = None):
     from generator.build import BuildOptions
     from generator.models import WeightsSource
 
@@ -93,7 +93,7 @@ def _options(root: Path, weights: Path, only=None):
         profile=get_profile("quick"),
         images_dir=images,
         out_dir=root / "out",
-        cache_dir=root / "cache",
+        cache_dir=cache or root / "cache",
         weights=WeightsSource(weights, explicit=True),
         device=torch.device("cpu"),
         only=only,
@@ -101,10 +101,10 @@ def _options(root: Path, weights: Path, only=None):
     )
 
 
-def _run(root: Path, weights: Path, only=None, techniques=None):
+def _run(root: Path, weights: Path, only=None, techniques=None, cache: Path | None = None):
     from generator.build import Build
 
-    build = Build(_options(root, weights, only), techniques)
+    build = Build(_options(root, weights, only, cache), techniques)
     report = build.run()
     assert report.ok, [f"{f.where}: {f.message}" for f in report.failures]
     return build
@@ -153,9 +153,13 @@ def test_reverse_order_build_is_identical(full_build, tmp_path, standin_weights)
 
 @pytest.mark.slow
 def test_every_technique_alone_matches_the_full_build(full_build, tmp_path, standin_weights):
+    """Each technique in a build of its own, in a process that ran only what it needs, in site order.
+
+    The alone builds share one cache (not the full build's), so a technique's dependencies come from the
+    builds before it and each technique is computed once more, in another history than the full build's."""
     full = _files(full_build.opts.out_dir)
     for name in registry():
-        alone = _run(tmp_path / name, standin_weights, only=[name])
+        alone = _run(tmp_path / name, standin_weights, only=[name], cache=tmp_path / "alone-cache")
         assert _results(alone, name) == _results(full_build, name), name
         mine = _technique_files(_files(alone.opts.out_dir), name)
         assert mine and mine == _technique_files(full, name), name
