@@ -7,8 +7,8 @@ every result computed after it.  These tests pin the three guarantees:
   it is applied to a wrapper that shares modules with the real models;
 * the pipeline refuses, in one line, a technique that leaves a model in
   training mode or with trainable parameters;
-* every technique's output is the same whether it runs alone (with only what it needs),
-  cache, in a full build, or in a build that runs the techniques in reverse.
+* every technique's output is the same whether it runs alone (with only what it
+  needs), in a full build, or in a build that runs the techniques in reverse.
 
 The builds here use one photo and the quick profile, in-process.
 """
