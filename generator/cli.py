@@ -117,30 +117,35 @@ def _device(choice: str):
     return torch.device(choice)
 
 
+def _input_problem(args) -> str | None:
+    """What is wrong with the weights, photos or device the command line names (one line with the fix)."""
+    from generator.build import fresh
+
+    if args.weights is not None and args.weights.is_dir():
+        return (
+            f"--weights {args.weights}: is a folder, not a checkpoint file. Pass the file itself, "
+            f"e.g. {args.weights / 'vgg16-397923af.pth'}"
+        )
+    if args.weights is not None and not args.weights.is_file():
+        return (
+            f"{args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
+            f"(vgg16-397923af.pth) with --weights, or leave --weights out to use the torch hub cache"
+        )
+    if not args.images.is_dir():
+        return f"{args.images}: no such folder. Pass a folder of photos with --images"
+    if args.device == "cuda" and not fresh.cuda_visible():
+        return f"--device cuda: {CUDA_MISSING}"
+    return None
+
+
 def cmd_build(args) -> int:
     from generator.build import fresh
     from generator.build.paths import FolderLock, writable_folder
     from generator.config import get_profile
 
-    if args.weights is not None and args.weights.is_dir():
-        print(
-            f"error: --weights {args.weights}: is a folder, not a checkpoint file. Pass the file itself, "
-            f"e.g. {args.weights / 'vgg16-397923af.pth'}",
-            file=sys.stderr,
-        )
-        return 2
-    if args.weights is not None and not args.weights.is_file():
-        print(
-            f"error: {args.weights}: no such file. Pass the path of a torchvision VGG16 checkpoint "
-            f"(vgg16-397923af.pth) with --weights, or leave --weights out to use the torch hub cache",
-            file=sys.stderr,
-        )
-        return 2
-    if not args.images.is_dir():
-        print(f"error: {args.images}: no such folder. Pass a folder of photos with --images", file=sys.stderr)
-        return 2
-    if args.device == "cuda" and not fresh.cuda_visible():
-        print(f"error: --device cuda: {CUDA_MISSING}", file=sys.stderr)  # before any folder is made
+    problem = _input_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)  # before any folder is made
         return 2
     profile = get_profile(args.profile)
     cache = args.cache or Path(".cache/generator") / profile.name

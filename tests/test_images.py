@@ -487,14 +487,16 @@ def test_an_unreadable_photo_is_skipped_with_its_fix_and_the_others_go_on(tmp_pa
         bad.symlink_to(bad)
     else:  # root reads any file, so the refusal the kernel would give is simulated
         Image.new("RGB", (40, 30)).save(bad, format="JPEG")
-        real = gi._sha256
+        from generator import discovery
+
+        real = discovery._sha256
 
         def no_read(path):
             if path == bad:
                 raise PermissionError(13, "Permission denied", str(path))
             return real(path)
 
-        monkeypatch.setattr(gi, "_sha256", no_read)
+        monkeypatch.setattr(discovery, "_sha256", no_read)
     found, problems = discover(tmp_path)
     assert [i.path.name for i in found] == ["a.png", "b.png"]
     (line,) = [p for p in problems if "gone.jpg" in p]
