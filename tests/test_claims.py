@@ -359,7 +359,7 @@ def test_predictions_takeaway():
     [
         (0.78, 0.16, "the deeper layer keeps less of the photo"),
         (0.30, 0.50, "the deeper layer keeps *more* of the photo here"),
-        (0.30, 0.27, "about as much of the photo"),
+        (0.30, 0.27, "the two layers keep about as much of the photo"),
     ],
 )
 def test_inversion_takeaway(first, last, want):
@@ -381,7 +381,12 @@ def test_inversion_takeaway(first, last, want):
     }
     env = environment()
     text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64}).split())
-    assert f"the trained network's reconstructions go from SSIM {first:.2f} to {last:.2f}: {want}" in text
+    assert f"SSIM goes from {first:.2f} to {last:.2f} on the trained network" in text
+    assert f"On both, {want}." in text and text.count(want) == 1  # each clause once
+    records["table"][1]["ssim_untrained"] = first  # now the two networks differ
+    text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64}).split())
+    if want != "the two layers keep about as much of the photo":
+        assert f"On the trained network {want}; on the untrained one the two layers keep about as much" in text
 
 
 # --------------------------------------------------------------------------- the older observation templates
