@@ -354,6 +354,49 @@ def test_predictions_takeaway():
     )
 
 
+def test_predictions_glitches_a_certain_answer_and_an_underflowed_rank():
+    """A stand-in network that is certain: no "at most 1.000", no "0.000 and 0.000 nats", no "-0.00"; a rank
+    whose probability underflowed to zero shows its logit instead of "p = 0.00e+00"."""
+    from generator.site.fragments import _nats
+
+    assert _nats(-1e-16) == "< 0.001" and _nats(0.0004) == "< 0.001" and _nats(1.2345) == "1.234"
+
+    def photo(p, rank, expected_p):
+        return {
+            "id": "a", "title": "A", "expected": "x", "match": rank == 1, "in_top5": rank <= 5,
+            "trained": {"top": [{"label": "y", "prob": p}], "expected_rank": rank, "expected_prob": expected_p,
+                        "expected_logit": -812.25, "entropy": -1e-16},
+            "untrained": {"top": [{"label": "z", "prob": 0.0011}], "entropy": 6.9},
+        }  # fmt: skip
+
+    records = {"photos": [photo(0.99999, 706, 0.0)], "n_match": 0, "n_expected": 1, "n_classes": 1000, "featured": "a"}
+    text = render("predictions.tables.md.j2", records)
+    assert "at most 1.000" not in text and "with top-1 probabilities of up to 1 to three decimals" in text
+    assert "p = 0.00e+00" not in text and "ranks it 706 of 1000, with a logit of -812.2" in text
+    assert "-0.00" not in text and "*< 0.001 nats*" in text
+    records["photos"] = [photo(0.9, 706, 3e-9)]
+    text = render("predictions.tables.md.j2", records)
+    assert "ranks it 706 of 1000 (p = 3.0e-09)" in text and "of at most 0.900" in text
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "want"),
+    [(0.0, 1e-17, "entropy < 0.001 nats for every photo"), (0.5, 2.25, "entropy between 0.500 and 2.250 nats")],
+)
+def test_predictions_entropy_range(lo, hi, want):
+    summary = {"entropy_min": lo, "entropy_max": hi, "entropy_mean": hi, "max_prob_min": 0.99999,
+               "max_prob_max": 1.0, "entropy_share_min": 0.5, "max_prob_mean": 1.0, "max_over_uniform_max": 1000.0,
+               "sum_error": 0.0}  # fmt: skip
+    records = {
+        "confidence_plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
+        "photos": [], "summary": {"trained": summary, "untrained": summary}, "uniform_entropy": 6.908,
+        "uniform_prob": 0.001, "n_images": 2, "n_classes": 1000, "untrained_same_top1": None,
+    }  # fmt: skip
+    text = render("predictions.confidence.md.j2", records)
+    assert want in text and "between 0.000 and 0.000" not in text
+    assert "top-1 probability 1 to three decimals for every photo" in text
+
+
 @pytest.mark.parametrize(
     "first,last,want",
     [

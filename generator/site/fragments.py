@@ -79,6 +79,13 @@ def _fmt(x, digits: int = 3) -> str:
         return str(x)
 
 
+def _nats(x) -> str:
+    """An entropy in nats for a reader: three decimals, never negative (rounding gives -1e-16 for a certain
+    answer), and "< 0.001" rather than a "0.000" that claims more than was measured."""
+    x = max(0.0, float(x))
+    return "< 0.001" if x < 0.0005 else number(x, 3)
+
+
 def _pct(x, digits: int = 1) -> str:
     try:
         return number(100 * float(x), digits) + " %"
@@ -97,6 +104,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["fmt"] = _fmt
     env.filters["pct"] = _pct
+    env.filters["nats"] = _nats
     env.filters["sci"] = scientific
     env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
     env.globals["figure_md"] = manifest_figure

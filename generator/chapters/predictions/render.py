@@ -14,6 +14,7 @@ import numpy as np
 
 from generator.models import CATEGORIES
 from generator.render import MODEL_COLOURS, RenderContext, models_in, new_figure
+from generator.site.markup import number
 
 N_CLASSES = len(CATEGORIES)
 UNIFORM_ENTROPY = math.log(N_CLASSES)
@@ -53,13 +54,14 @@ def _bars(rc: RenderContext, img, model: str, rec: dict):
             fontsize=8,
             color="white" if inside else "0.2",
         )
-    ax.set_title(f"{rc.labels[model]}: entropy {rec['entropy']:.2f} of {UNIFORM_ENTROPY:.2f} nats", fontsize=9)
+    ax.set_title(f"{rc.labels[model]}: entropy {number(max(0.0, rec['entropy']), 2)} of {UNIFORM_ENTROPY:.2f} nats",
+                 fontsize=9)  # fmt: skip
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     top1 = top[0]
     caption = (
         f"{img.title}, {rc.labels[model]}: the five most probable of the {N_CLASSES} ImageNet classes. "
-        f"Top-1 *{top1['label']}* with p = {_p(top1['prob'])}; entropy {rec['entropy']:.2f} nats "
+        f"Top-1 *{top1['label']}* with p = {_p(top1['prob'])}; entropy {number(max(0.0, rec['entropy']), 2)} nats "
         f"(uniform guess: {UNIFORM_ENTROPY:.2f})."
     )
     if expected is not None:
@@ -139,6 +141,7 @@ def _photo_row(rc, image_id, models, recs) -> dict:
             "max_over_uniform": rec["max_prob"] / UNIFORM_PROB,
             "expected_rank": rec.get("expected_rank"),
             "expected_prob": rec.get("expected_prob"),
+            "expected_logit": rec.get("expected_logit"),
             "figure": _bars(rc, img, m, rec),
         }
     if "trained" in models:
@@ -168,6 +171,9 @@ def render(rc: RenderContext, results) -> dict:
     ids = [i.id for i in rc.images if all((i.id, m) in results for m in models)]
     titles = list(ids)  # ids are short and unique: better tick labels than titles
     recs = {(i, m): results[(i, m)].records for i in ids for m in models}
+    for (i, m), rec in recs.items():  # the expected class's logit: its rank's number when p underflows to 0
+        e = rec.get("expected_index")
+        rec["expected_logit"] = float(results[(i, m)].arrays["logits"][e]) if e is not None else None
     photos = [_photo_row(rc, image_id, models, recs) for image_id in ids]
     confidence = _confidence_plot(rc, ids, titles, recs, models) if ids else None
     # Does the untrained model give every photo the same answer?  (A random net's output is
