@@ -121,7 +121,8 @@ class Explorer {
       + "Click a map, or use the arrow keys, to pick a unit.";
     if (s.sort === "activation") {
       text += ` Sorted by the mean activation in the ${this.label(loaded[0].model)} network`
-        + (loaded.length > 1 ? "; the other grid keeps that order, so a channel sits at the same place in both." : ".");
+        + (loaded.length > 1 ? "; the other grid keeps that order, so a channel index sits at the same place in both"
+          + " (the same position in the architecture, not the same feature: the two networks' units are unrelated)." : ".");
     }
     return text;
   }
