@@ -620,3 +620,23 @@ def test_building_blocks_shared_units_claim(quick_build, untrained, want):
         r["shown"][0]["channels"]["untrained"] = untrained
 
     assert want in build_render(quick_build, "building_blocks", "building_blocks.md.j2", change)
+
+
+@pytest.mark.parametrize(
+    ("gain", "want"),
+    [
+        (1.0, 'Not "as hard as possible" everywhere:** at `block5_conv3` (trained, ×1.0)'),
+        (3.0, "At every layer the optimised images excite their filters more"),
+    ],
+)
+def test_activation_max_says_when_the_search_did_not_beat_the_photos(gain, want):
+    row = {"layer": "block5_conv3", "channels_trained": [1], "channels_untrained": [2], "photo_trained": 1.0,
+           "final_trained": gain, "gain_trained": gain, "photo_untrained": 1.0, "final_untrained": 2.0,
+           "gain_untrained": 2.0}  # fmt: skip
+    records = {"table": [row], "curves": {"path": "c.webp", "caption": "c", "width": 1, "height": 1}}
+    text = (
+        environment()
+        .get_template("activation_max.numbers.md.j2")
+        .render(records=records, settings={"size": 64, "steps": 64}, profile={"input_size": 224})
+    )
+    assert want in text and "224 × 224 px and the optimised images are 64 × 64 px" in text
