@@ -9,6 +9,7 @@ in the torch hub cache, downloaded there on first use.
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,16 +64,36 @@ def load_state_dict(path: Path, explicit: bool = True) -> dict[str, torch.Tensor
     return state
 
 
+def _is_safetensors(path: Path) -> bool:
+    """Whether ``path`` starts like a safetensors file: an 8-byte little-endian header length, then JSON."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+    except OSError:
+        return False
+    return path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{" and head[:8] != b"PK\x03\x04")
+
+
 def _read_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:
     """The file's dict of tensors (unwrapping ``{"state_dict": ...}``), loaded without running pickled code."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if _is_safetensors(path):
         raise WeightsError(
-            f"{path}: refused to load, the file holds Python objects other than "
-            f"tensors ({first[:120]}). Use a plain state dict saved with "
-            f"torch.save(model.state_dict(), ...)"
+            f"{path}: is a safetensors file; this tool reads PyTorch checkpoints. Convert it with "
+            f"safetensors.torch.load_file and torch.save(state_dict, PATH), or pass {CHECKPOINT_NAME}"
+        )
+    try:
+        with warnings.catch_warnings():  # an old pickle protocol warns; the file is still checked below
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported operand" in str(exc):  # FRAME and friends: protocol 4 or 5, which the safe loader lacks
+            raise WeightsError(
+                f"{path}: was saved with a pickle protocol (4 or 5) that a safe load cannot read. If you trust the "
+                f"file, save it again with torch's default: torch.save(torch.load(PATH, weights_only=False), PATH)"
+            ) from None
+        raise WeightsError(
+            f"{path}: refused to load: the file holds Python code or objects besides tensors, which a safe load "
+            f"will not run. Use a plain state dict saved with torch.save(model.state_dict(), PATH)"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         raise WeightsError(

@@ -198,7 +198,8 @@ def test_pickle_carrying_code_is_refused_and_never_runs(tmp_path):
     torch.save({"features.0.weight": torch.zeros(1), "trap": _Payload(marker)}, path)
 
     msg = _refused(path)
-    assert "refused" in msg and "state dict" in msg
+    assert "refused" in msg and "state dict" in msg and "holds Python code or objects" in msg
+    assert "Weights only load failed" not in msg  # torch's own long text is not quoted
     assert not marker.exists(), "loading the weights ran code from the pickle"
 
     # The payload is live: an unsafe load really would have run it.
@@ -207,6 +208,26 @@ def test_pickle_carrying_code_is_refused_and_never_runs(tmp_path):
     pickle.dump(_Payload(probe), buf)
     pickle.loads(buf.getvalue())
     assert probe.exists()
+
+
+def test_a_safetensors_file_is_refused_with_the_conversion(tmp_path):
+    import json
+    import struct
+
+    header = json.dumps({"features.0.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    for name in ("vgg16.safetensors", "vgg16.pth"):  # by its name, and by its content under another name
+        path = tmp_path / name
+        path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0\0\0\0")
+        msg = _refused(path)
+        assert "is a safetensors file" in msg and "safetensors.torch.load_file" in msg, msg
+
+
+def test_a_protocol_4_pickle_is_refused_in_one_line_with_no_stray_warning(tmp_path, standin_state_dict, recwarn):
+    path = tmp_path / "old.pth"
+    torch.save(standin_state_dict, path, pickle_protocol=4)
+    msg = _refused(path)
+    assert "pickle protocol (4 or 5)" in msg and "torch.save" in msg, msg
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
 def test_no_cache_and_no_network_says_where_to_put_the_file(tmp_path, monkeypatch):
