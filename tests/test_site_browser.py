@@ -337,6 +337,17 @@ def test_pages_without_formulas_do_not_load_mathjax(built_site: Path) -> None:
     assert 'class="arithmatex"' in vgg and "tex-mml-chtml.js" in vgg
 
 
+def test_every_page_names_its_search_dialog_and_underlines_text_links(built_site: Path) -> None:
+    """Two of the accessibility audit's failures, fixed in hooks.py and extra.css: the search dialog has an
+    accessible name on every page, and links in running text are underlined, not told apart by colour alone."""
+    site = built_site / "site"
+    pages = sorted(site.rglob("index.html"))
+    unnamed = [p for p in pages if 'role="dialog" aria-label="Search this site"' not in p.read_text()]
+    assert pages and not unnamed, unnamed[:3]
+    css = (site / "stylesheets" / "extra.css").read_text()
+    assert "text-decoration: underline" in css and "--md-code-hl-comment-color" in css
+
+
 def test_figures_are_numbered_and_references_resolve(built_site: Path) -> None:
     site = built_site / "site"
     html = (site / "activation-maximisation" / "index.html").read_text(encoding="utf-8")

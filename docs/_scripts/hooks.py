@@ -59,8 +59,16 @@ def without_unused_mathjax(html: str) -> str:
     return _MATHJAX_SCRIPT.sub("", html)
 
 
+_SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+
+
+def with_named_search(html: str) -> str:
+    """Material's search dialog has no accessible name (a dialog needs one, WCAG 4.1.2): give it one."""
+    return html.replace(_SEARCH_DIALOG, _SEARCH_DIALOG[:-1] + ' aria-label="Search this site">', 1)
+
+
 def on_post_page(output, page, config):
-    return without_unused_mathjax(output)
+    return with_named_search(without_unused_mathjax(output))
 
 
 _FIGURE = re.compile(r"<figure\b(?P<attrs>[^>]*)>(?P<body>.*?)</figure>", re.DOTALL)
