@@ -348,6 +348,19 @@ def test_every_page_names_its_search_dialog_and_underlines_text_links(built_site
     assert "text-decoration: underline" in css and "--md-code-hl-comment-color" in css
 
 
+def test_no_page_skips_a_heading_level(built_site: Path) -> None:
+    """Inside each page's article, a heading is at most one level below the one before it (h2 then h4 was
+    the audit's finding on four pages, from the per-layer fragments)."""
+    skips = {}
+    for page in sorted((built_site / "site").rglob("index.html")):
+        article = re.search(r"<article[^>]*>(.*)</article>", page.read_text(), re.S)
+        levels = [int(h) for h in re.findall(r"<h([1-6])\b", article.group(1))] if article else []
+        bad = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+        if bad:
+            skips[page.parent.name] = bad[:3]
+    assert not skips, skips
+
+
 def test_figures_are_numbered_and_references_resolve(built_site: Path) -> None:
     site = built_site / "site"
     html = (site / "activation-maximisation" / "index.html").read_text(encoding="utf-8")
