@@ -481,6 +481,27 @@ def test_the_explorer_keeps_its_state_in_the_address(explorer) -> None:
     assert not errors, errors
 
 
+def test_back_steps_through_units_and_a_bad_address_is_named(explorer) -> None:
+    """Picking units adds history entries (Back returns to the previous unit, not off the page), a click
+    brings the unit panel into view, and an address naming what the build lacks is named and corrected."""
+    page, base, errors, _index = explorer
+    _open(page, f"{base}explorer/#photo=chelsea&layer=block1_conv1&model=both")
+    for unit in (5, 7):
+        page.click(f'.cnn-x-grid[data-model="trained"] .cnn-x-tile[data-unit="{unit}"]')
+        page.wait_for_function(f"() => location.hash.includes('unit={unit}')")
+    top = page.evaluate("() => document.querySelector('.cnn-x-unit').getBoundingClientRect().top")
+    assert -2 <= top < page.viewport_size["height"], top  # the opened panel is on screen
+    page.go_back()
+    page.wait_for_function("() => location.hash.includes('unit=5')")
+    page.wait_for_function("() => document.querySelector('.cnn-x-unit h3')?.textContent === 'block1_conv1, channel 5'")
+    _open(page, f"{base}explorer/#photo=nope&layer=block9&unit=9999")
+    page.wait_for_function("() => document.querySelector('.cnn-x-notice').textContent.length > 0")
+    notice = page.locator(".cnn-x-notice").inner_text()
+    assert "photo nope" in notice and "layer block9" in notice and "unit 9999" in notice, notice
+    assert "nope" not in page.evaluate("() => location.hash")
+    assert not errors, errors
+
+
 def test_every_link_into_the_explorer_names_an_existing_view(built_site: Path, explorer) -> None:
     from urllib.parse import parse_qsl
 

@@ -31,7 +31,7 @@ export function grid(view, layer, data, channels) {
                                 "aria-selected": String(c === s.unit),
                                 "aria-label": `channel ${c}, mean activation ${mean}`,
                                 title: `channel ${c}: mean ${mean}, peak ${data.stats.scale[c].toPrecision(3)}`,
-                                onclick: () => view.set({ unit: c }) },
+                                onclick: () => view.pick(c) },
                     tileCanvas(layer, data.atlas, c, gain, lut)));
   }
   return el("figure", { class: "cnn-x-grid", "data-model": data.model }, el("figcaption", {}, label), tiles);

@@ -14,7 +14,7 @@
 import { DATA, fetchGrey, fetchJSON, file, useFiles } from "./data.js";
 import { el, greyLut } from "./dom.js";
 import { arrowStep, grid, order, tileValues } from "./grid.js";
-import { DEFAULTS, hashOf, stateFrom, unitHash } from "./state.js";
+import { DEFAULTS, hashOf, parseHash, stateFrom, unitHash } from "./state.js";
 import { exampleList, renderUnit, unitMapValues } from "./unit.js";
 
 class Explorer {
@@ -27,12 +27,26 @@ class Explorer {
     this.unitData = null; // the unit view's data, once loaded
     this.hover = null; // the receptive-field box under the pointer, in input pixels
     this.build();
-    this.state = stateFrom(location.hash, index, this.layers, this.state);
-    window.addEventListener("hashchange", () => {
-      this.state = stateFrom(location.hash, this.index, this.layers, this.state);
+    this.fromAddress();
+    window.addEventListener("hashchange", () => {  // Back and Forward step through the views
+      this.fromAddress();
       this.render();
     });
     this.render();
+  }
+
+  fromAddress() {
+    // The state the address asks for. A value this build does not have is named in one line, and the
+    // address is corrected to the view shown, so that it never names a view that is not on screen.
+    const asked = parseHash(location.hash);
+    this.state = stateFrom(location.hash, this.index, this.layers, this.state);
+    const wrong = ["photo", "layer", "model", "unit"].filter((k) => k in asked && asked[k] !== String(this.state[k]));
+    this.notice.textContent = wrong.length
+      ? `This address asks for ${wrong.map((k) => `${k} ${asked[k] || "(empty)"}`).join(", ")}, which this build `
+        + "does not have; showing the nearest view it has instead."
+      : "";
+    const hash = hashOf(this.state);
+    if (location.hash && location.hash !== hash) history.replaceState(null, "", hash);
   }
 
   models() {
@@ -52,11 +66,20 @@ class Explorer {
   }
 
   set(changes) {
+    // A new photo, layer or unit is a step Back can undo (pushState); a display option is not (replaceState).
     Object.assign(this.state, changes);
     if ("layer" in changes && !("unit" in changes)) this.state.unit = null;
     const hash = hashOf(this.state);
-    if (location.hash !== hash) history.replaceState(null, "", hash);
-    this.render();
+    const step = ["photo", "layer", "unit"].some((k) => k in changes);
+    if (location.hash !== hash) history[step ? "pushState" : "replaceState"](null, "", hash);
+    this.notice.textContent = "";
+    return this.render();
+  }
+
+  async pick(unit) {
+    // A click on a tile: open the unit, and once it is drawn bring its panel (above the grid) into view.
+    await this.set({ unit });
+    this.unitPanel.scrollIntoView({ block: "start" });
   }
 
   build() {
@@ -81,9 +104,10 @@ class Explorer {
       select("Colour scale", "scale", [["channel", "each map to its own peak"], ["layer", "shared across the layer"]]),
       select("Colours", "cmap", cmaps));
     this.status = el("p", { class: "cnn-x-status", "aria-live": "polite" });
+    this.notice = el("p", { class: "cnn-x-notice", role: "status" });
     this.unitPanel = el("div", { class: "cnn-x-unit" });
     this.grids = el("div", { class: "cnn-x-grids" });
-    this.root.replaceChildren(photos, this.controls, this.status, this.unitPanel, this.grids);
+    this.root.replaceChildren(photos, this.controls, this.notice, this.status, this.unitPanel, this.grids);
     // on the document: a click re-draws the grid, and the clicked tile is replaced by its new twin
     document.addEventListener("keydown", (e) => this.key(e));
   }
@@ -159,7 +183,7 @@ class Explorer {
       this.painted = true;
       performance.mark("cnn-explorer-painted");
     }
-    renderUnit(this, this.unitPanel, layer, loaded);
+    return renderUnit(this, this.unitPanel, layer, loaded);
   }
 }
 
