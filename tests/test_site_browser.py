@@ -502,6 +502,22 @@ def test_back_steps_through_units_and_a_bad_address_is_named(explorer) -> None:
     assert not errors, errors
 
 
+def test_the_kernel_norm_strip_works_from_the_keyboard(explorer) -> None:
+    page, base, errors, _index = explorer
+    _open(page, f"{base}explorer/#photo=chelsea&layer=block2_conv1&model=both&unit=3")
+    page.wait_for_selector(".cnn-x-norms")
+    strip = page.locator('.cnn-x-weight[data-model="trained"] .cnn-x-norms')
+    assert strip.get_attribute("role") == "slider" and strip.get_attribute("tabindex") == "0"
+    strip.focus()
+    for key in ("Home", "ArrowRight", "ArrowRight"):
+        page.keyboard.press(key)
+    assert strip.get_attribute("aria-valuenow") == "2" and "input channel 2" in strip.get_attribute("aria-valuetext")
+    assert "unit=3" in page.evaluate("() => location.hash")  # the arrows moved the strip, not the grid's unit
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.hash.includes('layer=block1_pool') && location.hash.includes('unit=2')")
+    assert not errors, errors
+
+
 def test_every_link_into_the_explorer_names_an_existing_view(built_site: Path, explorer) -> None:
     from urllib.parse import parse_qsl
 

@@ -30,7 +30,8 @@ export async function renderWeights(view, section, layer, c, models) {
     : `the ${data[0].meta.inputs} channels of ${data[0].meta.input_layer}`;
   section.replaceChildren(title, ...parts, el("p", { class: "cnn-x-caption" },
     `The strip: how strongly filter ${c} weighs each input, the L2 norm of its 3×3 kernel over ${across}, `
-    + "left to right, scaled to the filter's strongest input. Hover over it to read one; click to open that input unit."));
+    + "left to right, scaled to the filter's strongest input. Hover over it, or focus it and use the arrow keys, "
+    + "to read one; click it or press Enter to open that input unit."));
 }
 
 function weightFigure(view, { model, meta, norms }, c) {
@@ -43,10 +44,32 @@ function weightFigure(view, { model, meta, norms }, c) {
   const tip = el("span", { class: "cnn-x-caption" }, "");
   const input = meta.input_layer;
   const at = (e) => Math.min(inputs - 1, Math.floor(e.offsetX / canvas.clientWidth * inputs));
-  canvas.addEventListener("mousemove", (e) => {
-    const k = at(e);
+  let current = order[0] ?? 0;
+  const show = (k) => {
+    current = k;
     tip.textContent = input ? `input channel ${k} (${input}): kernel norm ${fmt(norm(k))}`
                             : `${["red", "green", "blue"][k]}: kernel norm ${fmt(norm(k))}`;
+    canvas.setAttribute("aria-valuenow", String(k));
+    canvas.setAttribute("aria-valuetext", tip.textContent);
+  };
+  // The strip works from the keyboard too: a slider over the inputs (arrows, Home, End; Enter opens one).
+  Object.entries({ tabindex: "0", role: "slider", "aria-valuemin": "0", "aria-valuemax": String(inputs - 1),
+                   "aria-label": `${view.label(model)}: filter ${c}'s kernel norm per input`
+                     + (input ? "; Enter opens that input unit" : "") })
+    .forEach(([k, v]) => canvas.setAttribute(k, v));
+  canvas.addEventListener("mousemove", (e) => show(at(e)));
+  canvas.addEventListener("focus", () => show(current));
+  canvas.addEventListener("keydown", (e) => {
+    const step = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 }[e.key];
+    if (step !== undefined || e.key === "Home" || e.key === "End") {
+      show(e.key === "Home" ? 0 : e.key === "End" ? inputs - 1 : Math.min(inputs - 1, Math.max(0, current + step)));
+    } else if (e.key === "Enter" && input) {
+      view.set({ layer: input, unit: current });
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation(); // not the grid's arrow keys
   });
   if (input) canvas.addEventListener("click", (e) => view.set({ layer: input, unit: at(e) }));
   const fig = el("figure", { class: "cnn-x-weight", "data-model": model }, el("figcaption", {}, view.label(model)));
