@@ -32,7 +32,8 @@ export function grid(view, layer, data, channels) {
                                 "aria-label": `channel ${c}, mean activation ${mean}`,
                                 title: `channel ${c}: mean ${mean}, peak ${data.stats.scale[c].toPrecision(3)}`,
                                 onclick: () => view.pick(c) },
-                    tileCanvas(layer, data.atlas, c, gain, lut)));
+                    tileCanvas(layer, data.atlas, c, gain, lut),
+                    el("span", { class: "cnn-x-tile-number", "aria-hidden": "true" }, String(c))));
   }
   return el("figure", { class: "cnn-x-grid", "data-model": data.model }, el("figcaption", {}, label), tiles);
 }
