@@ -57,6 +57,22 @@ def test_insertion_mirrors_deletion():
     assert np.all(np.diff(ideal.probs) >= -1e-12)  # restoring the region only ever adds evidence
 
 
+@pytest.mark.parametrize("curve", [deletion_curve, insertion_curve])
+@pytest.mark.parametrize("steps", [1, 2, 7])
+def test_shared_end_points_give_the_same_curve(curve, steps):
+    """The photo's and the blurred copy's probabilities, computed once and passed as ``ends``, replace the
+    first and last point of every curve without changing it."""
+    from generator.lib import end_points
+
+    net, x, region = _toy()
+    ends = end_points(net, x, 0, blur_sigma=2.0)
+    for ranking_map in (region.astype(float), random_map((SIDE, SIDE), 3)):
+        alone = curve(net, x, ranking_map, 0, steps=steps, blur_sigma=2.0)
+        shared = curve(net, x, ranking_map, 0, steps=steps, blur_sigma=2.0, ends=ends)
+        np.testing.assert_allclose(shared.probs, alone.probs, rtol=1e-12, atol=1e-15)
+        assert len(shared.probs) == steps + 1
+
+
 def test_one_step_and_a_map_that_says_nothing():
     net, x, region = _toy()
     one = deletion_curve(net, x, region.astype(float), 0, steps=1, blur_sigma=2.0)

@@ -31,7 +31,7 @@ from generator.lib.attr import (
 )
 from generator.lib.cam_rules import CAM_RULES, CamRule
 from generator.lib.engine import Explanation, explain
-from generator.lib.faithfulness import Curve, deletion_curve, insertion_curve, random_map, sobel_map
+from generator.lib.faithfulness import Curve, deletion_curve, end_points, insertion_curve, random_map, sobel_map
 from generator.lib.integrated import completeness_error, input_x_gradient, integrated_gradients
 from generator.lib.layers import Layer, activations, capture, conv_layer, is_vgg16, layer_choices, resolve_layer
 from generator.lib.lrp import lrp
@@ -51,6 +51,7 @@ __all__ = [
     "score_cam",
     "layer_cam",
     "deletion_curve",
+    "end_points",
     "insertion_curve",
     "Curve",
     "random_map",

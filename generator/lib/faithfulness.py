@@ -55,7 +55,16 @@ def auc(probs: np.ndarray) -> float:
 
 
 def _curve(
-    kind: str, model: nn.Module, x, saliency, target: int, *, steps: int = 16, blur_sigma=None, batch_size: int = 17
+    kind: str,
+    model: nn.Module,
+    x,
+    saliency,
+    target: int,
+    *,
+    steps: int = 16,
+    blur_sigma=None,
+    batch_size: int = 17,
+    ends: tuple[float, float] | None = None,
 ) -> Curve:
     if steps < 1:
         raise ValueError(f"a {kind} curve needs steps >= 1, got {steps}")
@@ -68,24 +77,42 @@ def _curve(
     blurred = gaussian_blur(x, sigma)
     start, end = (x, blurred) if kind == "deletion" else (blurred, x)
     counts = [round(k * h * w / steps) for k in range(steps + 1)]
+    # Every curve of one photo starts and ends at the same two images (the photo, its blurred copy): with
+    # ``ends`` (their probabilities, from :func:`end_points`) only the steps between are computed.
+    inner = counts[1:-1] if ends is not None else counts
     probs = []
     with torch.no_grad(), prepared(model):
-        for i in range(0, steps + 1, batch_size):
+        for i in range(0, len(inner), batch_size):
             images = []
-            for n in counts[i : i + batch_size]:
+            for n in inner[i : i + batch_size]:
                 keep = torch.zeros(h * w, dtype=torch.bool, device=x.device)
                 keep[order[:n]] = True  # these pixels are already changed
                 images.append(torch.where(keep.view(1, 1, h, w), end, start))
             out = F.softmax(model(torch.cat(images)).double(), dim=1)[:, int(target)]
             probs.extend(out.cpu().tolist())
+    if ends is not None:
+        photo, blur = ends
+        probs = [photo, *probs, blur] if kind == "deletion" else [blur, *probs, photo]
     values = np.asarray(probs)
     return Curve(kind, values, auc(values))
+
+
+def end_points(model: nn.Module, x, target: int, *, blur_sigma=None) -> tuple[float, float]:
+    """The class probability on the photo and on its blurred copy: where every deletion curve starts and
+    ends (and every insertion curve ends and starts). Pass them as ``ends=`` to skip both per curve."""
+    x = _batch(x)[:1].detach().to(device_of(model))
+    sigma = BLUR_SIGMA * max(x.shape[-2:]) if blur_sigma is None else blur_sigma
+    with torch.no_grad(), prepared(model):
+        out = F.softmax(model(torch.cat([x, gaussian_blur(x, sigma)])).double(), dim=1)[:, int(target)]
+    photo, blur = out.cpu().tolist()
+    return photo, blur
 
 
 def deletion_curve(model: nn.Module, x, saliency, target: int, **options) -> Curve:
     """The class probability as the map's pixels, most relevant first, are replaced by the blurred photo.
 
-    ``options``: ``steps`` (16), ``blur_sigma`` (None: 5 % of the side), ``batch_size`` (17)."""
+    ``options``: ``steps`` (16), ``blur_sigma`` (None: 5 % of the side), ``batch_size`` (17), ``ends`` (None,
+    or the photo's and the blurred copy's probabilities from :func:`end_points`, shared by every curve)."""
     return _curve("deletion", model, x, saliency, target, **options)
 
 

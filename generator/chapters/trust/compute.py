@@ -20,7 +20,7 @@ from generator.chapters.saliency.compute import method_maps
 from generator.config import featured_among
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import metrics
-from generator.lib.faithfulness import auc, deletion_curve, insertion_curve, random_map, sobel_map
+from generator.lib.faithfulness import auc, deletion_curve, end_points, insertion_curve, random_map, sobel_map
 from generator.lib.separate import SEPARATE
 
 NETWORKS = ("trained", "untrained")
@@ -69,8 +69,8 @@ def curves(net, x, maps: dict[str, np.ndarray], target: int, s: dict, seen: np.n
     for k in range(s["random_seeds"]):
         rankings[f"random{k}"] = random_map(size, k)
     out = {}
+    kw = {"steps": s["steps"], "batch_size": s["steps"] + 1, "ends": end_points(net, x, target)}
     for name, ranking in rankings.items():
-        kw = {"steps": s["steps"], "batch_size": s["steps"] + 1}
         out[name] = {
             "deletion": deletion_curve(net, x, ranking, target, **kw),
             "insertion": insertion_curve(net, x, ranking, target, **kw),
