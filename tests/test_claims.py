@@ -50,7 +50,8 @@ def test_block3_sparsity_claim(trained, untrained, want):
     text = render("feature_maps.block3.md.j2", layer_rows(sparsity_trained=trained, sparsity_untrained=untrained))
     assert want in text
     assert f"{100 * trained:.1f} %" in text and f"{100 * untrained:.1f} %" in text
-    assert "With ImageNet weights, Zeiler and Fergus (2014)" in text  # literature, kept apart from this build
+    assert text.startswith("With ImageNet weights,") and "Zeiler and Fergus (2014), on an AlexNet-like" in text
+    assert "this site's extrapolation" in text  # literature kept apart from this build, and from our reading of it
 
 
 @pytest.mark.parametrize(

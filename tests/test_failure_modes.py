@@ -409,7 +409,9 @@ def test_a_build_stopped_while_rendering_leaves_no_process_behind(tmp_path, stan
         assert workers, "the build never reached its render workers"
         proc.send_signal(getattr(signal, sig))
         rc = proc.wait(timeout=60)
-        assert rc == (-9 if sig == "SIGKILL" else 130)
+        # Ctrl-C while the workers run gives 130; one that lands as the build is finishing (its pool shutting
+        # down, on a fast machine) may let it finish with 0. Either way no process of it may remain.
+        assert rc == -9 if sig == "SIGKILL" else rc in (0, 130), rc
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(_alive(p) for p in workers):
             time.sleep(0.2)

@@ -40,7 +40,7 @@ def _grid(rc: RenderContext, img, res, methods: list, group: str) -> dict:
         [m["title"] for m in shown],
         alpha=rc.settings["alpha"],
         bar_label=f"map / its {pct:g}th percentile",
-        panel=1.6 if len(shown) > 2 else 2.2,  # a narrow figure: room for the row labels
+        panel=2.2 if len(shown) <= 2 else 2.0,  # tall enough for the row labels ("trained (stand-in weights)")
     )
     family = GROUP_TITLES[group] + (" method" if len(shown) == 1 else " methods")
     return rc.mpl(
