@@ -86,3 +86,18 @@ def test_a_build_is_removed_and_a_file_put_there_is_kept(tmp_path):
     assert "kept 1 file(s) the generator did not write" in proc.stderr
     proc = clean(tmp_path / "missing-out", tmp_path / "missing-cache")  # nothing there: nothing to do
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_link_out_of_the_output_folder_is_not_followed(tmp_path):
+    """A recorded path that runs through a link to another folder deletes nothing there."""
+    out, cache = a_build(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a.webp").write_text("not the generator's")
+    (out / "figures" / "linked").symlink_to(elsewhere)
+    stamp = out / ".state" / "_stamp.json"
+    outputs = json.loads(stamp.read_text())["outputs"] | {"figures/linked/a.webp": [1, 0]}
+    stamp.write_text(json.dumps({"outputs": outputs}))
+    proc = clean(out, cache)
+    assert proc.returncode == 0, proc.stderr
+    assert (elsewhere / "a.webp").read_text() == "not the generator's"

@@ -93,7 +93,10 @@ def recorded(out: Path) -> set[str]:
 def _remove(root: Path, owned: list[Path], done: Cleaned) -> None:
     """Delete ``owned`` (files, or whole folders), then every folder below ``root`` left empty, then ``root``
     itself if nothing is left; count what stays."""
+    inside = root.resolve()
     for part in owned:
+        if inside not in part.parent.resolve().parents and part.parent.resolve() != inside:
+            continue  # reached through a link out of the folder: not ours to delete
         if part.is_dir() and not part.is_symlink():
             done.removed += sum(1 for f in part.rglob("*") if not f.is_dir())
             shutil.rmtree(part)
