@@ -32,6 +32,7 @@ def a_build(tmp: Path) -> tuple[Path, Path]:
         (out / rel).write_text("x")
     written = ["figures/saliency/chelsea/both-saliency.webp", "fragments/saliency.all.md", ".state/saliency.json"]
     (out / ".state" / "_stamp.json").write_text(json.dumps({"outputs": {w: [1, 0] for w in written}}))
+    (out / ".state" / "saliency.json").write_text(json.dumps({"files": {written[0]: [1, 0]}}))
     (out / "manifest.json").write_text(
         json.dumps({"figures": [{"path": "figures/a.webp", "thumb": {"path": "figures/a.thumb.webp"}}]})
     )
@@ -86,6 +87,19 @@ def test_a_build_is_removed_and_a_file_put_there_is_kept(tmp_path):
     assert "kept 1 file(s) the generator did not write" in proc.stderr
     proc = clean(tmp_path / "missing-out", tmp_path / "missing-cache")  # nothing there: nothing to do
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_file_that_was_there_when_the_build_stamped_the_folder_is_kept(tmp_path):
+    """The stamp lists every file it found (to notice any change); a clean still deletes only the build's."""
+    out, cache = a_build(tmp_path)
+    for rel in ("notes.txt", "figures/my-sketch.png", "fragments/todo.txt"):
+        (out / rel).write_text("mine")
+    stamp = json.loads((out / ".state" / "_stamp.json").read_text())
+    stamp["outputs"].update({rel: [4, 0] for rel in ("notes.txt", "figures/my-sketch.png", "fragments/todo.txt")})
+    (out / ".state" / "_stamp.json").write_text(json.dumps(stamp))
+    proc = clean(out, cache)
+    assert proc.returncode == 0, proc.stderr
+    assert files(out) == {"notes.txt", "figures/my-sketch.png", "fragments/todo.txt"}
 
 
 def test_a_link_out_of_the_output_folder_is_not_followed(tmp_path):

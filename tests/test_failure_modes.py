@@ -188,6 +188,22 @@ def test_a_very_long_photo_name_gets_a_short_stable_id(tmp_path, standin_weights
 # --------------------------------------------------------------------------- 6. smaller things
 
 
+def test_a_rebuild_with_fewer_photos_leaves_nothing_of_the_photo_that_went(tmp_path, standin_weights):
+    """No figure, copy or empty folder of a photo taken out of the image folder stays in ``--out``."""
+    images = one_photo(tmp_path / "photos")
+    shutil.copy(IMAGES / "coffee.png", images / "coffee.png")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    only = ("--only", "predictions", "feature_maps")
+    first = run_generator(*quick_args(images, out, cache, standin_weights, *only))
+    assert first.returncode == 0, first.stderr
+    assert any("coffee" in p.name for p in out.rglob("*"))  # the photo's figures and folders were there
+    (images / "coffee.png").unlink()
+    again = run_generator(*quick_args(images, out, cache, standin_weights, *only))
+    assert again.returncode == 0, again.stderr
+    assert [p for p in out.rglob("*") if "coffee" in p.name] == []
+    assert [d for d in out.rglob("*") if d.is_dir() and not any(d.iterdir())] == []
+
+
 def test_weights_folder_is_named_as_a_folder(tmp_path):
     images = one_photo(tmp_path / "photo")
     proc = generator(

@@ -22,6 +22,10 @@ ENTRY = re.compile(r"^(?:[0-9a-f]{64}\.npz|\.[0-9a-f]{64}\.npz\.\w+\.tmp)$")
 """A cache entry, or the temporary file of one being written (see :mod:`generator.atomic`)."""
 TECHNIQUE = re.compile(r"^[a-z][a-z0-9_]*$")
 TEMPORARY = re.compile(r"^\.manifest\.json\.\w+\.tmp$")
+WRITTEN = re.compile(r"^(?:fragments/[a-z_][a-z0-9_]*\.[\w.-]+\.md|fragments/[a-z_]+\.md|figures/seen/[\w.-]+\.png)$")
+"""Besides the manifest's figures and data, the files a build writes (its fragments and the photos as the
+model sees them): a file found in the output folder when a build stamped it is only counted as the build's
+own when it has one of these names, so a notes file put there before a build still survives a clean."""
 
 
 class NotOurs(Exception):
@@ -79,9 +83,15 @@ def recorded(out: Path) -> set[str]:
     """The files (relative to ``out``) that the build recorded as its own."""
     names: set[str] = set()
     try:
-        names |= set(json.loads((out / ".state" / "_stamp.json").read_text(encoding="utf-8")).get("outputs", {}))
+        stamped = json.loads((out / ".state" / "_stamp.json").read_text(encoding="utf-8")).get("outputs", {})
+        names |= {n for n in stamped if isinstance(n, str) and (WRITTEN.match(n) or n.startswith(".state/"))}
     except (OSError, ValueError, AttributeError):
         pass
+    for state in sorted((out / ".state").glob("*.json")) if (out / ".state").is_dir() else ():
+        try:
+            names |= set(json.loads(state.read_text(encoding="utf-8")).get("files", {}))  # a technique's files
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
     try:
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         names |= _paths(manifest.get("figures", [])) | {d for d in manifest.get("data", []) if isinstance(d, str)}

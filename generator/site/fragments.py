@@ -222,10 +222,12 @@ def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: 
 
     from generator.render import to_uint8
 
+    seen = site.out_dir / "figures" / "seen"
     for img in images:
         buf = io.BytesIO()
         Image.fromarray(to_uint8(img.seen)).save(buf, format="PNG", compress_level=6)
-        atomic_write_bytes(site.out_dir / "figures" / "seen" / f"{img.id}.png", buf.getvalue())
+        atomic_write_bytes(seen / f"{img.id}.png", buf.getvalue())
+    _drop_departed_photos(seen, {img.id for img in images})
     env = environment()
     context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models, "base": "generated/"}
     from generator.chapters import registry
@@ -249,6 +251,13 @@ def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: 
     for name in ("images.md.j2", "credits.md.j2", "scope.md.j2", "featured.md.j2"):
         text = env.get_template(name).render(**context)
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
+
+
+def _drop_departed_photos(seen: Path, ids: set[str]) -> None:
+    """Delete the copy of a photo that is no longer in the image folder (a rebuild with fewer photos)."""
+    for path in seen.glob("*.png"):
+        if path.is_file() and path.stem not in ids:
+            path.unlink(missing_ok=True)
 
 
 def write_networks_note(site: SiteContext) -> None:
