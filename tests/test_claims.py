@@ -50,7 +50,8 @@ def test_block3_sparsity_claim(trained, untrained, want):
     text = render("feature_maps.block3.md.j2", layer_rows(sparsity_trained=trained, sparsity_untrained=untrained))
     assert want in text
     assert f"{100 * trained:.1f} %" in text and f"{100 * untrained:.1f} %" in text
-    assert text.startswith("With ImageNet weights,") and "Zeiler and Fergus (2014), on an AlexNet-like" in text
+    assert text.startswith('!!! reported "Zeiler and Fergus (2014)" With ImageNet weights,')  # the literature's box
+    assert "on an AlexNet-like network, Zeiler and Fergus found" in text
     assert "this site's extrapolation" in text  # literature kept apart from this build, and from our reading of it
 
 
@@ -103,6 +104,9 @@ def blocks(edges_t, edges_u):
 def test_aggregates_follow_the_edges_claim(edges_t, edges_u, want, not_want):
     text = render("feature_maps.follows.md.j2", blocks(edges_t, edges_u))
     assert want in text and not_want not in text
+    assert "weak" not in text  # a low r under a crude measure is not evidence that the sums lost the photo
+    if want.startswith("None"):
+        assert "contours you can see in the sums above may still score low" in text
 
 
 # --------------------------------------------------------------------------- activation maximisation
@@ -164,12 +168,15 @@ def test_curve_claim_too_short_to_judge():
 # --------------------------------------------------------------------------- sanity checks
 
 
-def edges_records(trained, untrained):
+def edges_records(trained, untrained, gradient=0.30):
     return {
-        "methods": ["guided"],
-        "titles": {"guided": "Guided backprop"},
+        "methods": ["gradient", "guided"],
+        "titles": {"gradient": "Gradient", "guided": "Guided backprop"},
         "n_images": 7,
-        "edges": {"guided": {"trained": trained, "untrained": untrained}},
+        "edges": {
+            "gradient": {"trained": 0.1, "untrained": gradient},
+            "guided": {"trained": trained, "untrained": untrained},
+        },
     }
 
 
@@ -177,12 +184,22 @@ def edges_records(trained, untrained):
     "trained,untrained,want",
     [
         (0.20, 0.17, "nearly the same (within 0.05), whatever the weights"),
-        (0.11, 0.19, "a difference of 0.08, so the weights matter to it"),
-        (0.30, 0.24, "a difference of 0.06"),  # just over the threshold
+        (0.11, 0.19, "more closely on the untrained model"),
+        (0.30, 0.24, "more closely on the trained model"),  # just over the threshold
     ],
 )
 def test_edges_claim(trained, untrained, want):
-    assert want in render("cascading_randomisation.edges.md.j2", edges_records(trained, untrained))
+    text = render("cascading_randomisation.edges.md.j2", edges_records(trained, untrained))
+    assert want in text
+    assert "so the weights matter" not in text  # how a map looks is not the weights test
+    assert "averaged over 8 × 8 pixel squares" in text
+
+
+@pytest.mark.parametrize("gradient,best", [(0.30, "Gradient's map follows"), (0.60, "Gradient's map follows"),
+                                           (0.05, "Guided backprop's map follows the edges most")])  # fmt: skip
+def test_edges_claim_names_the_most_edge_like_method_without_training(gradient, best):
+    text = render("cascading_randomisation.edges.md.j2", edges_records(0.2, 0.17, gradient=gradient))
+    assert f"which has learned nothing, {best}" in text
 
 
 # --------------------------------------------------------------------------- class models
@@ -437,8 +454,9 @@ def test_inversion_takeaway(first, last, want):
 # These start from the quick build's own records and move one number across each threshold.
 
 
-def build_render(quick_build, technique: str, template: str, change) -> str:
-    """Render ``template`` as the build does, with the records of ``technique`` changed by ``change(records)``."""
+def build_render(quick_build, technique: str, template: str, change, official: bool = True) -> str:
+    """Render ``template`` as the build does, with the records of ``technique`` changed by ``change(records)``
+    (and the trained weights official, or a stand-in)."""
     import copy
     import json
 
@@ -460,6 +478,7 @@ def build_render(quick_build, technique: str, template: str, change) -> str:
         "models": [],
         "base": "generated/",
         "technique": tech,
+        "weights": {"official": official, "available": True},
     }
     return " ".join(environment().get_template(template).render(**context).split())
 
@@ -507,6 +526,9 @@ def test_inversion_he_claim(quick_build, trained, untrained, want):
         assert want in text
     else:
         assert "does invert better at depth" not in text
+    stand_in = build_render(quick_build, "inversion", "inversion.he.md.j2", change, official=False)
+    assert "does invert better" not in stand_in and "unlike He et al." not in stand_in
+    assert "says nothing about training" in stand_in  # two random networks: no verdict on training
 
 
 @pytest.mark.parametrize("hits,want", [(0, "does not recognise the photos"), (3, "recognises the photos")])
@@ -641,3 +663,39 @@ def test_activation_max_says_when_the_search_did_not_beat_the_photos(gain, want)
         .render(records=records, settings={"size": 64, "steps": 64}, profile={"input_size": 224})
     )
     assert want in text and "224 × 224 px and the optimised images are 64 × 64 px" in text
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    "trained,untrained,want,not_want",
+    [
+        (0.21, 0.01, "In this build they do:", "do not"),
+        (0.04, 0.00, "In this build they do not:", "they do:"),
+        (0.0004, 0.00003, "r = 0.00 in the trained kernels and 0.00", "they do:"),
+    ],
+)
+def test_filters_structure_claim(trained, untrained, want, not_want):
+    layers = [{"trained": {"mean_share": 0.11}}] * 13
+    text = render("filters.structure.md.j2", {"deep_smoothness_mean": {"trained": trained, "untrained": untrained},
+                                              "layers": layers})  # fmt: skip
+    assert want in text and not_want not in text
+
+
+@pytest.mark.parametrize("official", [True, False])
+def test_predictions_one_answer_for_every_photo_is_not_a_near_miss(quick_build, official):
+    def one_answer(r):
+        r["trained_same_top1"] = {"label": "window screen", "count": r["n_images"]}
+        r["mismatches"] = r["mismatches"] or [r["photos"][0]]
+
+    text = build_render(quick_build, "predictions", "predictions.expected.md.j2", one_answer, official=official)
+    assert "answers *window screen* for every one of the" in text and "near-duplicates" not in text
+    assert ("what to expect of stand-in weights" in text) is (not official)
+
+    def varied(r):
+        r["trained_same_top1"] = {"label": "tabby", "count": 1}
+        r["mismatches"] = r["mismatches"] or [r["photos"][0]]
+
+    text = build_render(quick_build, "predictions", "predictions.expected.md.j2", varied, official=official)
+    assert "near-duplicates" in text and "for every one of the" not in text

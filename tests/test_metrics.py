@@ -69,3 +69,36 @@ def test_compare_flat_map_gives_none_not_nan():
     out = metrics.compare(a, np.zeros_like(a))
     assert out["spearman"] is None
     assert math.isfinite(out["ssim"])
+
+
+# --------------------------------------------------------------------------- is a map just the edges?
+
+
+def _square_photo(size: int = 64) -> np.ndarray:
+    """A bright square on a dark ground, in three channels (as preprocessed: zero-centred)."""
+    x = np.full((3, size, size), -1.0)
+    x[:, 16:48, 16:48] = 1.0
+    return x
+
+
+def test_a_map_that_is_the_edges_agrees_fully_and_a_speckled_copy_still_agrees():
+    from generator.lib.metrics import edge_agreement, input_edges, spearman
+
+    x = _square_photo()
+    edges = input_edges(x)
+    assert edge_agreement(edges, x) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    # The contour with its values scattered, on a speckled ground: what a gradient map of it looks like.
+    speckled = edges * rng.random(edges.shape) ** 2 + edges.max() * rng.random(edges.shape) ** 8
+    pixelwise, squares = spearman(speckled, edges), edge_agreement(speckled, x)
+    assert pixelwise < 0.35  # pixel by pixel, the speckle hides the contour...
+    assert squares > 0.5 and squares > pixelwise + 0.2  # ...which the 8 × 8 squares see
+    noise = rng.random(edges.shape)
+    assert abs(edge_agreement(noise, x)) < 0.3
+
+
+def test_edge_agreement_refuses_maps_of_another_size():
+    from generator.lib.metrics import edge_agreement
+
+    with pytest.raises(ValueError, match="differ in size"):
+        edge_agreement(np.zeros((32, 32)), _square_photo())

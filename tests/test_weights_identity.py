@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,25 @@ def test_a_stand_in_build_says_so_on_every_page_and_never_says_imagenet(stand_in
     assert "trained (ImageNet)" not in fragments
     home = (stand_in_site / "site" / "index.html").read_text()  # the home page's "Two networks" says it too
     assert "This build used stand-in weights" in home and f"sha256 <code>{sha[:16]}…</code>" in home
+    assert "in this build, VGG16 with <strong>stand-in weights</strong>" in home
+    assert "the ImageNet weights that torchvision distributes" not in home
+    credits = (stand_in_site / "site" / "credits" / "index.html").read_text()
+    assert 'this build\'s "trained" network has <strong>stand-in weights</strong>' in credits.replace("&quot;", '"')
+
+
+def test_a_stand_in_build_marks_every_literature_box_and_every_chapter(stand_in_site):
+    """The honesty rule on the built site: each "Reported in the literature" box says this build cannot show
+    it, and every chapter that shows the networks' results starts with the same stand-in box."""
+    boxes = chapters = 0
+    for page in sorted((stand_in_site / "site").rglob("index.html")):
+        html = page.read_text()
+        for box in re.findall(r'<div class="admonition reported">(.*?)</div>', html, re.DOTALL):
+            boxes += 1
+            assert "Reported in the literature: " in box and "not an observation of this build" in box, page
+        if re.search(r"generated/figures/(?!architecture/|seen/)[a-z_]+/", html) or 'id="cnn-explorer"' in html:
+            chapters += 1
+            assert html.count("Stand-in weights: the “trained” network is not ImageNet") == 1, page
+    assert boxes >= 10 and chapters >= 12
 
 
 def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_weights, monkeypatch):
@@ -114,9 +134,9 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
     assert manifest["models"][0]["label"] == "trained (ImageNet)"
     assert any("trained (ImageNet)" in f["caption"] for f in manifest["figures"])
     hooks = _hooks()
-    assert (tmp_path / "out" / "fragments" / "networks.md").read_text() == (
-        f"This site was built with that file (sha256 `{OFFICIAL_PREFIX}00000000…`).\n"
-    )
+    networks = (tmp_path / "out" / "fragments" / "networks.md").read_text()
+    assert f"(`IMAGENET1K_V1`, sha256 `{OFFICIAL_PREFIX}00000000…`)" in networks and "stand-in" not in networks
+    assert "trained on the ImageNet-1k dataset" in (tmp_path / "out" / "fragments" / "weights.md").read_text()
     assert hooks.banner_text(manifest["weights"]) is None
     config = {"docs_dir": str(tmp_path / "docs"), "extra": {"weights_banner": "left over"}}
     (tmp_path / "docs" / "generated").mkdir(parents=True)

@@ -1,4 +1,5 @@
-"""ProperDocs hooks: the stand-in weights banner, numbered figures, and MathJax only on pages with formulas.
+"""ProperDocs hooks: the stand-in weights banner, literature boxes, numbered figures, and MathJax only on
+pages with formulas.
 
 **Weights banner.** Say on every page when the "trained" figures do not come from ImageNet weights.
 
@@ -6,6 +7,9 @@ The generator records the trained checkpoint's identity in ``docs/generated/mani
 (``weights``: its sha256 and whether it is torchvision's official ``vgg16-397923af.pth``).
 For a stand-in, this sets ``config.extra.weights_banner``, which the theme override
 ``docs/_overrides/main.html`` shows in Material's announcement bar on every page.
+
+**Literature boxes.** ``!!! reported "Author (year)"`` holds what published work found with ImageNet
+weights. Its title says so, and its first line says whether this build can show it (a stand-in cannot).
 
 **Numbered figures.** Every captioned figure of a page is numbered in order
 ("Figure 3."); a chapter's ``[Figure](#fig-<figure's path>)`` link reads "Figure 3"
@@ -45,7 +49,78 @@ def on_config(config):
         config["extra"]["weights_banner"] = text
     else:
         config["extra"].pop("weights_banner", None)
+    config["extra"]["weights_official"] = weights.get("official") if weights else None
+    config["extra"]["weights"] = weights
     return config
+
+
+# --------------------------------------------------------------------------- the stand-in box of a chapter
+
+_TECHNIQUE_FRAGMENT = re.compile(
+    r'^--8<-- "generated/fragments/(?!architecture\.)(?:[a-z_]+\.[\w.-]+|explorer)\.md"'
+    r"|generated/figures/(?!architecture/|seen/)[a-z_]+/",
+    re.MULTILINE,
+)
+"""A page that includes a technique's fragment, or shows one of its figures (a gallery page), shows the
+networks' results; the architecture and the photos themselves need no weights."""
+
+STAND_IN_BOX = """!!! warning "Stand-in weights: the \u201ctrained\u201d network is not ImageNet's"
+
+    This build's "trained" VGG16 has stand-in weights{sha}, not torchvision's ImageNet file, so every
+    "trained" figure and number on this page comes from a network with other weights (offline builds
+    and the tests use a seeded random one). What ImageNet weights give is only in the boxes titled
+    "Reported in the literature".
+
+"""
+
+
+def with_stand_in_box(markdown: str, weights: dict) -> str:
+    """A chapter page (one that shows a technique's figures) of a stand-in build starts with the same box,
+    right under its title; other pages and other builds are left as they are."""
+    if not weights or weights.get("official", True) or not _TECHNIQUE_FRAGMENT.search(markdown):
+        return markdown
+    sha = weights.get("sha256")
+    box = STAND_IN_BOX.format(sha=f" (sha256 `{sha[:16]}…`)" if sha else "")
+    title = re.search(r"^# .*\n", markdown, re.MULTILINE)
+    at = title.end() if title else 0
+    return markdown[:at] + "\n" + box + markdown[at:]
+
+
+def on_page_markdown(markdown, page, config, files):
+    return with_stand_in_box(markdown, config["extra"].get("weights") or {})
+
+
+# --------------------------------------------------------------------------- reported in the literature
+
+_REPORTED = re.compile(
+    r'(<div class="admonition reported">\s*<p class="admonition-title">)(?P<title>.*?)(</p>)', re.DOTALL
+)
+
+REPORTED_SCOPE = {
+    False: (
+        "Published with ImageNet weights; <strong>not an observation of this build</strong>: its "
+        "\u201ctrained\u201d network has stand-in weights, not ImageNet's, so no figure here can show this."
+    ),
+    True: (
+        "Published with ImageNet weights; this build's trained network has torchvision's ImageNet weights, "
+        "so its figures can be compared with it (they need not agree: the weights are not the paper's)."
+    ),
+    None: "Published with ImageNet weights, not measured by this build.",
+}
+"""The line every ``!!! reported`` box begins with, by whether this build's "trained" weights are official."""
+
+
+def with_reported_scope(html: str, official: bool | None) -> str:
+    """Each ``!!! reported "Source"`` box: its title says it is the literature's, and its first line says
+    whether this build can show what it describes. A chapter states what published work found with
+    ImageNet weights only in such a box (``tests/test_honesty.py`` checks every page's prose for it)."""
+    scope = REPORTED_SCOPE.get(official, REPORTED_SCOPE[None])
+
+    def one(match: re.Match) -> str:
+        title = f"Reported in the literature: {match['title']}"
+        return f'{match.group(1)}{title}{match.group(3)}\n<p class="cnn-reported-scope">{scope}</p>'
+
+    return _REPORTED.sub(one, html)
 
 
 # The two <script> tags extra_javascript adds for MathJax (its configuration and the library).
@@ -117,4 +192,4 @@ def number_figures(html: str) -> str:
 
 
 def on_page_content(html, page, config, files):
-    return number_figures(html)
+    return with_reported_scope(number_figures(html), config["extra"].get("weights_official"))

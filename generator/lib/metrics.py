@@ -163,3 +163,36 @@ def bootstrap_interval(values, *, n: int = 2000, level: float = 0.95, seed: int 
     means = v[rng.integers(0, v.size, size=(n, v.size))].mean(axis=1)
     tail = (1 - level) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+EDGE_BLOCK = 8
+"""The edge measure compares maps in blocks of this many pixels a side (a 28 × 28 grid at 224 px)."""
+
+
+def block_mean(a: np.ndarray, block: int) -> np.ndarray:
+    """Mean over non-overlapping ``block`` × ``block`` squares of a 2-D array (a remainder at the far edges
+    is dropped)."""
+    a = np.asarray(a, dtype=np.float64)
+    h, w = a.shape[0] // block * block, a.shape[1] // block * block
+    if h == 0 or w == 0:
+        raise ValueError(f"block_mean needs at least {block} × {block} pixels, got {a.shape[0]} × {a.shape[1]}")
+    return a[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+
+
+def input_edges(x: np.ndarray) -> np.ndarray:
+    """Edge magnitude of a network input (C × H × W, as preprocessed): the sum over its channels of each
+    channel's Sobel magnitude, so that colour edges count as the network's first layer sees them."""
+    return sum(sobel_magnitude(channel) for channel in np.asarray(x, dtype=np.float64))
+
+
+def edge_agreement(saliency_map: np.ndarray, x: np.ndarray, block: int = EDGE_BLOCK) -> float:
+    """How much a map is "just the edges": the Spearman correlation between the map and the edge magnitude
+    of the input ``x`` it explains, both averaged over ``block`` × ``block`` squares first.
+
+    At single pixels a gradient map is dominated by speckle (and the edge magnitude by fine texture), so a
+    map that visibly traces the photo's contours still correlates weakly with its edges pixel by pixel;
+    averaged over small squares, the comparison is the one the eye makes."""
+    edges = input_edges(x)
+    if saliency_map.shape != edges.shape:
+        raise ValueError(f"edge_agreement: map {saliency_map.shape} and input {edges.shape} differ in size")
+    return spearman(block_mean(saliency_map, block), block_mean(edges, block))

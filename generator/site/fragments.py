@@ -184,6 +184,7 @@ def write_technique(site: SiteContext, tech: Technique, state: dict) -> None:
         "models": site.models,
         "base": "generated/",
         "technique": tech,
+        "weights": site.weights,  # a stand-in's "trained" network is random: claims about training must know
     }
     for name in names:
         text = env.get_template(name).render(**context)
@@ -261,8 +262,10 @@ def _drop_departed_photos(seen: Path, ids: set[str]) -> None:
 
 
 def write_networks_note(site: SiteContext) -> None:
-    """``fragments/networks.md``: which trained weights this build used, for the home page.
+    """``fragments/networks.md`` and ``weights.md``: which trained weights this build used, for the home
+    page and the credits.
 
     Written once the build knows whether the trained weights could be loaded."""
-    text = environment().get_template("networks.md.j2").render(weights=site.weights)
-    atomic_write_text(site.out_dir / "fragments" / "networks.md", text)
+    for name in ("networks", "weights"):
+        text = environment().get_template(f"{name}.md.j2").render(weights=site.weights)
+        atomic_write_text(site.out_dir / "fragments" / f"{name}.md", text)

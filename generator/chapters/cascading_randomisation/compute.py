@@ -18,8 +18,9 @@ and SSIM (:mod:`generator.lib.metrics`).  A method whose map barely changes whil
 the weights are destroyed is not explaining what the network learned.
 
 The number shown for "edges" is each map's Spearman correlation with the
-Sobel edge magnitude of the photo: a map that mostly traces the photo's edges
-will look plausible whatever the weights are.
+edge magnitude of the photo as the network is given it, both averaged over
+8 × 8 pixel squares (:func:`generator.lib.metrics.edge_agreement`): a map that
+mostly traces the photo's edges will look plausible whatever the weights are.
 """
 
 from __future__ import annotations
@@ -120,10 +121,10 @@ def compute(ctx: Context, model: ModelInput, image: ImageInput) -> Result:
     with_smooth = bool(ctx.settings["smoothgrad"])
     original, random_maps = method_maps(base, size), method_maps(other, size)
     methods = cascade_methods(with_smooth)
-    edges = metrics.sobel_magnitude(metrics.luminance(image.seen))
+    photo = image.tensor[0].float().cpu().numpy()  # the input the maps explain, as the network is given it
     sanity = {m: metrics.compare(original[m], random_maps[m]) for m in METHODS}
-    edge_rho = {m: {"trained": metrics.spearman(original[m], edges),
-                    "untrained": metrics.spearman(random_maps[m], edges)} for m in METHODS}  # fmt: skip
+    edge_rho = {m: {"trained": metrics.edge_agreement(original[m], photo),
+                    "untrained": metrics.edge_agreement(random_maps[m], photo)} for m in METHODS}  # fmt: skip
     arrays: dict[str, np.ndarray] = {f"step0.{m}": _store(original[m]) for m in methods}
     # Is each step's raw Grad-CAM flat (ReLU of a weighted sum that is negative everywhere)?
     cam = saliency.CAM("grad_cam", PRIMARY_CAM_LAYER)

@@ -166,6 +166,15 @@ def _summary(ids, recs, models) -> dict:
     return summary
 
 
+def _most_common_top1(ids: list[str], recs: dict, model: str) -> dict | None:
+    """The class that is ``model``'s top-1 for the most photos, and for how many."""
+    if not ids:
+        return None
+    tops = [recs[(i, model)]["top"][0]["index"] for i in ids]
+    common = max(set(tops), key=tops.count)
+    return {"label": CATEGORIES[common], "count": tops.count(common)}
+
+
 def render(rc: RenderContext, results) -> dict:
     models = models_in(results)
     ids = [i.id for i in rc.images if all((i.id, m) in results for m in models)]
@@ -178,17 +187,14 @@ def render(rc: RenderContext, results) -> dict:
     confidence = _confidence_plot(rc, ids, titles, recs, models) if ids else None
     # Does the untrained model give every photo the same answer?  (A random net's output is
     # dominated by its biases and the photo-independent part of its weights.)
-    same_top1 = None
-    if "untrained" in models and ids:
-        tops = [recs[(i, "untrained")]["top"][0]["index"] for i in ids]
-        common = max(set(tops), key=tops.count)
-        same_top1 = {"label": CATEGORIES[common], "count": tops.count(common)}
+    same_top1 = {m: _most_common_top1(ids, recs, m) if m in models else None for m in ("trained", "untrained")}
     mismatches = [p for p in photos if "trained" in models and p["expected"] is not None and not p["match"]]
     return {
         "models": models, "photos": photos, "n_images": len(ids), "n_classes": N_CLASSES,
         "uniform_entropy": UNIFORM_ENTROPY, "uniform_prob": UNIFORM_PROB, "summary": _summary(ids, recs, models),
         "confidence_plot": confidence, "mismatches": mismatches, "n_match": sum(1 for p in photos if p.get("match")),
         "n_top5": sum(1 for p in photos if p.get("in_top5")),
-        "n_expected": sum(1 for p in photos if p["expected"] is not None), "untrained_same_top1": same_top1,
+        "n_expected": sum(1 for p in photos if p["expected"] is not None),
+        "untrained_same_top1": same_top1["untrained"], "trained_same_top1": same_top1["trained"],
         **rc.featured_fields(ids),
     }  # fmt: skip
