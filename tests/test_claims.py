@@ -16,10 +16,14 @@ from generator.site.fragments import environment
 LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 
 
-def render(template: str, records: dict) -> str:
+def render(template: str, records: dict, official: bool = True) -> str:
+    """``template`` rendered with ``records``, any figure, and official trained weights (or a stand-in)."""
     figure = {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10}
     env = environment()
-    return " ".join(env.get_template(template).render(records=records, fig=lambda **kw: figure).split())
+    weights = {"official": official, "available": True}
+    return " ".join(
+        env.get_template(template).render(records=records, fig=lambda **kw: figure, weights=weights).split()
+    )
 
 
 # --------------------------------------------------------------------------- feature maps
@@ -699,3 +703,71 @@ def test_predictions_one_answer_for_every_photo_is_not_a_near_miss(quick_build, 
 
     text = build_render(quick_build, "predictions", "predictions.expected.md.j2", varied, official=official)
     assert "near-duplicates" in text and "for every one of the" not in text
+
+
+def featured_cascade(spearman, below, stays):
+    steps = ["none", "classifier", "block5", "block4"]
+    cascade = {"id": "cat", "title": "Cat", "target_label": "tabby", "spearman": {"grad_cam": spearman},
+               "below": {"grad_cam": below}, "stays_below": {"grad_cam": stays}}  # fmt: skip
+    labels = {"none": "original", "classifier": "classifier", "block5": "+ block5", "block4": "+ block4"}
+    return {
+        "featured_cascade": cascade,
+        "strips": {"cat": {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10}},
+        "steps": steps, "step_labels": labels, "cascade_methods": ["grad_cam"],
+        "titles": {"grad_cam": "Grad-CAM"}, "n_images": 7, "passes_below": 0.5,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "spearman,below,stays,want",
+    [
+        ([1.0, 0.3, 0.2, 0.1], "classifier", True,
+         "first below 0.5 once the classifier is re-initialised (ρ = 0.30), and below it at every later step"),
+        ([1.0, 0.8, 0.3, 0.7], "block5", False,
+         "first below 0.5 once block5 is also re-initialised (ρ = 0.30), but above it again"),
+        ([1.0, 0.8, 0.7, None], None, False, "never below 0.5 on this photo"),
+    ],
+)  # fmt: skip
+def test_follow_one_photo_cascade_is_the_featured_photos_own(spearman, below, stays, want):
+    text = render("cascading_randomisation.featured.md.j2", featured_cascade(spearman, below, stays))
+    assert want in text and "for this photo alone" in text
+
+
+# --------------------------------------------------------------------------- the closing chapter
+
+
+def conclusions(official=True, verdicts=("trust", "do not trust", "inconclusive"), same=1, n_images=3):
+    rows = [{"title": f"M{i}", "verdict": v} for i, v in enumerate(verdicts)]
+    s = {
+        "predictions": {"n_expected": 3, "n_match": 2, "n_images": n_images,
+                        "trained_same_top1": {"label": "tabby", "count": same}},
+        "relu": {"models": ["trained", "untrained"], "range": {"trained": [0.3, 0.6], "untrained": [0.48, 0.52]},
+                 "near_half": {"trained": False, "untrained": True}},
+        "trust": {"rows": rows, "photos": [{"id": "a"}, {"id": "b"}, {"id": "c"}]},
+        "class_model": {"n": 4, "summary": {"trained": {"top1": 3}, "untrained": {"top1": 0}}},
+        "inversion": {"layers": [1, 2, 3, 4], "wins": {"untrained": 3}},
+    }  # fmt: skip
+    env = environment()
+    text = env.get_template("conclusions.md.j2").render(
+        s=s, weights={"official": official, "available": True}, images=[{}] * n_images
+    )
+    return " ".join(text.split())
+
+
+def test_conclusions_follow_the_verdicts():
+    text = conclusions()
+    assert "trusts **M0**" in text and "distrusts **M1**" in text and "for M2 the tests are inconclusive" in text
+    assert "**2 of 3** photos" in text and "does not tell these photos apart" not in text
+    assert "training changed how much each layer passes" in text
+    assert "ranks its target class first for 3 and the untrained one for 0" in text
+    assert "at 3 of them, as He et al. found" in text
+    assert "**Other networks and other photos.**" in text and "stand-in" not in text
+
+
+def test_conclusions_of_a_stand_in_build_say_what_it_cannot_show():
+    text = conclusions(official=False, verdicts=("inconclusive",), same=3)
+    assert "trusts none" in text and "there is no learned evidence for any map to find" in text
+    assert "it gives the same answer, *tabby*, to every one of them" in text
+    assert "**Anything about ImageNet training.**" in text and "which with stand-in weights compares two random" in text
+    assert "as He et al. found" not in text
+    assert "One photo" not in conclusions(official=False, n_images=3) and "One photo" in conclusions(n_images=1)

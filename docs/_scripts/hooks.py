@@ -57,7 +57,7 @@ def on_config(config):
 # --------------------------------------------------------------------------- the stand-in box of a chapter
 
 _TECHNIQUE_FRAGMENT = re.compile(
-    r'^--8<-- "generated/fragments/(?!architecture\.)(?:[a-z_]+\.[\w.-]+|explorer)\.md"'
+    r'^--8<-- "generated/fragments/(?!architecture\.)(?:[a-z_]+\.[\w.-]+|explorer|conclusions)\.md"'
     r"|generated/figures/(?!architecture/|seen/)[a-z_]+/",
     re.MULTILINE,
 )

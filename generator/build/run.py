@@ -222,7 +222,7 @@ class Build(SiteOutput, Computing):
     def _run(self, selected: list[Technique]) -> None:
         from generator.lib.determinism import configure
         from generator.site.fragments import write_networks_note, write_site_fragments
-        from generator.site.pages import write_build_page, write_manifest, write_methods_table
+        from generator.site.pages import write_build_page, write_conclusions, write_manifest, write_methods_table
 
         configure(self.opts.device)  # reproducible CUDA kernels (nothing to do on a CPU)
         self.opts.out_dir.mkdir(parents=True, exist_ok=True)
@@ -247,4 +247,5 @@ class Build(SiteOutput, Computing):
         write_networks_note(site)
         write_build_page(site, self.techniques.values(), self.state, self.build_info())
         write_methods_table(site, self.techniques.values(), self.state, str(self.opts.device))
+        write_conclusions(site, self.state)
         marker.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
-"""The site-wide fragments that depend on every technique's state: the build page, the methods table and the
-manifest (every figure with its technique, photo, model, layer and kind, which the gallery pages read)."""
+"""The site-wide fragments that depend on every technique's state: the build page, the methods table, the
+closing chapter's verdicts and the manifest (every figure with its technique, photo, model, layer and kind,
+which the gallery pages read)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,20 @@ def write_methods_table(site: SiteContext, techniques: Iterable[Technique], stat
         .render(rows=rows, checks=cascade["records"] if cascade else None, device=device, passes_below=PASSES_BELOW)
     )
     atomic_write_text(site.out_dir / "fragments" / "methods.md", text)
+
+
+CONCLUDED = ("predictions", "relu", "trust", "class_model", "inversion")
+"""The techniques whose verdicts the closing chapter gathers."""
+
+
+def write_conclusions(site: SiteContext, states: StateStore) -> None:
+    """``fragments/conclusions.md``: the closing chapter's verdicts, each chosen by this build's numbers."""
+    records = {}
+    for name in CONCLUDED:
+        state = states.read(name)
+        records[name] = state["records"] if state else None
+    text = environment().get_template("conclusions.md.j2").render(s=records, weights=site.weights, images=site.images)
+    atomic_write_text(site.out_dir / "fragments" / "conclusions.md", text)
 
 
 def write_manifest(site: SiteContext, techniques: Iterable[Technique], states: StateStore) -> None:

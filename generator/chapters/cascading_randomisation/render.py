@@ -195,5 +195,24 @@ def render(rc: RenderContext, results) -> dict:
         "titles": METHOD_TITLES, "cascade_methods": cascade_methods, "cascade": numbers["cascade"], "steps": steps,
         "step_labels": STEP_LABELS, "half": numbers["half"], "n_images": len(ids),
         "smoothgrad_in_cascade": "smoothgrad" in cascade_methods, "smoothgrad_n": first["smoothgrad_n"],
-        "cam_flat_counts": numbers["cam_flat_counts"],
+        "cam_flat_counts": numbers["cam_flat_counts"], "featured_cascade": _featured_cascade(rc, results, steps),
     }  # fmt: skip
+
+
+def _featured_cascade(rc: RenderContext, results, steps) -> dict | None:
+    """The featured photo's own cascade: per method, its Spearman ρ after each step, and where it first falls
+    below :data:`PASSES_BELOW`."""
+    featured = rc.featured()
+    if featured is None:
+        return None
+    rec = results[(featured, "trained")].records
+    spearman = {
+        m: [None if v is None or v != v else float(v) for v in rec["similarity"][m]["spearman"]] for m in rec["methods"]
+    }  # fmt: skip  (a flat map has no ranking: NaN, shown as n/a)
+    below = {m: next((steps[s] for s, v in enumerate(vs) if v is not None and v < PASSES_BELOW), None)
+             for m, vs in spearman.items()}  # fmt: skip
+    stays = {m: below[m] is not None and all(v is None or v < PASSES_BELOW
+                                             for v in spearman[m][steps.index(below[m]):])
+             for m in spearman}  # fmt: skip
+    return {"id": featured, "title": rc.image(featured).title, "target_label": rec["target_label"],
+            "spearman": spearman, "below": below, "stays_below": stays}  # fmt: skip
