@@ -173,6 +173,26 @@ def test_score_cam_matches_pytorch_grad_cam_at_every_depth():
             assert float(np.abs(mine - ref).max()) <= 1e-5, (layer, cls)
 
 
+def test_score_cam_on_its_most_active_channels_scores_only_those():
+    """With ``channels=k``: k passes after the photo's, weight 0 for every other channel, and the map is the
+    full method's when the other channels' weights are set to 0 by hand."""
+    from generator.lib.perturbation import score_cam_weights
+
+    net = small_cnn()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    stats: dict = {}
+    with torch.no_grad():
+        weights, acts = score_cam_weights(net, net[4], x, 3, 8, stats, channels=6)
+        full, _ = score_cam_weights(net, net[4], x, 3, 8)
+    chosen = torch.sort(-acts.flatten(1).mean(1).double(), stable=True).indices[:6]
+    assert stats["passes"] == 1 + 6
+    assert set(torch.nonzero(weights).flatten().tolist()) == set(chosen.tolist())
+    assert float(weights.sum()) == pytest.approx(1.0)
+    # the kept channels' weights are the full method's, renormalised over them (a softmax of the same scores)
+    np.testing.assert_allclose(weights[chosen].numpy(), (full[chosen] / full[chosen].sum()).numpy(), rtol=1e-9)
+    assert torch.equal(score_cam(net, x, 3, "4", channels=32), score_cam(net, x, 3, "4"))  # k >= live: all
+
+
 def test_layer_cam_export_matches_pytorch_grad_cam(vgg64, photo64, target):
     from pytorch_grad_cam import LayerCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget

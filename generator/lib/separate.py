@@ -60,8 +60,10 @@ def _score_cam(model, x, target, s) -> tuple[np.ndarray, dict]:
     from generator.lib.perturbation import score_cam
 
     stats: dict = {}
-    m = score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"], stats=stats)
-    return m.float().numpy(), {"passes": f"{stats['passes']} forward"}
+    channels = s.get("score_cam_channels") or None
+    m = score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"], stats=stats, channels=channels)
+    kept = f", scoring only its {channels} most active channels" if channels else ""
+    return m.float().numpy(), {"passes": f"{stats['passes']} forward{kept}"}
 
 
 SEPARATE: dict[str, SeparateMethod] = {

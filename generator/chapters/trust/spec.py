@@ -17,6 +17,7 @@ _COMMON = {
     "random_seeds": 3,
     "bootstrap": 2000,
     "cascade_separate": ["integrated_gradients", "lrp", "occlusion"],
+    "score_cam_channels": 0,  # 0: every channel of the layer
 }
 
 TECHNIQUE = Technique(
@@ -37,6 +38,10 @@ TECHNIQUE = Technique(
             "stride": 8,
             "steps": 4,
             "random_seeds": 2,
+            # the tests' profile: Score-CAM on the 32 most active of block5_conv3's 512 channels, and the
+            # cascade for the two methods with rules of their own (occlusion's is the default one's path)
+            "score_cam_channels": 32,
+            "cascade_separate": ["integrated_gradients", "lrp"],
         },
         "default": {
             **_COMMON,
@@ -69,5 +74,6 @@ TECHNIQUE = Technique(
 """``photos``: how many photos the tests cover (0: all of them), the featured one first; ``separate_photos``: on
 how many of those the methods with their own passes run (Score-CAM alone costs one forward pass per channel
 of its layer, 512 at ``block5_conv3``); ``cascade_separate``: which of those also go through the cascading
-randomisation, on those photos (five more runs each: the quick profile runs Integrated Gradients, LRP and
-occlusion, the default LRP alone, which costs one pass a step, and ``full`` all four)."""
+randomisation, on those photos (five more runs each: the quick profile runs Integrated Gradients and LRP,
+the default LRP alone, which costs one pass a step, and ``full`` all four); ``score_cam_channels``: how many
+of the layer's channels Score-CAM scores, the most active ones (0: all; the quick profile scores 32)."""
