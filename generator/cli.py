@@ -62,7 +62,8 @@ def _build_options(b: argparse.ArgumentParser, names: list[str]) -> None:
                         "cached, seconds, figures; and the failures)")
     b.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                    help="render figures in N worker processes (default: the number of CPU cores, at most 8; 1: in "
-                        "this process). The figures are byte-identical for every N")
+                        "this process, as is a single technique's render). The figures are byte-identical for "
+                        "every N")
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
     b.add_argument("--no-wait", action="store_true",
                    help="if another build is writing the same --out or --cache, stop instead of waiting for it")

@@ -18,9 +18,11 @@ IMAGES = ROOT / "images"
 
 
 def quick_args(images, out, cache, weights, *more: str) -> list[str]:
-    """The command-line arguments of a quick-profile ``build`` without progress bars, then ``more``."""
+    """The command-line arguments of a quick-profile ``build`` without progress bars, rendering in the build's
+    own process (a render worker costs seconds to start; the tests of the workers pass ``--jobs`` in
+    ``more``, which comes last and wins), then ``more``."""
     return ["build", "--profile", "quick", "--images", str(images), "--out", str(out), "--cache", str(cache),
-            "--weights", str(weights), "--no-progress", *more]  # fmt: skip
+            "--weights", str(weights), "--no-progress", "--jobs", "1", *more]  # fmt: skip
 
 
 def run_generator(*args: str, timeout: int = 600, env_extra: dict | None = None) -> subprocess.CompletedProcess:

@@ -98,6 +98,7 @@ def _options(root: Path, weights: Path, only=None, cache: Path | None = None):
         device=torch.device("cpu"),
         only=only,
         progress=False,
+        jobs=1,  # render in this process: a worker costs seconds to start (the worker tests ask for them)
     )
 
 

@@ -34,6 +34,7 @@ TOLERANCE = {
     "filters": 1e-6,
     "predictions": 0.02,
     "feature_maps": 0.02,
+    "relu": 0.02,  # shares of a forward pass's outputs above zero
     "grad_cam": 0.02,
     "building_blocks": 0.02,
     "saliency": 0.15,

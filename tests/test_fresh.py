@@ -52,6 +52,8 @@ def small(tmp_path, standin_weights):
         "--weights",
         str(standin_weights),
         "--no-progress",
+        "--jobs",
+        "1",
         "--only",
         "architecture",
         "predictions",

@@ -114,3 +114,34 @@ def test_jobs_must_be_a_positive_number(capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert "is not a number of worker processes; pass a whole number >= 1" in err and "Traceback" not in err
+
+
+def test_a_single_render_runs_in_the_build_process_and_more_go_to_workers(monkeypatch):
+    """A worker's start costs seconds (the forkserver imports torch and matplotlib): one deferred job is drawn
+    in this process, whatever --jobs says; two or more go to the workers."""
+    from generator.build import render_jobs
+
+    ran_here = []
+    monkeypatch.setattr(render_jobs, "run_job", lambda job: ran_here.append(job) or ({"job": job}, 0.0))
+    pool = render_jobs.RenderPool(jobs=4, defer=True)
+    fut = pool.submit("only")
+    pool.start()
+    assert fut.result(timeout=5) == ({"job": "only"}, 0.0) and ran_here == ["only"]
+    assert pool._executor is None  # no worker was started
+    pool.close()
+
+    pool = render_jobs.RenderPool(jobs=2, defer=True)
+    futures = [pool.submit(name) for name in ("a", "b")]
+    started = []
+    monkeypatch.setattr(render_jobs.RenderPool, "_run", lambda self, job, inline=False: started.append(inline)
+                        or _done(job))  # fmt: skip
+    pool.start()
+    assert started == [False, False] and [f.result(timeout=5) for f in futures] == ["a", "b"]
+
+
+def _done(value):
+    from concurrent.futures import Future
+
+    fut: Future = Future()
+    fut.set_result(value)
+    return fut

@@ -292,12 +292,17 @@ def weights(built_site: Path):
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     from generator.site import weigh
 
-    pages = weigh.site_pages(built_site / "site")
+    return weigh.weigh_site(built_site / "site", page_kinds(built_site / "site"))
+
+
+def page_kinds(site: Path) -> list[str]:
+    """Every page of the site but the gallery pages of all photos but the first (the same pages again)."""
+    from generator.site import weigh
+
+    pages = weigh.site_pages(site)
     photos = sorted({p.split("/")[1] for p in pages if p.startswith("gallery/") and p.count("/") >= 2})
-    kinds = [
-        p for p in pages if not p.startswith("gallery/") or p == "gallery/" or p.startswith(f"gallery/{photos[0]}/")
-    ]
-    return weigh.weigh_site(built_site / "site", kinds)
+    first = f"gallery/{photos[0]}/" if photos else "gallery/"
+    return [p for p in pages if not p.startswith("gallery/") or p == "gallery/" or p.startswith(first)]
 
 
 def test_every_page_is_within_its_weight_budget(weights) -> None:
@@ -355,6 +360,45 @@ def test_every_page_names_its_search_dialog_and_underlines_text_links(built_site
     assert pages and not unnamed, unnamed[:3]
     css = (site / "stylesheets" / "extra.css").read_text()
     assert "text-decoration: underline" in css and "--md-code-hl-comment-color" in css
+
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+"""The axe-core rules the site must pass: WCAG 2.1, levels A and AA."""
+PALETTE = """s => {
+  const option = [...document.querySelectorAll("input.md-option")].find(o => o.dataset.mdColorScheme === s);
+  if (option) option.click();  // Material's own palette switch: the scheme and its primary and accent colours
+  return document.body.dataset.mdColorScheme;
+}"""
+
+
+def test_axe_finds_no_wcag_violation_on_any_kind_of_page_in_either_palette(built_site: Path) -> None:
+    """axe-core (from the axe-playwright-python package) on every kind of page, once in the light palette and
+    once in the dark one (switched on the loaded page with Material's own palette toggle)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    axe = pytest.importorskip("axe_playwright_python", reason="the axe-playwright-python package is not installed")
+    from importlib.resources import files
+
+    from generator.site.host import serve
+
+    script = str(files(axe) / "axe.min.js")
+    run = "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+    found = []
+    with serve(built_site / "site") as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block").new_page()
+            for path in page_kinds(built_site / "site"):
+                page.goto(base + path, wait_until="load")
+                page.add_script_tag(path=script)
+                for scheme in ("default", "slate"):
+                    assert page.evaluate(PALETTE, scheme) == scheme, path
+                    for v in page.evaluate(run, WCAG_TAGS)["violations"]:
+                        node = v["nodes"][0]
+                        found.append(f"{path or '/'} [{scheme}] {v['id']}: {len(v['nodes'])} element(s), first "
+                                     f"{node['target']} {node.get('failureSummary', '')[:160]!r}")  # fmt: skip
+        finally:
+            browser.close()
+    assert found == [], "\n".join(found)
 
 
 def test_no_page_skips_a_heading_level(built_site: Path) -> None:

@@ -106,6 +106,7 @@ def _build(root: Path, weights: Path, techniques=None, only=None):
         device=torch.device("cpu"),
         only=only,
         progress=False,
+        jobs=1,  # render in this process: a worker costs seconds to start (the worker tests ask for them)
     )
     build = Build(opts, techniques)
     report = build.run()
@@ -197,6 +198,7 @@ def test_reading_an_undeclared_technique_is_refused(tmp_path, standin_weights):
         device=torch.device("cpu"),
         only=["grad_cam"],
         progress=False,
+        jobs=1,  # render in this process: a worker costs seconds to start (the worker tests ask for them)
     )
     report = Build(opts, techniques).run()
     messages = [f.message for f in report.failures]
@@ -254,6 +256,7 @@ def test_editing_a_photos_credit_recomputes_what_uses_it(tmp_path, standin_weigh
         device=torch.device("cpu"),
         only=["predictions"],
         progress=False,
+        jobs=1,  # render in this process: a worker costs seconds to start (the worker tests ask for them)
     )
 
     def run(title, label, index):

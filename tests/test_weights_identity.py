@@ -122,6 +122,7 @@ def test_official_weights_keep_the_labels_and_show_no_banner(tmp_path, standin_w
         device=torch.device("cpu"),
         only=["predictions"],
         progress=False,
+        jobs=1,  # render in this process: a worker costs seconds to start (the worker tests ask for them)
     )
     assert Build(opts).run().ok
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

@@ -80,6 +80,33 @@ def docs_dir() -> Path:
     return Path(mkdocs_gen_files.config["docs_dir"])
 
 
+KIND_TITLES = {
+    "top-k": "The strongest maps",
+    "first-k": "The first maps",
+    "aggregates": "Each block's maps summed",
+    "top5": "Top-5 predictions",
+    "saliency": "Gradient maps",
+    "grad-cam": "Grad-CAM, top-1 class",
+    "grad-cam-expected": "Grad-CAM, expected class",
+    "grad-cam-blocks": "Grad-CAM at every block",
+    "cascade-maps": "Cascading randomisation",
+    "units": "The units behind the decision",
+    "grid-gradients": "Gradients",
+    "grid-backward_rules": "Modified backward rules",
+    "grid-perturbation": "Perturbation",
+    "grid-cam": "Class activation maps",
+    "curves": "Deletion and insertion curves",
+    "deep-dream": "DeepDream",
+    "reconstructions": "Reconstructions",
+    "relu": "Before and after the ReLU",
+}
+"""Gallery headings for the figure kinds; any other kind is humanised from its name."""
+
+
+def kind_title(kind: Any) -> str:
+    return KIND_TITLES.get(str(kind)) or humanise(kind)
+
+
 def humanise(name: Any) -> str:
     """'top-k' -> 'Top-k', 'aggregate_similarity' -> 'Aggregate similarity'."""
     words = str(name).replace("_", " ").strip()
@@ -311,7 +338,7 @@ def technique_section(
     for kind_figures in by_kind:
         kind = kind_figures[0].get("kind")
         if len(by_kind) > 1 and kind:
-            lines += [f"{heading}# {text(humanise(kind))}", ""]
+            lines += [f"{heading}# {text(kind_title(kind))}", ""]
         for group in first_seen_order(kind_figures, lambda f: f.get("layer")):
             lines += [layer_block(group, models, str(name), up), ""]
     return lines

@@ -156,13 +156,15 @@ class RenderPool:
         return self._run(job)
 
     def start(self) -> None:
-        """Run the deferred jobs (in the order they were submitted)."""
+        """Run the deferred jobs (in the order they were submitted). A single job runs in this process: a
+        worker would cost its start (seconds: the forkserver imports torch and matplotlib) and share nothing."""
         waiting, self._waiting = self._waiting, []
+        inline = len(waiting) <= 1
         for job, placeholder in waiting:
-            _chain(self._run(job), placeholder)
+            _chain(self._run(job, inline=inline), placeholder)
 
-    def _run(self, job: RenderJob) -> Future:
-        if self.jobs == 1:
+    def _run(self, job: RenderJob, inline: bool = False) -> Future:
+        if self.jobs == 1 or inline:
             fut: Future = Future()
             try:
                 fut.set_result(run_job(job))
