@@ -110,11 +110,23 @@ def build_site(session: nox.Session, python: str) -> None:
     )
 
 
+def test_workers() -> list[str]:
+    """pytest-xdist's arguments: one worker per core, at most 4, whole test files to a worker (their module
+    fixtures are built once); none on a single core. Half the suite waits on one process (rendering,
+    the browser, starting Python), so two workers on two cores take about a third off its time."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return ["-n", str(min(cores, 4)), "--dist", "loadfile"] if cores > 1 else []
+
+
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """Run the test suite; arguments go to pytest (e.g. `-- -m browser -x`)."""
+    """Run the test suite, in parallel workers; arguments go to pytest (e.g. `-- -m browser -x`, or `-- -n 0`
+    for one process)."""
     python = shared_env(session)
-    session.run(python, "-m", "pytest", *session.posargs, external=True)
+    session.run(python, "-m", "pytest", *test_workers(), *session.posargs, external=True)
 
 
 @nox.session(python=False)

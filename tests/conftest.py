@@ -3,6 +3,8 @@ written here in torchvision's exact key layout."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -63,19 +65,51 @@ def vgg64(standin_state_dict):
     return net
 
 
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+"""Set when pytest-xdist runs this process as one of several workers (``nox -s tests`` runs two)."""
+if XDIST_WORKER:
+    # Two workers share the machine's cores: one thread each keeps their OpenMP teams from stalling each
+    # other (the builds the tests start inherit it). Every build of the run has the same setting.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder every worker of this run sees (the run's temporary folder; the worker's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if XDIST_WORKER else base
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on ``path`` (created) for the block: one worker at a time."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def quick_build(tmp_path_factory, standin_weights) -> Path:
     """One quick-profile build of everything over the real photo set, rendered in this process (``--jobs 1``);
     returns its output dir (its result cache is the sibling ``cache/``).
 
-    Tests that only read the output share this one build (it costs the bulk of the suite).
+    Tests that only read the output share this one build (it costs the bulk of the suite); under xdist the
+    first worker that needs it builds it and the others wait for it and read the same folder.
     """
-    root = tmp_path_factory.mktemp("quick-build")
+    root = shared_dir(tmp_path_factory) / "quick-build"
     out, cache = root / "generated", root / "cache"
-    proc = run_generator(*quick_args(IMAGES, out, cache, standin_weights, "--jobs", "1"), timeout=1200)
-    if proc.returncode != 0:
-        pytest.fail(f"quick build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    (root / "build.log").write_text(proc.stderr)
+    with locked(shared_dir(tmp_path_factory) / "quick-build.lock"):
+        if (root / "build.log").is_file():  # written only after a successful build
+            return out
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        proc = run_generator(*quick_args(IMAGES, out, cache, standin_weights, "--jobs", "1"), timeout=1200)
+        if proc.returncode != 0:
+            pytest.fail(f"quick build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        (root / "build.log").write_text(proc.stderr)
     return out
 
 
