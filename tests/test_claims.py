@@ -770,4 +770,15 @@ def test_conclusions_of_a_stand_in_build_say_what_it_cannot_show():
     assert "it gives the same answer, *tabby*, to every one of them" in text
     assert "**Anything about ImageNet training.**" in text and "which with stand-in weights compares two random" in text
     assert "as He et al. found" not in text
-    assert "One photo" not in conclusions(official=False, n_images=3) and "One photo" in conclusions(n_images=1)
+    assert "cover 3 of the 3 photos" in conclusions(official=False, n_images=3)
+    assert 'With stand-in weights, "trust" means' in conclusions(official=False)
+    assert 'With stand-in weights, "trust" means' not in conclusions()
+
+
+def test_a_value_beside_its_threshold_gets_the_digits_that_tell_them_apart():
+    from generator.site.fragments import _beside
+
+    assert _beside(0.497, 0.5) == "0.497" and _beside(0.5004, 0.5) == "0.5004" and _beside(0.47, 0.5) == "0.47"
+    assert _beside(0.5, 0.5) == "0.50" and _beside(0.51, 0.5) == "0.51"
+    text = render("cascading_randomisation.featured.md.j2", featured_cascade([1.0, 0.8, 0.497, 0.2], "block5", True))
+    assert "(ρ = 0.497)" in text

@@ -79,6 +79,18 @@ def _fmt(x, digits: int = 3) -> str:
         return str(x)
 
 
+def _beside(x, threshold: float, digits: int = 2) -> str:
+    """``x`` to ``digits`` decimals, or one more wherever that rounding would land on ``threshold`` (0.497
+    against a rule of "below 0.5" reads 0.497, not a 0.50 that seems to break the rule)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    while digits < 6 and float(number(x, digits)) == threshold and x != threshold:
+        digits += 1
+    return number(x, digits)
+
+
 def _nats(x) -> str:
     """An entropy in nats for a reader: three decimals, never negative (rounding gives -1e-16 for a certain
     answer), and "< 0.001" rather than a "0.000" that claims more than was measured."""
@@ -104,6 +116,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["fmt"] = _fmt
     env.filters["pct"] = _pct
+    env.filters["beside"] = _beside
     env.filters["nats"] = _nats
     env.filters["sci"] = scientific
     env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
