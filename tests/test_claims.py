@@ -689,9 +689,13 @@ def test_filters_structure_claim(trained, untrained, want, not_want):
 
 @pytest.mark.parametrize("official", [True, False])
 def test_predictions_one_answer_for_every_photo_is_not_a_near_miss(quick_build, official):
+    import copy
+
     def one_answer(r):
         r["trained_same_top1"] = {"label": "window screen", "count": r["n_images"]}
-        r["mismatches"] = r["mismatches"] or [r["photos"][0]]
+        r["mismatches"] = copy.deepcopy(r["mismatches"] or [r["photos"][0]])
+        for p in r["mismatches"]:
+            p["trained"]["top"][0]["prob"] = 0.9  # sure of one class, the same for every photo
 
     text = build_render(quick_build, "predictions", "predictions.expected.md.j2", one_answer, official=official)
     assert "answers *window screen* for every one of the" in text and "near-duplicates" not in text
@@ -699,10 +703,21 @@ def test_predictions_one_answer_for_every_photo_is_not_a_near_miss(quick_build, 
 
     def varied(r):
         r["trained_same_top1"] = {"label": "tabby", "count": 1}
-        r["mismatches"] = r["mismatches"] or [r["photos"][0]]
+        r["mismatches"] = copy.deepcopy(r["mismatches"] or [r["photos"][0]])
+        for p in r["mismatches"]:
+            p["trained"]["top"][0]["prob"] = 0.6  # a sure answer, not the expected one
 
     text = build_render(quick_build, "predictions", "predictions.expected.md.j2", varied, official=official)
-    assert "near-duplicates" in text and "for every one of the" not in text
+    assert "near-duplicates" in text and "for every one of the" not in text and "chance level" not in text
+
+    def at_chance(r):
+        varied(r)
+        for p in r["mismatches"]:
+            p["trained"]["top"][0]["prob"] = 0.0012
+
+    text = build_render(quick_build, "predictions", "predictions.expected.md.j2", at_chance, official=official)
+    assert "answers are at chance level" in text and "near-duplicates" not in text
+    assert ("what to expect of stand-in weights" in text) is (not official)
 
 
 def featured_cascade(spearman, below, stays):
