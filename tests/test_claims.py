@@ -452,6 +452,13 @@ def test_inversion_takeaway(first, last, want):
     text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64}).split())
     if want != "the two layers keep about as much of the photo":
         assert f"On the trained network {want}; on the untrained one the two layers keep about as much" in text
+    assert "never found an image with the photo's features" not in text  # errors of 0.1: features matched
+    records["table"][1]["relative_error_untrained"] = 0.8  # the deepest layer's features never matched
+    text = " ".join(
+        env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 96}).split()
+    )
+    assert "relative feature error of 0.10 (trained) and 0.80 (untrained)" in text
+    assert "measures what 96 steps could find, not what the layer threw away" in text
 
 
 # --------------------------------------------------------------------------- the older observation templates
