@@ -28,7 +28,8 @@ import hooks  # noqa: E402  (the site's hook module, docs/_scripts/hooks.py)
 
 LITERATURE = re.compile(
     r"with (?:the )?ImageNet weights|ImageNet networks|ImageNet-trained|trained ImageNet models"
-    r"|the literature (?:finds|reports|shows)|in the paper\b|\(\w[\w &.]*?,? \d{4}\) (?:reports?|finds?|shows?)",
+    r"|the literature (?:finds|reports|shows)|in the paper\b|\(\w[\w &.]*?,? \d{4}\) (?:reports?|finds?|shows?)"
+    r"|networks? (?:that (?:has|have) )?learned the class",
     re.IGNORECASE,
 )
 """A sentence that passes on a published result."""
