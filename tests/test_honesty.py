@@ -29,7 +29,8 @@ import hooks  # noqa: E402  (the site's hook module, docs/_scripts/hooks.py)
 LITERATURE = re.compile(
     r"with (?:the )?ImageNet weights|ImageNet networks|ImageNet-trained|trained ImageNet models"
     r"|the literature (?:finds|reports|shows)|in the paper\b|\(\w[\w &.]*?,? \d{4}\) (?:reports?|finds?|shows?)"
-    r"|networks? (?:that (?:has|have) )?learned the class",
+    r"|networks? (?:that (?:has|have) )?learned the class"
+    r"|\b[A-Z]\w+(?: et al\.| and [A-Z]\w+)? \(\d{4}\) (?:found|finds?|report(?:s|ed)?|show(?:s|ed)?)\b",
     re.IGNORECASE,
 )
 """A sentence that passes on a published result."""
@@ -46,7 +47,10 @@ REVIEWED = {
     "activation-maximisation.md": ["Compare the two grids to see what the trained network's images have"],
     "class-models.md": ["**Which classes?** Those the trained network gives as its top answer"],
     "credits.md": ["The *expected ImageNet class* is our own choice"],
-    "filters.md": ["Whether this build's trained kernels have such structure is a number"],
+    "filters.md": [
+        "Whether this build's trained kernels have such structure is a number",
+        "He et al. (2015) showed that a layer followed by a ReLU keeps the size of its signal",  # a derivation
+    ],
     "follow-one-photo.md": [
         "The trained network's top-1 is the class every explanation below explains.",
         "An explanation of a trained network should change when its weights are destroyed.",
@@ -60,7 +64,10 @@ REVIEWED = {
         "This chapter puts numbers on how much each map changes between them, and then destroys",
         "For each photo and method, the trained model's map is compared with the untrained model's map",
     ],
-    "trust.md": ["Both tests have blind spots, and this build's own tests on a real ImageNet-trained network"],
+    "trust.md": [
+        "Both tests have blind spots, and this build's own tests on a real ImageNet-trained network",
+        "Nie et al. (2018) showed that such rules mostly reconstruct the image",  # a proof about the method
+    ],
 }
 SKIPPED_PAGES = {"contributing.md"}  # the guide for contributors, which quotes the rule itself
 SKIPPED_SECTIONS = {"References", "Further reading"}  # paper titles, not claims
@@ -90,7 +97,7 @@ def prose(markdown: str) -> list[str]:
     sentences = []
     for paragraph in re.split(r"\n\s*\n", "\n".join(kept)):
         text = " ".join(paragraph.split())
-        sentences += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*\"(])", text) if s]
+        sentences += [s for s in re.split(r"(?<!al\.)(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+(?=[A-Z*\"(])", text) if s]
     return sentences
 
 
