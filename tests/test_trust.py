@@ -120,6 +120,17 @@ def test_the_scope_box_branches():
     assert "hardly needs the photo" not in _scope()
     flat = _scope(random_deletion=0.97, trained_label="trained (stand-in weights)")
     assert "hardly needs the photo" in flat and "97 %" in flat and "stand-in weights, not ImageNet's" in flat
+    assert "each channel of `block5_conv3`" in _scope()
+
+
+def test_the_scope_box_states_a_score_cam_shortcut():
+    base = {"ig_completeness": {"trained": 0.2, "untrained": 0.2}, "random_deletion": 0.5,
+            "zero_biases": {"trained": False, "untrained": True}}  # fmt: skip
+    rec = _records([_row("a", "trust")], **base)
+    rec["settings"] = {"photos": 3, "ig_steps": 8, "window": 16, "stride": 8, "score_cam_layer": "block5_conv3",
+                       "score_cam_channels": 32}  # fmt: skip
+    text = " ".join(environment().get_template("trust.scope.md.j2").render(records=rec).split())
+    assert "the 32 most active channels of `block5_conv3` (a shortcut of this profile" in text
 
 
 def test_the_quick_build_fills_the_table_for_every_method(quick_build):
