@@ -3,8 +3,6 @@ written here in torchvision's exact key layout."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -80,15 +78,12 @@ def shared_dir(tmp_path_factory) -> Path:
     return base.parent if XDIST_WORKER else base
 
 
-@contextlib.contextmanager
 def locked(path: Path):
-    """Hold an exclusive lock on ``path`` (created) for the block: one worker at a time."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """An exclusive lock on ``path`` for a ``with`` block: one worker at a time (filelock works on every OS;
+    torch depends on it, so it is always installed)."""
+    from filelock import FileLock
+
+    return FileLock(str(path))
 
 
 @pytest.fixture(scope="session")
