@@ -50,13 +50,14 @@ def shared_env(session: nox.Session) -> str:
     """Create or refresh the shared venv; point the session at it; return its python."""
     if not PYTHON.exists():
         session.log(f"Creating the shared virtualenv in {ENV_DIR}")
-        session.run(sys.executable, "-m", "venv", str(ENV_DIR), external=True)
+        # run_install: these steps also run under `nox --install-only`, which skips session.run.
+        session.run_install(sys.executable, "-m", "venv", str(ENV_DIR), external=True)
     wanted = _wanted_stamp()
     installed = STAMP.read_text().strip() if STAMP.exists() else ""
     if installed != wanted:
         session.log("pyproject.toml changed (or first run): installing the project and its test extras")
         STAMP.unlink(missing_ok=True)
-        session.run(str(PYTHON), "-m", "pip", "install", "-e", ".[test]", external=True)
+        session.run_install(str(PYTHON), "-m", "pip", "install", "-e", ".[test]", external=True)
         STAMP.write_text(wanted + "\n")
     else:
         session.log(f"Reusing {ENV_DIR} (pyproject.toml unchanged)")
