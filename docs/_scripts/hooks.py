@@ -1,5 +1,5 @@
-"""ProperDocs hooks: the stand-in weights banner, literature boxes, numbered figures, and MathJax only on
-pages with formulas.
+"""ProperDocs hooks: the stand-in weights banner, literature boxes, numbered figures, and formulas rendered
+as MathML when the site is built.
 
 **Weights banner.** Say on every page when the "trained" figures do not come from ImageNet weights.
 
@@ -15,16 +15,23 @@ weights. Its title says so, and its first line says whether this build can show 
 ("Figure 3."); a chapter's ``[Figure](#fig-<figure's path>)`` link reads "Figure 3"
 (see ``generator.site.markup.figure_anchor``).
 
-**MathJax where it is needed.** ``extra_javascript`` puts MathJax (1.2 MB, 270 kB
-compressed) on every page. A page without an ``arithmatex`` formula (the gallery,
-credits, the build page) does not load it, so its first screen stays light.
+**Formulas as MathML, at build time.** ``pymdownx.arithmatex`` marks each formula; this turns its TeX into
+MathML with ``latex2mathml``, which every current browser renders natively, so no page runs a maths engine
+(MathJax cost 1.7-2.3 s of main-thread scripting on each page with a formula). A formula that does not
+convert is a warning naming the page and the formula, so that ``--strict`` stops the build.
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import json
+import logging
 import re
 from pathlib import Path
+
+from latex2mathml.converter import convert as latex_to_mathml
+
+log = logging.getLogger("mkdocs.plugins.cnn_sees.hooks")
 
 
 def banner_text(weights: dict) -> str | None:
@@ -123,15 +130,174 @@ def with_reported_scope(html: str, official: bool | None) -> str:
     return _REPORTED.sub(one, html)
 
 
-# The two <script> tags extra_javascript adds for MathJax (its configuration and the library).
-_MATHJAX_SCRIPT = re.compile(r'<script src="[^"]*javascripts/(?:mathjax-config\.js|vendor/mathjax/[^"]*)"></script>\n?')
+# --------------------------------------------------------------------------- formulas as MathML
+
+# What arithmatex (generic mode) writes: \(...\) in a span, \[...\] in a div, the TeX HTML-escaped.
+_FORMULA = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">\s*\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]\s*</(?P=tag)>', re.DOTALL
+)
+
+# MathML Core (what Chromium, Firefox and Safari implement) has no named spaces and ignores mathvariant
+# other than "normal" on <mi>: spaces become lengths, and styled letters become Unicode's mathematical
+# alphanumerics (U+1D400 on), as MathML Core itself recommends.
+_NAMED_SPACES = {
+    "negativeveryverythinmathspace": "-0.0556em",
+    "negativeverythinmathspace": "-0.1111em",
+    "negativethinmathspace": "-0.1667em",
+    "negativemediummathspace": "-0.2222em",
+    "negativethickmathspace": "-0.2778em",
+    "veryverythinmathspace": "0.0556em",
+    "verythinmathspace": "0.1111em",
+    "thinmathspace": "0.1667em",
+    "mediummathspace": "0.2222em",
+    "thickmathspace": "0.2778em",
+    "verythickmathspace": "0.3333em",
+    "veryverythickmathspace": "0.3889em",
+}
+_NAMED_SPACE = re.compile(r'(\b(?:width|lspace|rspace)=")(' + "|".join(_NAMED_SPACES) + ')"')
+
+# variant: (first capital, first small letter, first digit, {letter: the older Letterlike Symbols code point})
+_ALPHANUMERICS = {
+    "bold": (0x1D400, 0x1D41A, 0x1D7CE, {}),
+    "italic": (0x1D434, 0x1D44E, None, {"h": 0x210E}),
+    "double-struck": (
+        0x1D538,
+        0x1D552,
+        0x1D7D8,
+        {"C": 0x2102, "H": 0x210D, "N": 0x2115, "P": 0x2119, "Q": 0x211A, "R": 0x211D, "Z": 0x2124},
+    ),
+    "script": (
+        0x1D49C,
+        0x1D4B6,
+        None,
+        {
+            **{"B": 0x212C, "E": 0x2130, "F": 0x2131, "H": 0x210B, "I": 0x2110, "L": 0x2112},
+            **{"M": 0x2133, "R": 0x211B, "e": 0x212F, "g": 0x210A, "o": 0x2134},
+        },
+    ),
+    "fraktur": (
+        0x1D504,
+        0x1D51E,
+        None,
+        {"C": 0x212D, "H": 0x210C, "I": 0x2111, "R": 0x211C, "Z": 0x2128},
+    ),
+}
+_STYLED = re.compile(r'<(?P<tag>mi|mn|mo) mathvariant="(?P<variant>[a-z-]+)">(?P<text>[^<]*)</(?P=tag)>')
 
 
-def without_unused_mathjax(html: str) -> str:
-    """The page's HTML, without the MathJax scripts when it has no formula for them."""
-    if 'class="arithmatex"' in html:
-        return html
-    return _MATHJAX_SCRIPT.sub("", html)
+def _styled_character(char: str, variant: str) -> str | None:
+    capital, small, digit, exceptions = _ALPHANUMERICS[variant]
+    if char in exceptions:
+        return chr(exceptions[char])
+    if "A" <= char <= "Z":
+        return chr(capital + ord(char) - ord("A"))
+    if "a" <= char <= "z":
+        return chr(small + ord(char) - ord("a"))
+    if "0" <= char <= "9" and digit is not None:
+        return chr(digit + ord(char) - ord("0"))
+    return None
+
+
+def _core_variant(match: re.Match) -> str:
+    tag, variant, text = match["tag"], match["variant"], html_lib.unescape(match["text"])
+    if variant == "normal":
+        return match.group(0)
+    if variant not in _ALPHANUMERICS:
+        raise ValueError(f"no Unicode letters for mathvariant={variant!r}")
+    styled = [_styled_character(char, variant) for char in text]
+    if not text or None in styled:
+        raise ValueError(f"no {variant} form of {text!r}")
+    # A single styled letter is already upright or italic as drawn; say "normal" so no browser slants it.
+    attrs = ' mathvariant="normal"' if tag == "mi" else ""
+    return f"<{tag}{attrs}>{''.join(styled)}</{tag}>"
+
+
+# TeX that latex2mathml does not know, said in TeX it does.
+_TEX_REWRITES = ((re.compile(r"\\arg(?![A-Za-z])"), r"\\operatorname{arg}"),)
+
+# MathML that browsers draw worse than TeX would, made right after conversion.
+_MATHML_REWRITES = (
+    # \setminus comes out as U+29F5 (reverse solidus operator), which few maths fonts have: U+2216, set minus
+    (re.compile(r"&#x029F5;"), "&#x02216;"),
+    # \bigl( ... \bigg|: an explicit size stretches only a stretchy operator
+    (re.compile(r"<mo minsize="), '<mo stretchy="true" symmetric="true" minsize='),
+    # \max(0, z), \operatorname{ReLU}(z): a named operator takes a thin space either side, as in TeX,
+    # and none before its own bracket (a browser gives an unknown operator a thick space both sides)
+    (
+        re.compile(r"<mo>([A-Za-z]+)</mo>(?=<mo(?: [^>]*)?>(?:\(|&#x00028;|\[|&#x0005B;))"),
+        r'<mo lspace="0.1667em" rspace="0">\1</mo>',
+    ),
+    (re.compile(r"<mo>([A-Za-z]+)</mo>"), r'<mo lspace="0.1667em" rspace="0.1667em">\1</mo>'),
+    # \ln p: TeX's thin space after a named function that takes no brackets
+    (re.compile(r"<mi>(ln|log|exp)</mi>"), r'<mi>\1</mi><mspace width="0.1667em" />'),
+)
+
+
+_LIMIT_OPERATOR = re.compile(r"<msub><mo(?: [^>]*)?>(?:max|min|sup|inf|lim)</mo>")
+
+
+def _limits_under(mathml: str) -> str:
+    """``\\max_x`` as TeX sets it: the limit under the operator in a display, beside it inline (MathML's
+    ``movablelimits``); latex2mathml writes a plain subscript."""
+    out, at = [], 0
+    for match in _LIMIT_OPERATOR.finditer(mathml):
+        if match.start() < at:
+            continue
+        depth, end = 1, match.end()
+        while depth:  # the <msub> that this one opens closes at its own depth
+            tag = re.compile(r"<(/?)msub>").search(mathml, end)
+            if tag is None:
+                return mathml
+            depth += -1 if tag.group(1) else 1
+            end = tag.end()
+        body = mathml[match.start() + len("<msub>") : end - len("</msub>")]
+        body = body.replace("<mo", '<mo movablelimits="true"', 1)
+        out += [mathml[at : match.start()], f"<munder>{body}</munder>"]
+        at = end
+    return "".join(out) + mathml[at:]
+
+
+def tex_to_mathml(tex: str, display: bool) -> str:
+    """One formula as MathML Core, with its TeX kept in ``alttext`` (for assistive technology and copying).
+    Raises ValueError when latex2mathml cannot convert it or the result needs what MathML Core lacks."""
+    tex = tex.strip()
+    source = tex
+    for pattern, replacement in _TEX_REWRITES:
+        source = pattern.sub(replacement, source)
+    try:
+        mathml = latex_to_mathml(source, display="block" if display else "inline")
+    except Exception as error:  # latex2mathml raises its own errors, and IndexError etc. on bad TeX
+        raise ValueError(f"latex2mathml could not read it: {type(error).__name__} {error}".strip()) from error
+    mathml = _NAMED_SPACE.sub(lambda m: f'{m.group(1)}{_NAMED_SPACES[m.group(2)]}"', mathml)
+    mathml = _STYLED.sub(_core_variant, mathml)
+    for pattern, replacement in _MATHML_REWRITES:
+        mathml = pattern.sub(replacement, mathml)
+    mathml = _limits_under(mathml)
+    if "mathvariant=" in mathml.replace('mathvariant="normal"', ""):
+        raise ValueError("a styled letter (mathvariant) that MathML Core cannot show")
+    unknown = re.search(r">(\\[A-Za-z]+)<", mathml)
+    if unknown:  # latex2mathml passes a command it does not know through as text
+        raise ValueError(f"latex2mathml does not know {unknown.group(1)}")
+    if re.search(r"&(?!#x[0-9A-Fa-f]+;|[a-z]+;)", mathml):  # an alignment & outside an array
+        raise ValueError("a bare '&' (alignment belongs in \\begin{array}{rl}, which converts)")
+    alt = html_lib.escape(" ".join(tex.split()), quote=True)
+    return mathml.replace("<math ", f'<math alttext="{alt}" ', 1)
+
+
+def with_mathml(html: str, where: str = "") -> str:
+    """Every arithmatex formula of a page's HTML as MathML (class ``arithmatex`` kept for the styles).
+    A formula that cannot be converted stays as TeX, and a warning names it (``--strict`` then fails)."""
+
+    def one(match: re.Match) -> str:
+        tex = html_lib.unescape(match["tex"])
+        try:
+            mathml = tex_to_mathml(tex, display=match["open"] == "[")
+        except ValueError as error:
+            log.warning(f"{where}: formula ${tex.strip()}$ does not convert to MathML ({error}); rewrite it")
+            return match.group(0)
+        return f'<{match["tag"]} class="arithmatex">{mathml}</{match["tag"]}>'
+
+    return _FORMULA.sub(one, html)
 
 
 _SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
@@ -143,7 +309,7 @@ def with_named_search(html: str) -> str:
 
 
 def on_post_page(output, page, config):
-    return with_named_search(without_unused_mathjax(output))
+    return with_named_search(output)
 
 
 _FIGURE = re.compile(r"<figure\b(?P<attrs>[^>]*)>(?P<body>.*?)</figure>", re.DOTALL)
@@ -192,4 +358,5 @@ def number_figures(html: str) -> str:
 
 
 def on_page_content(html, page, config, files):
+    html = with_mathml(html, where=page.file.src_uri)
     return with_reported_scope(number_figures(html), config["extra"].get("weights_official"))
