@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -210,3 +211,32 @@ def publish(session: nox.Session) -> None:
     """
     require_generated(session)
     run_module(session, "generator.build.publish")
+
+
+LIGHTHOUSE_DIR = ROOT / ".nox" / "lighthouse"
+
+
+@nox.session(python=False)
+def audit(session: nox.Session) -> None:
+    """Lighthouse (mobile preset) on every kind of page of the built site/: `nox -s audit [-- OPTIONS]`.
+
+    Installs lighthouse@12.2.3 with npm into .nox/lighthouse on first use (Lighthouse 13 wants Node 22).
+    Timing-based scores: a benchmark to read on an idle machine, never a test. Options go to
+    `python -m generator.site.audit` (--page PATH, --every-page, --runs N, --reports DIR, --json FILE).
+    """
+    python = shared_env(session)
+    if not (ROOT / "site" / "index.html").is_file():
+        session.error("no built site in site/: run `nox -s build` first")
+    cli = LIGHTHOUSE_DIR / "node_modules" / "lighthouse" / "cli" / "index.js"
+    if not cli.is_file():
+        if shutil.which("npm") is None:
+            session.error("npm not found: install Node.js 20 and npm (Debian: apt-get install nodejs npm)")
+        LIGHTHOUSE_DIR.mkdir(parents=True, exist_ok=True)
+        session.run_install(
+            "npm", "install", "--prefix", str(LIGHTHOUSE_DIR), "--no-audit", "--no-fund", "-E", "lighthouse@12.2.3",
+            external=True,
+        )  # fmt: skip
+    session.run(
+        python, "-m", "generator.site.audit", str(ROOT / "site"), "--lighthouse", str(cli), *session.posargs,
+        external=True,
+    )  # fmt: skip

@@ -262,3 +262,24 @@ def test_the_home_page_links_each_photo_into_the_explorer_when_it_has_data(quick
     assert "**Cat**\n\n    [All figures for this photo]" in template.render(
         images=[image], profile=profile, base="generated/", explorer=True
     )
+
+
+def test_the_site_projection_adds_the_heaviest_photo_per_photo(tmp_path) -> None:
+    """What belongs to a photo is every file under a folder named after it; the rest is shared."""
+    from generator.chapters.explorer import budget as eb
+
+    files = {
+        "index.html": 100,
+        "generated/figures/saliency/cat/trained.webp": 30,
+        "generated/figures/explorer/cat/block1_conv1.webp": 50,
+        "gallery/cat/index.html": 20,
+        "generated/figures/explorer/dog/block1_conv1.webp": 40,
+        "generated/figures/explorer/units/u.webp": 7,
+    }
+    for rel, size in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x" * size)
+    assert eb.per_photo_bytes(tmp_path, ["cat", "dog"]) == {"cat": 50, "dog": 40}
+    m = eb.site_projection(tmp_path, ["cat", "dog"], n=20)
+    assert m["site_bytes"] == 247 and m["shared_bytes"] == 107 and m["heaviest_photo_bytes"] == 100
+    assert m["projected_bytes"] == 107 + 20 * 100

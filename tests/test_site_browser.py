@@ -755,6 +755,10 @@ def test_the_explorer_budget_check_measures_the_site(built_site: Path, tmp_path:
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
     m = json.loads(out.read_text())
     assert m["data_bytes"] == total
+    photos = [p["id"] for p in json.loads((site / eb.DATA / "index.json").read_text())["photos"]]
+    assert sorted(m["photo_bytes"]) == sorted(photos) and 0 < sum(m["photo_bytes"].values()) < total
+    assert m["site_bytes"] == sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    assert m["projected_bytes"] > m["site_bytes"] and m["projected_photos"] == eb.SITE_PHOTOS
     assert [r["layer"] for r in m["clicks"]] == ["block1_conv1", "block5_conv3"]
     assert m["first_view_bytes"] > 0 and all(r["unit_bytes"] > 0 and r["photo_bytes"] > 0 for r in m["clicks"])
     assert m["clicks"][1]["layer_bytes"] > 0

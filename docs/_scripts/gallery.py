@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +314,36 @@ def layer_block(group: list[Figure], models: Models, technique: str, up: str = U
     return "\n\n".join(blocks)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*`])")
+SHARED_MIN_CHARS = 60
+
+
+def shared_ending(captions: list[str]) -> str:
+    """The last sentence that two or more captions end with, when it is long (an optimisation's settings,
+    40 words under every figure of a gallery page); '' when there is none."""
+    counts: dict[str, int] = {}
+    for caption in captions:
+        sentences = _SENTENCE_END.split(caption.strip())
+        if len(sentences) > 1 and len(sentences[-1]) >= SHARED_MIN_CHARS:
+            counts[sentences[-1]] = counts.get(sentences[-1], 0) + 1
+    shared = [(n, len(sentence), sentence) for sentence, n in counts.items() if n >= 2]
+    return max(shared)[2] if shared else ""
+
+
+def without_shared_ending(figures: list[Figure]) -> tuple[list[Figure], str]:
+    """The figures with their shared closing sentence taken out of each caption, and that sentence."""
+    ending = shared_ending([f.get("caption") or "" for f in figures])
+    if not ending:
+        return figures, ""
+    out = []
+    for fig in figures:
+        caption = (fig.get("caption") or "").strip()
+        if caption.endswith(ending) and caption != ending:
+            fig = {**fig, "caption": caption[: -len(ending)].rstrip()}
+        out.append(fig)
+    return out, ending
+
+
 def technique_section(
     technique: dict[str, Any],
     figures: list[Figure],
@@ -334,6 +365,10 @@ def technique_section(
         ]
     if more:
         lines += [more, ""]
+    figures, ending = without_shared_ending(figures)
+    if ending:
+        # Stated once for the section, not under every figure.
+        lines += [f"The figures below that do not say otherwise were made with these settings: {ending}", ""]
     by_kind = first_seen_order(figures, lambda f: f.get("kind"))
     for kind_figures in by_kind:
         kind = kind_figures[0].get("kind")

@@ -22,11 +22,23 @@ def run(args) -> list[dict]:
         site, progress=lambda n, total, name: print(f"  [{n + 1}/{total}] {name}", file=sys.stderr, flush=True)
     )
     budgets = (
-        (f"all data ({m['data_files']} files)", m["data_bytes"] / 1e6, "MB", eb.DATA_BUDGET / 1e6),
+        (f"all data ({m['data_files']} files, {len(m['photo_bytes'])} photos)", m["data_bytes"] / 1e6, "MB", None),
+        ("heaviest photo's data", max(m["photo_bytes"].values()) / 1e6, "MB", eb.PHOTO_BUDGET / 1e6),
+        ("mean photo's data", sum(m["photo_bytes"].values()) / len(m["photo_bytes"]) / 1e6, "MB", None),
+        ("whole site", m["site_bytes"] / 1e6, "MB", None),
+        (f"site projected to {m['projected_photos']} photos", m["projected_bytes"] / 1e6, "MB", eb.SITE_BUDGET / 1e6),
         ("first view transferred", m["first_view_bytes"] / 1e6, "MB", eb.FIRST_VIEW_BUDGET / 1e6),
         ("first view painted", m["paint_s"], "s", eb.PAINT_BUDGET_S),
         ("largest single click", m["worst_click_bytes"] / 1e6, "MB", eb.CLICK_BUDGET / 1e6),
     )
     return [
-        row("explorer", metric, value, unit, f"<= {limit:g}", value <= limit) for metric, value, unit, limit in budgets
+        row(
+            "explorer",
+            metric,
+            value,
+            unit,
+            "" if limit is None else f"<= {limit:g}",
+            None if limit is None else value <= limit,
+        )
+        for metric, value, unit, limit in budgets
     ]
