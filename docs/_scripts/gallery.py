@@ -553,4 +553,7 @@ def main() -> None:
             )
 
 
-main()
+# mkdocs-gen-files runs this file with runpy.run_path (``__name__`` is "<run_path>"); a test that imports it
+# as a module must not write pages.
+if __name__ in ("__main__", "<run_path>"):
+    main()
