@@ -1,4 +1,4 @@
-"""The gallery states a section's shared settings once (docs/_scripts/gallery.py), not under every figure."""
+"""The gallery's page markup (docs/_scripts/gallery.py): shared settings stated once, images that state their size."""
 
 from __future__ import annotations
 
@@ -53,3 +53,13 @@ def test_the_section_says_the_settings_once() -> None:
     page = "\n".join(lines)
     assert page.count(RECIPE) == 1
     assert f"made with these settings: {RECIPE}" in page
+
+
+def test_the_photo_states_its_size_from_the_png_header(tmp_path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (224, 150)).save(tmp_path / "seen.png")
+    assert gallery.png_size(tmp_path / "seen.png") == (224, 150)
+    (tmp_path / "not.png").write_bytes(b"GIF89a" + bytes(30))
+    assert gallery.png_size(tmp_path / "not.png") == (None, None)
+    assert gallery.png_size(tmp_path / "missing.png") == (None, None)

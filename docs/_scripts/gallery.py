@@ -118,6 +118,19 @@ def exists(rel_path: str) -> bool:
     return (docs_dir() / GENERATED / rel_path).is_file()
 
 
+def png_size(path: Path) -> tuple[int | None, int | None]:
+    """A PNG's width and height from its header (the image states its size, so the page does not shift when
+    it arrives); (None, None) for anything else."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None, None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None, None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
 def write(path: str, content: str) -> None:
     with mkdocs_gen_files.open(path, "w", encoding="utf-8") as out:
         out.write(content)
@@ -439,7 +452,8 @@ def image_page(
 
     seen = image.get("seen")
     if seen and exists(seen):
-        lines += [figure(seen, title, caption=SEEN_CAPTION, cls="cnn-seen"), ""]
+        width, height = png_size(docs_dir() / GENERATED / seen)
+        lines += [figure(seen, title, caption=SEEN_CAPTION, cls="cnn-seen", width=width, height=height), ""]
     elif seen:
         log.warning("The manifest names %s for image %r, but the file does not exist.", seen, image["id"])
     lines += [label_line(credit), ""]
