@@ -128,8 +128,8 @@ def parse_report(path: str, report: dict) -> PageAudit:
     return audit
 
 
-def audit_page(lighthouse: Path, url: str, path: str, *, reports: Path | None = None) -> PageAudit:
-    """Run Lighthouse once on ``url``; its JSON report is kept in ``reports`` when given."""
+def audit_page(lighthouse: Path, url: str, path: str, *, reports: Path | None = None, run: int = 1) -> PageAudit:
+    """Run Lighthouse once on ``url``; its JSON report is kept in ``reports`` when given (one file a run)."""
     with tempfile.TemporaryDirectory(prefix="cnn-sees-lighthouse-") as tmp:
         out = Path(tmp) / "report.json"
         command = [
@@ -144,16 +144,16 @@ def audit_page(lighthouse: Path, url: str, path: str, *, reports: Path | None = 
         ]
         env = {**os.environ, "CHROME_PATH": str(CHROMIUM)}
         try:
-            run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
         except subprocess.TimeoutExpired:
             return PageAudit(path, error=f"Lighthouse took over {RUN_TIMEOUT_S} s")
-        if run.returncode != 0 or not out.is_file():
-            last = (run.stderr.strip().splitlines() or ["no message"])[-1]
-            return PageAudit(path, error=f"Lighthouse exited {run.returncode}: {last[:200]}")
+        if done.returncode != 0 or not out.is_file():
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            return PageAudit(path, error=f"Lighthouse exited {done.returncode}: {last[:200]}")
         report = json.loads(out.read_text(encoding="utf-8"))
         if reports is not None:
             reports.mkdir(parents=True, exist_ok=True)
-            name = (path.strip("/").replace("/", "__") or "home") + ".json"
+            name = f"{path.strip('/').replace('/', '__') or 'home'}-run{run}.json"
             shutil.copyfile(out, reports / name)
     return parse_report(path, report)
 
@@ -196,7 +196,7 @@ def audit_site(
                 file=sys.stderr,
                 flush=True,
             )
-            page_runs = [audit_page(lighthouse, base + path, path, reports=reports) for _ in range(runs)]
+            page_runs = [audit_page(lighthouse, base + path, path, reports=reports, run=k + 1) for k in range(runs)]
             results.append(median_audit(page_runs))
     return results
 
