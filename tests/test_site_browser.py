@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from generator.site import legibility
 from generator.site.weigh import CHROMIUM, CHROMIUM_ARGS, site_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -62,6 +63,7 @@ class Crawl:
     broken_images: list[str] = field(default_factory=list)
     image_count: int = 0
     math_pages: dict[str, tuple[int, int]] = field(default_factory=dict)  # page -> (drawn formulas, formulas)
+    figure_widths: dict[str, list[dict]] = field(default_factory=dict)  # page -> legibility.MEASURE_JS's answer
     screenshots: list[Path] = field(default_factory=list)
 
 
@@ -209,6 +211,8 @@ def crawl(built_site: Path) -> Crawl:
                 )
                 if formulas:
                     result.math_pages[path] = (sum(formulas), len(formulas))
+                if not path.startswith("gallery/"):
+                    result.figure_widths[path] = page.evaluate(legibility.MEASURE_JS)
                 if path in screenshot_pages:
                     page.evaluate("() => window.scrollTo(0, 0)")
                     shot = built_site / screenshot_pages[path]
@@ -256,6 +260,29 @@ def test_every_formula_is_mathml_that_the_browser_draws(crawl: Crawl) -> None:
     assert len(crawl.math_pages) >= 8, crawl.math_pages  # the chapters with formulas
     undrawn = {page: n for page, n in crawl.math_pages.items() if n[0] != n[1]}
     assert undrawn == {}, "pages with formulas that are not MathML of some size: (drawn, all)"
+
+
+def test_every_figures_text_is_legible_at_1280_px(crawl: Crawl) -> None:
+    """At 1280 px, the smallest text of every figure in a chapter is at least 11 CSS px, as shown.
+
+    The render kit records each figure's smallest font size; the browser gives the column each figure
+    is shown in. The quick site draws at 60 dpi, so matplotlib figures are projected to the default
+    (100) and full (120) profiles' resolutions, which are what readers see (generator.site.legibility);
+    a thumbnail is judged by its full figure in the lightbox.
+    """
+    assert legibility.VIEWPORT[0] == 1280  # the crawl's window
+    figures = {f["path"]: f for f in crawl.manifest["figures"]}
+    measured = [m for ms in crawl.figure_widths.values() for m in ms]
+    judged = [m for m in measured if "figures/" in (m.get("full") or m.get("src") or "")]
+    assert len(judged) > 50, "the crawl measured too few figures to judge"
+    with_text = {f["path"] for f in figures.values() if f.get("text_px")}
+    assert len(with_text) > 20, "the render kit recorded no text sizes"
+    small = [
+        s.line()
+        for page, ms in crawl.figure_widths.items()
+        for s in legibility.too_small(figures, ms, page, dpis=(100, 120))
+    ]
+    assert not small, "\n".join(small)
 
 
 def test_gallery_has_a_page_per_image(crawl: Crawl) -> None:

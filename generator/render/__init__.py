@@ -27,10 +27,17 @@ from generator.models import MODELS
 from generator.render import encode
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-# A photo's figures wider than this get a thumbnail THUMB_WIDTH pixels wide for the gallery
-# pages (shown at its own width there), so that a gallery page does not carry the full figures.
-THUMB_OVER = 600
-THUMB_WIDTH = 480
+# A photo's figures wider than THUMB_OVER_IN inches (at the profile's dpi: 600 px at the default 100) get
+# a thumbnail THUMB_WIDTH_IN inches wide for the gallery pages (shown at its own width there), so that a
+# gallery page does not carry the full figures. In inches, so that every profile makes the same choice.
+THUMB_OVER_IN = 6.0
+THUMB_WIDTH_IN = 4.8
+# Legibility (checked by ``generator.site.legibility`` on the built site): at 1280 px the content column
+# is about 930 CSS px wide. A matplotlib figure at most FULL_WIDTH_IN inches wide is shown at its own size
+# at the default 100 dpi and shrunk by at most 930 / (120 * FULL_WIDTH_IN) at the full profile's 120, so
+# text of MIN_FONT_PT points or more stays at 11 CSS px or more in both.
+FULL_WIDTH_IN = 9.2
+MIN_FONT_PT = 8
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,13 @@ class Figure:
     width: int
     height: int
     # A smaller copy for the gallery, which opens the full figure in the lightbox:
-    # {"path", "width", "height"}, for a photo's figures wider than THUMB_OVER pixels.
+    # {"path", "width", "height"}, for a photo's figures wider than THUMB_OVER_IN inches.
     thumb: dict | None = None
+    # The smallest text drawn in the figure: its font size in the figure's own pixels (None: no text),
+    # and the resolution it was drawn at (matplotlib figures; None for pixel figures, whose text, if
+    # any, is drawn in pixels). ``generator.site.legibility`` turns these into CSS px as shown.
+    text_px: float | None = None
+    dpi: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +99,7 @@ class RenderContext:
         parts = [p for p in (model, layer, kind) if p]
         return f"figures/{self.technique}/{_SAFE.sub('_', image or '_all')}/{_SAFE.sub('_', '-'.join(parts))}"
 
-    def _register(self, im: Image.Image, *, image, model, layer, kind, caption) -> Figure:
+    def _register(self, im: Image.Image, *, image, model, layer, kind, caption, text_px=None, dpi=None) -> Figure:
         """Save ``im`` in its smallest lossless file (``encode.smallest``: PNG or WebP) and list it."""
         stem = self._stem(image, model, layer, kind)
         if any(f.path.rsplit(".", 1)[0] == stem for f in self.figures):
@@ -96,14 +108,18 @@ class RenderContext:
         rel = stem + suffix
         atomic_write_bytes(self.out_dir / rel, data)
         thumb = None
-        if image is not None and im.size[0] > THUMB_OVER:
+        dpi_px = int(self.profile.dpi)
+        if image is not None and im.size[0] > THUMB_OVER_IN * dpi_px:
             small = encode.opaque(im).convert("RGB") if im.mode not in ("RGB", "RGBA") else encode.opaque(im)
-            size = (THUMB_WIDTH, max(1, round(im.size[1] * THUMB_WIDTH / im.size[0])))
+            thumb_w = round(THUMB_WIDTH_IN * dpi_px)
+            size = (thumb_w, max(1, round(im.size[1] * thumb_w / im.size[0])))
             small = small.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
             thumb_data, thumb_suffix = encode.smallest(small)
             thumb = {"path": f"{stem}.thumb{thumb_suffix}", "width": size[0], "height": size[1]}
             atomic_write_bytes(self.out_dir / thumb["path"], thumb_data)
-        fig = Figure(self.technique, image, model, layer, kind, rel, caption, int(im.size[0]), int(im.size[1]), thumb)
+        text_px = None if text_px is None else round(float(text_px), 2)
+        w, h = int(im.size[0]), int(im.size[1])
+        fig = Figure(self.technique, image, model, layer, kind, rel, caption, w, h, thumb, text_px, dpi)
         self.figures.append(fig)
         return fig
 
@@ -127,8 +143,12 @@ class RenderContext:
         kind: str,
         caption: str = "",
         palette: np.ndarray | None = None,
+        text_px: float | None = None,
     ) -> Figure:
         """Save an HxW or HxWx3 uint8 array as a lossless figure (byte-identical for equal input).
+
+        A renderer that draws text into the pixels passes its smallest font size, in pixels, as
+        ``text_px``, so that the site's legibility check can see it.
 
         With ``palette`` (a 256x3 uint8 colour table, see ``palette_for``) the HxW array
         holds indices into it and is saved as a palette image: a third of the bytes to
@@ -145,10 +165,12 @@ class RenderContext:
             im.putpalette(np.asarray(palette, np.uint8).reshape(-1).tolist(), rawmode="RGB")
         else:
             im = Image.fromarray(arr)
-        return self._register(im, image=image, model=model, layer=layer, kind=kind, caption=caption)
+        return self._register(im, image=image, model=model, layer=layer, kind=kind, caption=caption, text_px=text_px)
 
     def mpl(self, fig, *, image=None, model=None, layer=None, kind: str, caption: str = "") -> Figure:
-        """Save a matplotlib figure, without metadata (so reruns are byte-identical), as a lossless figure."""
+        """Save a matplotlib figure, without metadata (so reruns are byte-identical), as a lossless figure.
+
+        The figure's smallest drawn text is recorded with it (``Figure.text_px``)."""
         buf = io.BytesIO()
         # An uncompressed PNG only carries the pixels to encode.smallest, which makes the real file:
         # zlib level 0 saves a full compression per figure and decodes to the same pixels.
@@ -161,11 +183,50 @@ class RenderContext:
             pad_inches=0.05,
             pil_kwargs={"compress_level": 0},
         )
+        smallest = smallest_text_pt(fig)  # after savefig: the layout and the ticks are final
         if "matplotlib.pyplot" in sys.modules:  # a pyplot-managed figure must be released
             sys.modules["matplotlib.pyplot"].close(fig)
+        dpi = int(self.profile.dpi)
+        text_px = None if smallest is None else smallest * dpi / 72
         with Image.open(io.BytesIO(buf.getvalue())) as im:
             im.load()
-            return self._register(im, image=image, model=model, layer=layer, kind=kind, caption=caption)
+            return self._register(
+                im, image=image, model=model, layer=layer, kind=kind, caption=caption, text_px=text_px, dpi=dpi
+            )
+
+
+def smallest_text_pt(fig) -> float | None:
+    """The font size, in points, of the smallest text that ``fig`` draws (None when it draws none).
+
+    Walks the figure's artists as drawing does: an invisible artist hides its children, the axis of an
+    axes drawn with ``axis("off")`` is not drawn, a tick outside its axis's view is not drawn, and an
+    empty string is no text.
+    """
+    from matplotlib.axis import Axis, Tick, XTick
+    from matplotlib.text import Text
+
+    sizes: list[float] = []
+
+    def visit(artist) -> None:
+        if not artist.get_visible():
+            return
+        if isinstance(artist, Text):
+            if artist.get_text().strip():
+                sizes.append(float(artist.get_fontsize()))
+            return
+        if isinstance(artist, Axis) and not artist.axes.axison:
+            return
+        if isinstance(artist, Tick):
+            axis = artist.axes.xaxis if isinstance(artist, XTick) else artist.axes.yaxis
+            lo, hi = sorted(axis.get_view_interval())
+            pad = 1e-9 * max(1.0, abs(hi - lo))
+            if not lo - pad <= artist.get_loc() <= hi + pad:
+                return
+        for child in artist.get_children():
+            visit(child)
+
+    visit(fig)
+    return min(sizes) if sizes else None
 
 
 # --------------------------------------------------------------------------- pixel helpers

@@ -28,6 +28,7 @@ import jinja2
 
 from generator.atomic import atomic_write_bytes, atomic_write_text
 from generator.models import MODELS
+from generator.site.legibility import fits_half_column
 from generator.site.markup import manifest_figure, manifest_thumbnail, number, scientific, text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,6 +123,7 @@ def environment() -> jinja2.Environment:
     env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
     env.globals["figure_md"] = manifest_figure
     env.globals["thumbnail_md"] = manifest_thumbnail
+    env.globals["fits_half_column"] = fits_half_column
     return env
 
 

@@ -130,7 +130,7 @@ def thumbnail(
     it alone and the lightbox loads the full figure only when the reader clicks.
     """
     image = img(src, alt, width=width, height=height)
-    link_attrs = [".glightbox", 'data-type="image"']
+    link_attrs = [".glightbox", ".cnn-thumb", 'data-type="image"']
     if description:
         link_attrs.append(f'data-description="{attr(description)}"')
     if group:
@@ -144,10 +144,9 @@ def thumbnail(
 
 
 def manifest_thumbnail(f: dict, base: str = "generated/") -> str:
-    """A manifest figure as its thumbnail (when it has one) that opens the full figure in the lightbox."""
-    thumb = f.get("thumb")
-    if not thumb:
-        return manifest_figure(f, base)
+    """A manifest figure as its thumbnail that opens the full figure in the lightbox (a figure too small to
+    have a thumbnail is its own)."""
+    thumb = f.get("thumb") or {"path": f["path"], "width": f.get("width"), "height": f.get("height")}
     return thumbnail(
         base + thumb["path"],
         base + f["path"],

@@ -208,7 +208,7 @@ def _curves(rc, results, models, layers, s):
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("objective / its largest value")
-    axes[0].legend(frameon=False, fontsize=7)
+    axes[0].legend(frameon=False, fontsize=8)
     return rc.mpl(
         fig,
         model="both",

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from generator.render import RenderContext, new_figure
+from generator.render import FULL_WIDTH_IN, RenderContext, new_figure
 
 KIND_COLOURS = {"conv": "#4c78a8", "pool": "#e45756", "dense": "#9d9d9d"}
 
@@ -44,7 +44,7 @@ def _legend(ax) -> None:
 def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     from matplotlib.patches import Rectangle
 
-    fig = new_figure(11, 3.6)
+    fig = new_figure(FULL_WIDTH_IN, 3.8)
     ax = fig.subplots()
     x = 0.0
     gap = 0.08
@@ -52,7 +52,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
     label_y = -0.08
     ax.add_patch(Rectangle((x, -0.5), 0.12, 1.0, color="#f2a541"))
     ax.text(
-        x + 0.06, label_y - 0.5, f"input 3×{input_size}×{input_size}", rotation=60, ha="right", va="top", fontsize=7
+        x + 0.06, label_y - 0.5, f"input 3×{input_size}×{input_size}", rotation=60, ha="right", va="top", fontsize=8
     )
     x += 0.12 + 2 * gap
     block_start = None
@@ -62,7 +62,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
         if block_start is None and kind != "dense":
             block_start = x
         ax.add_patch(Rectangle((x, -height / 2), width, height, color=KIND_COLOURS[kind], lw=0))
-        ax.text(x + width / 2, -0.55, name, rotation=60, ha="right", va="top", fontsize=7)
+        ax.text(x + width / 2, -0.55, name, rotation=60, ha="right", va="top", fontsize=8)
         if kind == "pool":
             c, h, w = row["shape"]
             ax.text(
@@ -71,7 +71,7 @@ def _diagram(rc: RenderContext, rows: list[dict], input_size: int):
                 f"{name.split('_')[0]}\n→ {c}×{h}×{w}",
                 ha="center",
                 va="bottom",
-                fontsize=7.5,
+                fontsize=8,
             )
             block_start = None
             x += width + 3 * gap
@@ -104,8 +104,8 @@ def _receptive(rc: RenderContext, rows: list[dict], input_size: int):
     ax.axhline(input_size, color="0.3", ls="--", lw=1)
     ax.text(0, input_size + 4, f"input: {input_size} px", fontsize=8, va="bottom")
     for xi, v in zip(x, rf):
-        ax.text(xi, v + 5, str(v), ha="center", va="bottom", fontsize=7, color="#4c78a8")
-    ax.set_xticks(x, [r["name"] for r in feats], rotation=60, ha="right", fontsize=7)
+        ax.text(xi, v + 5, str(v), ha="center", va="bottom", fontsize=8, color="#4c78a8")
+    ax.set_xticks(x, [r["name"] for r in feats], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("pixels")
     ax.set_ylim(0, input_size * 1.15)
     ax.grid(alpha=0.3)

@@ -39,7 +39,7 @@ def render(rc: RenderContext, results) -> dict:
             for j, c in enumerate(rec["channels"]):
                 axes[0, j].imshow(overlay(img.seen, heat[j], alpha=0.6, cmap="inferno"))
                 axes[0, j].set_title(
-                    f"channel {c}\nα = {rec['alpha'][j]:.2g}, α·Ā = {rec['contribution'][j]:.2g}", fontsize=7
+                    f"channel {c}\nα = {rec['alpha'][j]:.2g}, α·Ā = {rec['contribution'][j]:.2g}", fontsize=8
                 )
                 axes[1, j].imshow(res.arrays["images"][j])
             for ax in axes.ravel():

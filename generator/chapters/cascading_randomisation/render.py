@@ -6,7 +6,7 @@ import numpy as np
 
 from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW, mean_interval, weight_dependence
 from generator.lib.methods import METHODS as REGISTRY
-from generator.render import RenderContext, colormap, mosaic, new_figure
+from generator.render import FULL_WIDTH_IN, RenderContext, colormap, mosaic, new_figure
 from generator.render.overlays import CMAP, colourbar
 
 METHODS = list(REGISTRY)
@@ -80,7 +80,8 @@ def _cascade_strip(rc, res, img, steps, methods):
             heat = res.arrays[f"step{k}.{m}"].astype(np.float32)
             tiles.append(resize(colormap(heat, CMAP), tile, nearest=False))
     grid = mosaic(tiles, cols=len(steps), gap=2)
-    fig = new_figure(1.25 * len(steps) + 2.2, 1.25 * len(methods) + 0.6)
+    cell = min(1.25, (FULL_WIDTH_IN - 2.2) / len(steps))  # the column's width at most
+    fig = new_figure(cell * len(steps) + 2.2, cell * len(methods) + 0.6)
     ax = fig.subplots()
     ax.imshow(grid, interpolation="nearest")
     th, tw = tiles[0].shape[:2]

@@ -32,7 +32,7 @@ def _reconstructions(rc, res, pid, model, layers, title, text) -> None:
     rows = {r["layer"]: r for r in res.records["rows"] if r["photo"] == pid}
     for ax, layer in zip(axes[1:], layers):
         ax.imshow(res.arrays[f"{pid}.{layer}"], interpolation="nearest")
-        ax.set_title(f"{layer}\nSSIM {number(rows[layer]['ssim'], 2)}", fontsize=7)
+        ax.set_title(f"{layer}\nSSIM {number(rows[layer]['ssim'], 2)}", fontsize=8)
     rc.mpl(fig, image=pid, model=model, kind="reconstructions",
            caption=f"{title}, {rc.labels[model]}: the photo and its reconstructions from each layer's "
            f"features, with SSIM to the photo. {text}.")  # fmt: skip
@@ -60,8 +60,8 @@ def _quality_plot(rc, table, layers, models, n_photos, text):
     for ax, key, label in zip(axes, keys, labels):
         for m in models:
             ax.plot(x, [r[f"{key}_{m}"] for r in table], marker="o", color=MODEL_COLOURS[m], label=rc.labels[m])
-        layer_axis(ax, x, layers, label, rotation=60, tick_size=7, title_size=9)
-    axes[0].legend(frameon=False, fontsize=7)
+        layer_axis(ax, x, layers, label, rotation=60, tick_size=8, title_size=9)
+    axes[0].legend(frameon=False, fontsize=8)
     return rc.mpl(fig, model="both", kind="quality",
                   caption=f"Reconstruction quality per layer, mean over the {n_photos} photos: how far the "
                   f"reconstruction's features are from the photo's (left, lower is closer), and how much it "

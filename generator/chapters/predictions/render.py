@@ -41,7 +41,7 @@ def _bars(rc: RenderContext, img, model: str, rec: dict):
     ax.set_yticks(y, [_short(r["label"]) for r in top], fontsize=9)
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability (softmax)", fontsize=9)
-    ax.tick_params(axis="x", labelsize=8)
+    ax.tick_params(axis="x", labelsize=9)
     for yi, p in zip(y, probs):
         text = f"{p:.3f}" if p >= 0.01 else f"{p:.5f}" if p >= 1e-5 else f"{p:.1e}"
         inside = p > 0.75
@@ -51,7 +51,7 @@ def _bars(rc: RenderContext, img, model: str, rec: dict):
             text,
             va="center",
             ha="right" if inside else "left",
-            fontsize=8,
+            fontsize=9,
             color="white" if inside else "0.2",
         )
     ax.set_title(f"{rc.labels[model]}: entropy {number(max(0.0, rec['entropy']), 2)} of {UNIFORM_ENTROPY:.2f} nats",

@@ -36,9 +36,9 @@ def _maps_figure(rc: RenderContext, img, layer: str, results, models):
             before, after = axes[2 * i, j], axes[2 * i + 1, j]
             before.imshow(z[j], cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
             after.imshow(np.maximum(z[j], 0), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-            before.set_title(f"channel {c}", fontsize=7, color=MODEL_COLOURS[m])
-        axes[2 * i, 0].set_ylabel(f"{rc.labels[m]}\nbefore", fontsize=7, color=MODEL_COLOURS[m])
-        axes[2 * i + 1, 0].set_ylabel("after", fontsize=7, color=MODEL_COLOURS[m])
+            before.set_title(f"channel {c}", fontsize=8, color=MODEL_COLOURS[m])
+        axes[2 * i, 0].set_ylabel(f"{rc.labels[m]}\nbefore", fontsize=8, color=MODEL_COLOURS[m])
+        axes[2 * i + 1, 0].set_ylabel("after", fontsize=8, color=MODEL_COLOURS[m])
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])

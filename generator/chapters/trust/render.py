@@ -9,7 +9,7 @@ from generator.chapters.cascading_randomisation.render import STEP_LABELS
 from generator.chapters.cascading_randomisation.spec import STEPS
 from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW, mean_interval, weight_dependence
 from generator.lib.methods import every_method
-from generator.render import RenderContext, new_figure
+from generator.render import FULL_WIDTH_IN, RenderContext, new_figure
 from generator.render.overlays import clip_scale, overlay_grid
 
 GROUPS = ("gradients", "backward rules", "perturbation", "cam")
@@ -55,7 +55,7 @@ def _grid(rc: RenderContext, img, res, methods: list, group: str) -> dict:
 
 
 def _curve_plot(rc: RenderContext, img, res, methods: list) -> dict:
-    fig = new_figure(11.5, 3.8)
+    fig = new_figure(FULL_WIDTH_IN, 3.8)
     axes = fig.subplots(1, 2, sharey=True)
     steps = len(res.arrays[f"trained/{methods[0]['name']}/deletion"]) - 1
     x = np.linspace(0, 1, steps + 1)
@@ -81,7 +81,7 @@ def _curve_plot(rc: RenderContext, img, res, methods: list) -> dict:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"p({res.records['target_label']}) / p on the photo")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=7)
+    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=8)
     return rc.mpl(
         fig,
         image=img.id,
