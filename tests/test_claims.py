@@ -399,6 +399,11 @@ def test_predictions_glitches_a_certain_answer_and_an_underflowed_rank():
     records["photos"] = [photo(0.9, 706, 3e-9)]
     text = render("predictions.tables.md.j2", records)
     assert "ranks it 706 of 1000 (p = 3.0e-09)" in text and "of at most 0.900" in text
+    # no ✓ in the table: the legend says so instead of explaining a mark that is not there
+    assert "✓" not in text and "The trained top-1 is the expected class for none of the photos." in text
+    records["photos"] = [photo(0.9, 1, 0.9)]
+    text = render("predictions.tables.md.j2", records)
+    assert "✓: the trained top-1 is the expected class." in text and "for none of the photos" not in text
 
 
 @pytest.mark.parametrize(

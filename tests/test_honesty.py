@@ -65,7 +65,7 @@ REVIEWED = {
         "For each photo and method, the trained model's map is compared with the untrained model's map",
     ],
     "trust.md": [
-        "Both tests have blind spots, and this build's own tests on a real ImageNet-trained network",
+        "Both tests have blind spots, and the project's slow tests on a real ImageNet-trained network",
         "Nie et al. (2018) showed that such rules mostly reconstruct the image",  # a proof about the method
     ],
 }
@@ -180,3 +180,17 @@ def test_a_stand_in_build_puts_one_box_under_the_title_of_every_chapter_with_res
     assert hooks.with_stand_in_box(architecture, {"official": False}) == architecture  # no weights shown
     assert hooks.with_stand_in_box(chapter, {"official": True}) == chapter
     assert hooks.with_stand_in_box(chapter, {}) == chapter  # no manifest: nothing to say
+
+
+def test_prose_for_one_kind_of_weights_appears_only_in_such_a_build():
+    page = (
+        "Before.\n\n<!-- if stand-in -->\nBoth networks are random here.\n<!-- else -->\nThe trained one learned.\n"
+        "<!-- end if -->\n\nMiddle.\n\n<!-- if stand-in -->\nOnly for a stand-in.\n<!-- end if -->\nAfter.\n"
+    )
+    stand_in = hooks.with_weights_branches(page, {"official": False})
+    official = hooks.with_weights_branches(page, {"official": True})
+    unbuilt = hooks.with_weights_branches(page, {})  # no manifest: the published network's text
+    assert stand_in == "Before.\n\nBoth networks are random here.\n\nMiddle.\n\nOnly for a stand-in.\nAfter.\n"
+    assert official == "Before.\n\nThe trained one learned.\n\nMiddle.\n\nAfter.\n"
+    assert unbuilt == official
+    assert "<!--" not in stand_in + official

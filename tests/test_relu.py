@@ -97,4 +97,4 @@ def test_relu_claims(kwargs, want, not_want):
 
 def test_a_stand_in_that_passes_half_is_called_what_it_is():
     text = render("relu.md.j2", records(trained=(0.48, 0.51)), official=False)
-    assert "no more selective after training than before, as expected of stand-in weights" in text
+    assert "no more selective than the untrained network's, as expected of stand-in weights" in text

@@ -74,9 +74,10 @@ networks' results; the architecture and the photos themselves need no weights.""
 STAND_IN_BOX = """!!! warning "Stand-in weights: the \u201ctrained\u201d network is not ImageNet's"
 
     This build's "trained" VGG16 has stand-in weights{sha}, not torchvision's ImageNet file, so every
-    "trained" figure and number on this page comes from a network with other weights (offline builds
-    and the tests use a seeded random one). What ImageNet weights give is only in the boxes titled
-    "Reported in the literature".
+    "trained" figure and number on this page comes from a network with other weights. Offline builds
+    and the tests make those weights a second random initialisation (seeded): then *both* networks here
+    are random, and a difference between them is one random draw against another, not what training
+    adds. What ImageNet weights give is only in the boxes titled "Reported in the literature".
 
 """
 
@@ -93,8 +94,34 @@ def with_stand_in_box(markdown: str, weights: dict) -> str:
     return markdown[:at] + "\n" + box + markdown[at:]
 
 
+_WEIGHTS_BRANCH = re.compile(
+    r"<!-- if stand-in -->\n?(?P<stand_in>.*?)(?:<!-- else -->\n?(?P<official>.*?))?<!-- end if -->\n?", re.DOTALL
+)
+"""A chapter's prose that holds only for one kind of weights::
+
+    <!-- if stand-in -->
+    In this build both networks are random, so ...
+    <!-- else -->
+    The trained network ...
+    <!-- end if -->
+
+The ``else`` part is optional."""
+
+
+def with_weights_branches(markdown: str, weights: dict) -> str:
+    """Keep the ``if stand-in`` part of each branch in a build with stand-in weights, and the ``else`` part
+    otherwise (official weights, or no build at all: then the text speaks of the published network)."""
+    stand_in = bool(weights) and weights.get("official") is False
+
+    def one(match: re.Match) -> str:
+        return (match["stand_in"] if stand_in else match["official"]) or ""
+
+    return _WEIGHTS_BRANCH.sub(one, markdown)
+
+
 def on_page_markdown(markdown, page, config, files):
-    return with_stand_in_box(markdown, config["extra"].get("weights") or {})
+    weights = config["extra"].get("weights") or {}
+    return with_stand_in_box(with_weights_branches(markdown, weights), weights)
 
 
 # --------------------------------------------------------------------------- reported in the literature

@@ -143,8 +143,8 @@ METHODS: dict[str, Method] = {
             "Gradient",
             "gradient",
             "Which pixels is the class score most sensitive to?",
-            "The class score's gradient with respect to the input pixels, largest over the colour channels: "
-            "how much a small change of each pixel would move the score.",
+            "The class score's gradient with respect to the input pixels, its largest absolute value over the "
+            "colour channels: how much a small change of each pixel would move the score.",
             "Simonyan et al., 2013",
             "#1b6ca8",
             ("gradient",),

@@ -73,7 +73,7 @@ SEPARATE: dict[str, SeparateMethod] = {
             "integrated_gradients",
             "Integrated Gradients",
             "separate",
-            "Which pixels account for the score's rise from a black image to the photo?",
+            "Which pixels account for the score's rise from the mean-colour image to the photo?",
             "The gradient averaged along the straight path from a baseline image to the photo, times the photo "
             "minus the baseline: the attributions add up to the score's difference (completeness).",
             "Sundararajan et al., 2017",

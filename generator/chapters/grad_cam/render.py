@@ -91,7 +91,11 @@ def _expected_figure(rc, results, img, models, label, alpha):
         rows, img.seen, titles, alpha=alpha, bar_label="scaled map (gradient: by its 99th percentile)", panel=2.0
     )
     flat_e = [rc.labels[m] for m in models if results[(img.id, m)].records["expected"]["flat"]]
-    flat_note = f" The expected class's map is flat (no positive evidence) for: {', '.join(flat_e)}." if flat_e else ""
+    flat_note = (
+        f" The expected class's Grad-CAM map is flat (no positive evidence) on the {' and the '.join(flat_e)} network."
+        if flat_e
+        else ""
+    )
     return rc.mpl(
         fig,
         image=img.id,
