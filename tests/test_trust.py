@@ -76,9 +76,9 @@ def _table(records) -> str:
 @pytest.mark.parametrize(
     ("verdicts", "says", "not_says"),
     [
-        (["trust", "trust"], "Every method passed all three tests", "failed one outright"),
-        (["trust", "do not trust"], "1 of the 2 methods passed all three tests (A)", "Every method passed"),
-        (["do not trust", "inconclusive"], "No method passed all three tests", "Every method passed"),
+        (["trust", "trust"], "Every method passed all three checks", "failed one outright"),
+        (["trust", "do not trust"], "1 of the 2 methods passed all three checks (A)", "Every method passed"),
+        (["do not trust", "inconclusive"], "No method passed all three checks", "Every method passed"),
         (["inconclusive", "inconclusive"], "For 2, an interval straddles", "failed one outright ("),
     ],
 )
@@ -150,3 +150,19 @@ def test_the_quick_build_fills_the_table_for_every_method(quick_build):
         assert (quick_build / state["records"]["figures"][part]["path"]).is_file()
     text = (quick_build / "fragments" / "trust.table.md").read_text()
     assert all(m.title in text for m in every_method())
+
+
+@pytest.mark.parametrize("official", [True, False])
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_family_table_states_intervals_only_over_several_photos_and_warns_with_a_stand_in(official, n):
+    rows = [_row("a", "trust") | {"rho": interval(0.2, 0.1, 0.3, n=n)}]
+    rec = _records(rows, groups=[{"key": "gradients", "name": "gradients", "title": "gradient"}], figures={})
+    text = " ".join(
+        environment()
+        .get_template("trust.gradients.md.j2")
+        .render(records=rec, weights={"official": official, "available": True})
+        .split()
+    )
+    assert ("Brackets are 95 % bootstrap intervals" in text) == (n > 1)
+    assert ("these verdicts rest on small differences" in text) == (not official)
+    assert "| A | the shared pass |" in text
