@@ -46,7 +46,7 @@ def layer_rows(**block3):
     [
         (0.40, 0.30, "the trained maps are the sparser"),
         (0.305, 0.524, "the untrained maps are the sparser"),
-        (0.30, 0.31, "about equally sparse (within 2 %)"),
+        (0.30, 0.31, "about equally sparse (within 2 percentage points)"),
         (0.32, 0.30, "about equally sparse"),  # exactly the margin: not "sparser"
     ],
 )
@@ -800,6 +800,10 @@ def test_conclusions_of_a_stand_in_build_say_what_it_cannot_show():
     assert "cover 3 of the 3 photos" in conclusions(official=False, n_images=3)
     assert 'With stand-in weights, "trust" means' in conclusions(official=False)
     assert 'With stand-in weights, "trust" means' not in conclusions()
+    assert "the classes taken from the photos are the trained network's own top answers" in text
+    assert "own top answers" not in conclusions()
+    # the ReLU's half: with a random stand-in, the same reason holds for the "trained" network
+    assert "lead one to expect" in conclusions(official=False) and "make certain" not in text
 
 
 def test_a_value_beside_its_threshold_gets_the_digits_that_tell_them_apart():
