@@ -101,3 +101,15 @@ def test_too_small_names_the_page_and_judges_a_thumbnail_by_its_full_figure():
     assert bad[0].line().startswith("cam/: figures/a/x.png (as built): smallest text 7.0 CSS px")
     # the thumbnail's full figure in the lightbox: 14 px * min(1, 1280 / 1000) = 14 px, not judged too small
     assert VIEWPORT[0] >= 1000
+
+
+def test_the_command_refuses_a_folder_without_a_site_and_a_broken_manifest(tmp_path, capsys):
+    from generator.site.legibility import main
+
+    assert main([str(tmp_path)]) == 2
+    assert "holds no built site" in capsys.readouterr().err
+    (tmp_path / "index.html").write_text("<html></html>")
+    bad = tmp_path / "manifest.json"
+    bad.write_text("{")
+    assert main([str(tmp_path), "--manifest", str(bad)]) == 2
+    assert "cannot read the manifest" in capsys.readouterr().err

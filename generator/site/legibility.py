@@ -173,7 +173,17 @@ def main(argv=None) -> int:
         return 2
     figures = {f["path"]: f for f in manifest.get("figures", [])}
     dpis = tuple(args.dpi or [None])
-    bad = [s for page, m in measure_site(args.site, manifest).items() for s in too_small(figures, m, page, dpis)]
+    try:
+        measured = measure_site(args.site, manifest)
+    except ImportError:
+        print("error: the playwright package is not installed; run nox -s tests --install-only", file=sys.stderr)
+        return 2
+    except Exception as e:  # playwright's own errors: no Chromium, a page that does not load
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        where = f"error: could not measure {args.site} in Chromium ({first})"
+        print(f"{where}; is /usr/bin/chromium installed?", file=sys.stderr)
+        return 2
+    bad = [s for page, m in measured.items() for s in too_small(figures, m, page, dpis)]
     for s in bad:
         print(s.line())
     print(f"{len(bad)} figure view(s) under {MIN_CSS_PX:g} CSS px", file=sys.stderr)
