@@ -194,3 +194,5 @@ def test_prose_for_one_kind_of_weights_appears_only_in_such_a_build():
     assert official == "Before.\n\nThe trained one learned.\n\nMiddle.\n\nAfter.\n"
     assert unbuilt == official
     assert "<!--" not in stand_in + official
+    shown = "Text.\n\n```markdown\n<!-- if stand-in -->\nA.\n<!-- end if -->\n```\n"
+    assert hooks.with_weights_branches(shown, {"official": False}) == shown  # the syntax, shown in a code block

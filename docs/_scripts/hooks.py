@@ -116,7 +116,11 @@ def with_weights_branches(markdown: str, weights: dict) -> str:
     def one(match: re.Match) -> str:
         return (match["stand_in"] if stand_in else match["official"]) or ""
 
-    return _WEIGHTS_BRANCH.sub(one, markdown)
+    # Not inside fenced code, where a page may show the syntax itself.
+    parts = re.split(
+        r"(^[ \t]*(?:```|~~~)[^\n]*\n.*?^[ \t]*(?:```|~~~)[ \t]*$)", markdown, flags=re.DOTALL | re.MULTILINE
+    )
+    return "".join(part if i % 2 else _WEIGHTS_BRANCH.sub(one, part) for i, part in enumerate(parts))
 
 
 def on_page_markdown(markdown, page, config, files):
