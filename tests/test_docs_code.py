@@ -147,7 +147,7 @@ CHAPTER_EXAMPLES = {
                "lc": (64, 64), "sc": (64, 64)},
     "trust.md": {"ig": (3, 64, 64)},
     "vgg16.md": {},
-    "predictions.md": {"probs": (1000,)},
+    "predictions.md": {"logits": (1000,)},
     "feature-maps.md": {"maps": (256, 16, 16), "top": (16,), "first": (16,)},
     "filters.md": {"w": (64, 3, 3, 3), "shape": (4,)},
 }  # fmt: skip
