@@ -105,6 +105,18 @@ def test_works_on_another_torchvision_cnn():
     assert res.images.shape == (2, 3, 32, 32) and torch.isfinite(res.final).all()
 
 
+def test_final_objective_is_measured_on_the_image_as_returned(vgg):
+    """The naive method's pixels leave [0, 1] (a large step from grey); ``final`` and the table are the
+    objective of the clipped image that the figure shows, not of the unclipped one."""
+    res = optvis.activation_maximisation(vgg, "block1_conv2", [0, 3], steps=3, size=24, lr=5.0, param="pixel")
+    assert float(res.images.min()) == 0.0 and float(res.images.max()) == 1.0  # it did clip
+    conv = resolve_layer(vgg, "block1_conv2").conv
+    with torch.no_grad():
+        (out,) = capture(vgg, [conv], optvis.normalise(res.images), truncate=True)
+    want = torch.stack([F.relu(out[i, c]).mean() for i, c in enumerate([0, 3])])
+    assert torch.allclose(res.final, want, rtol=1e-5, atol=1e-6)
+
+
 def test_chosen_filters_are_the_most_activated_on_average(vgg):
     from generator.core import ImageInput
 

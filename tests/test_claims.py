@@ -127,6 +127,16 @@ def test_curve_shape_measures_shares_of_the_rise():
     assert curve_shape(linear[:20], 16) == {"rise": 3.0, "steps": 3, "early": None, "late": None}
 
 
+def test_curve_shape_is_not_decided_by_one_noisy_step():
+    """A curve that flattened, measured with step-to-step noise (5 % of its rise), 200 times. Judged on
+    two single steps, 11.5 % of these read "still rising" (last quarter over 10 % of the rise); the
+    fitted levels are wrong far less often (0.5 % here)."""
+    steps = np.arange(81, dtype=np.float64)
+    flat = 1 - np.exp(-np.maximum(steps - 16, 0) / 6)
+    late = [curve_shape(flat + np.random.default_rng(seed).normal(0, 0.05, 81), 16)["late"] for seed in range(200)]
+    assert np.mean(np.array(late) > 0.1) < 0.03
+
+
 def curves(**per_layer):
     default = {"rise": 1.0, "steps": 48, "early": 0.5, "late": 0.05}
     shape = {layer: default | per_layer.get(layer, {}) for layer in LAYERS}
@@ -159,7 +169,10 @@ def test_curve_claim_mixed_with_a_fall():
     assert "had flattened (last quarter ≤ 10 % of the rise) for `block1_conv2`, `block3_conv3`, `block4_conv3`" in text
     assert "still rising for `block2_conv2`" in text
     assert "the objective of `block5_conv3` did not rise after the warm-up" in text
-    assert "3 of 4 rising curves made at least 40 %" in text
+    assert (
+        "A steep start (at least 40 % of the rise in the first quarter after the warm-up) for `block1_conv2`, "
+        "`block3_conv3`, `block4_conv3`; not for `block2_conv2`." in text
+    )
 
 
 def test_curve_claim_too_short_to_judge():
@@ -662,23 +675,45 @@ def test_building_blocks_shared_units_claim(quick_build, untrained, want):
 
 
 @pytest.mark.parametrize(
-    ("gain", "want"),
+    ("gain", "other", "want"),
     [
-        (1.0, 'Not "as hard as possible" everywhere:** at `block5_conv3` (trained, ×1.0)'),
-        (3.0, "At every layer the optimised images excite their filters more"),
+        (1.0, 2.0, 'Not "as hard as possible" everywhere:** at `block5_conv3` (trained ×1.0) the optimised'),
+        (1.0, 0.9, "at `block5_conv3` (trained ×1.0, untrained ×0.9) the optimised"),  # one name per layer
+        (3.0, 2.0, "At every layer the optimised images excite their filters more"),
     ],
 )
-def test_activation_max_says_when_the_search_did_not_beat_the_photos(gain, want):
+def test_activation_max_says_when_the_search_did_not_beat_the_photos(gain, other, want):
     row = {"layer": "block5_conv3", "channels_trained": [1], "channels_untrained": [2], "photo_trained": 1.0,
-           "final_trained": gain, "gain_trained": gain, "photo_untrained": 1.0, "final_untrained": 2.0,
-           "gain_untrained": 2.0}  # fmt: skip
-    records = {"table": [row], "curves": {"path": "c.webp", "caption": "c", "width": 1, "height": 1}}
+           "final_trained": gain, "gain_trained": gain, "photo_untrained": 1.0, "final_untrained": other,
+           "gain_untrained": other}  # fmt: skip
+    records = {"table": [row], "models": ["trained", "untrained"],
+               "curves": {"path": "c.webp", "caption": "c", "width": 1, "height": 1}}  # fmt: skip
     text = (
         environment()
         .get_template("activation_max.numbers.md.j2")
         .render(records=records, settings={"size": 64, "steps": 64}, profile={"input_size": 224})
     )
     assert want in text and "224 × 224 px and the optimised images are 64 × 64 px" in text
+
+
+@pytest.mark.parametrize(
+    ("trained", "untrained", "official", "want"),
+    [
+        (3.0, 1.2, True, "The trained layer grows much further"),
+        (1.2, 3.0, True, "The untrained layer grows further"),
+        (1.3, 1.2, True, "Both grow by similar factors here"),
+        (3.0, 1.2, False, "the trained layer's larger growth is a difference between two random draws"),
+        (1.3, 1.2, False, "similar factors are what two random draws give"),
+    ],
+)
+def test_deep_dream_claim(trained, untrained, official, want):
+    figure = {"path": "figures/x.webp", "caption": "c", "width": 10, "height": 10}
+    records = {"dream": {"figure": figure, "gain": {"trained": trained, "untrained": untrained},
+                         "photo_title": "A cat"}, "settings": {"dream_layer": "block4_conv3"}}  # fmt: skip
+    text = render("activation_max.dream.md.j2", records, official=official)
+    assert want in text
+    if not official:
+        assert "learned patterns" not in text and "no learned pattern is being completed" in text
 
 
 # --------------------------------------------------------------------------- filters

@@ -87,10 +87,11 @@ def activation_maximisation(
 
     history = optimise(objective, rule, steps, record_every=record_every)
     with torch.no_grad():
-        final_img = image().detach()
+        # Measured on the image as returned and shown: the naive method's pixels can leave [0, 1].
+        final_img = image().detach().clamp(0, 1)
         (out,) = capture(model, [module], normalise(final_img), truncate=True)
         final = _channel_objective(out.float(), chans, rectify).cpu()
-    return OptResult(final_img.clamp(0, 1).cpu(), history, final, {"layer": label, "channels": chans.tolist()})
+    return OptResult(final_img.cpu(), history, final, {"layer": label, "channels": chans.tolist()})
 
 
 def _out_channels(module: nn.Module) -> int | None:
