@@ -475,8 +475,30 @@ def test_inversion_takeaway(first, last, want):
     text = " ".join(
         env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 96}).split()
     )
-    assert "relative feature error of 0.10 (trained) and 0.80 (untrained)" in text
-    assert "measures what 96 steps could find, not what the layer threw away" in text
+    assert "But at `block5_conv3` the optimisation ended with a relative feature error above 0.3 (at `block5_conv3`:" \
+        " 0.10 trained, 0.80 untrained)" in text
+    assert "that layer's low SSIM measures what 96 steps could find, not what the layer threw away" in text
+
+
+def test_inversion_takeaway_names_the_first_layer_whose_features_were_not_matched():
+    """The feature error climbs with depth; the takeaway names where it first passes 0.3, not only the last layer."""
+    layers = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
+    errors = [0.05, 0.35, 0.5, 0.65, 0.83]
+
+    def row(layer, err):
+        return {"layer": layer, "relative_error_trained": err, "relative_error_untrained": err / 2,
+                "ssim_trained": 0.5, "ssim_untrained": 0.5, "psnr_trained": 20.0, "psnr_untrained": 20.0}  # fmt: skip
+
+    records = {"plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1}, "photos": ["a"],
+               "table": [row(lyr, e) for lyr, e in zip(layers, errors)]}  # fmt: skip
+    env = environment()
+    out = env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 96})
+    text = " ".join(out.split())
+    assert "But from `block2_conv2` on the optimisation ended with a relative feature error above 0.3" in text
+    assert "(at `block5_conv3`: 0.83 trained, 0.41 untrained)" in text and "those layers' low SSIM" in text
+    records["table"][3].update(relative_error_trained=0.2, relative_error_untrained=0.1)  # not a contiguous run
+    text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 9}).split())
+    assert "But at `block2_conv2`, `block3_conv3`, `block5_conv3` the optimisation" in text
 
 
 # --------------------------------------------------------------------------- the older observation templates

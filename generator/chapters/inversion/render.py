@@ -13,8 +13,9 @@ def settings_text(s: dict) -> str:
     return (
         f"{s['steps']} steps of Adam, lr {s['lr']} falling geometrically to {s['lr_end']}, "
         f"{s['size']}×{s['size']} px, α-norm α = {s['alpha']:g} with λ_α = {s['lambda_alpha']:g}, "
-        f"TV β = {s['beta']:g} with λ_TV growing with depth (0.05, 0.1, 0.3, 1, 3 for blocks 1–5, "
-        f"× {s['tv_scale']:g})"
+        f"TV β = {s['beta']:g} with λ_TV growing with depth (0.05, 0.1, 0.3, 1, 3 for blocks 1–5"
+        + ("" if s["tv_scale"] == 1 else f", each multiplied by this profile's TV scale of {s['tv_scale']:g}")
+        + ")"
     )
 
 
