@@ -119,15 +119,22 @@ def _stats_plot(rc, results, models):
     fig = new_figure(9, 3.3)
     axes = fig.subplots(1, 3)
     x = np.arange(len(CONV_LAYERS))
+    # Each panel's axis spans at least a fixed range (``span``), wide enough for what trained filters
+    # give: auto-zoomed to the data, a random network's sampling noise of 0.002 would fill the panel
+    # and look like structure.
     panels = [
-        ("smoothness", "neighbour correlation r", "Spatial smoothness", 0.0),
-        ("mean_share", "energy share of the kernel mean", "Low-frequency share", 1 / 9),
-        ("std_x_sqrt_fan_out", "weight std × √fan-out", "Weight scale", float(np.sqrt(2))),
+        ("smoothness", "neighbour correlation r", "Spatial smoothness", 0.0, (-0.1, 0.6)),
+        ("mean_share", "energy share of the kernel mean", "Mean share", 1 / 9, (0.0, 0.5)),
+        ("std_x_sqrt_fan_out", "weight std × √fan-out", "Weight scale", float(np.sqrt(2)), (0.0, 2.0)),
     ]
-    for ax, (key, ylabel, title, ref) in zip(axes, panels):
+    for ax, (key, ylabel, title, ref, span) in zip(axes, panels):
+        shown = list(span)
         for m in models:
             vals = [results[(None, m)].records["layers"][n][key] for n in CONV_LAYERS]
             ax.plot(x, vals, marker="o", ms=4, color=MODEL_COLOURS[m], label=rc.labels[m])
+            shown += [v for v in vals if np.isfinite(v)]
+        pad = 0.04 * (max(shown) - min(shown))
+        ax.set_ylim(min(shown) - pad, max(shown) + pad)
         if ref is not None:
             ax.axhline(ref, color="0.3", ls="--", lw=1)
         ax.set_xticks(x, [_short(n) for n in CONV_LAYERS], fontsize=8, rotation=90)
@@ -147,7 +154,8 @@ def _stats_plot(rc, results, models):
         "(dashed: 0, what independent random weights give). Middle: share of each kernel's energy "
         "in its mean (dashed: 1/9 for white noise). Right: standard deviation of the weights times "
         "√(output channels × 9), the fan-out (dashed: √2, where torchvision's Kaiming "
-        "initialisation, mode fan-out, puts every layer).",
+        "initialisation, mode fan-out, puts every layer). Each axis spans at least a fixed range, so that "
+        "small sampling differences between random layers stay small on the plot.",
     )
 
 
