@@ -344,7 +344,11 @@ def test_cascade_grad_cam_monotone_and_flat_branches():
     rising = render("cascading_randomisation.cascade.md.j2", cascade_records([1.0, 0.11, 0.04, 0.47], [0, 3, 5, 2]))
     assert "trained 0, + classifier 3, + block5 5, + block4 2" in rising
     assert "not monotone in this build: it rises by more than 0.05 when block4 is also re-initialised" in rising
-    assert "each step's mean is taken over a different set of photos" in rising
+    assert "their number changes at that step, the means before and after are taken over different sets" in rising
+    # flat maps elsewhere, but the same number on both sides of the rise: no clause about changing photos
+    steady = render("cascading_randomisation.cascade.md.j2", cascade_records([1.0, 0.11, 0.04, 0.47], [0, 3, 2, 2]))
+    assert "not monotone in this build" in steady and "different sets" not in steady
+    assert "A flat map has no ranking" in steady
     falling = render("cascading_randomisation.cascade.md.j2", cascade_records([1.0, 0.5, 0.3, 0.33], [0, 0, 0, 0]))
     assert "falls, or stays within 0.05, at every step" in falling
     assert "drops out" not in falling
@@ -870,3 +874,7 @@ def test_a_value_beside_its_threshold_gets_the_digits_that_tell_them_apart():
     assert _beside(0.5, 0.5) == "0.50" and _beside(0.51, 0.5) == "0.51"
     text = render("cascading_randomisation.featured.md.j2", featured_cascade([1.0, 0.8, 0.497, 0.2], "block5", True))
     assert "(ρ = 0.497)" in text
+    assert "| 0.497 |" in text  # the table says what the prose says
+    assert "n/a" not in text  # no flat map: no legend for one
+    flat = render("cascading_randomisation.featured.md.j2", featured_cascade([1.0, 0.8, 0.7, None], None, False))
+    assert "| n/a |" in flat and "(n/a: a flat map, which has no ranking)" in flat
