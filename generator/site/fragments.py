@@ -248,7 +248,9 @@ def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: 
     context = {"images": site.images, "profile": site.profile.as_dict(), "models": site.models, "base": "generated/"}
     from generator.chapters import registry
 
-    optimisations = []
+    # Each optimisation chapter's Limitations box names its own budget (``scope.<technique>.md``); the
+    # other chapters' box (``scope.md``) names none.
+    optimisations = {}
     for name, what in (
         ("activation_max", "activation maximisation"),
         ("class_model", "class models"),
@@ -257,8 +259,8 @@ def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: 
         tech = registry().get(name)
         settings = tech.settings_for(site.profile.name) if tech else {}
         if "size" in settings and "steps" in settings:
-            optimisations.append({"what": what, "size": settings["size"], "steps": settings["steps"]})
-    context["optimisations"] = optimisations
+            optimisations[name] = {"what": what, "size": settings["size"], "steps": settings["steps"]}
+    context["optimisations"] = []
     context["explorer"] = explorer  # the unit explorer has data (the feature-maps technique ran or runs now)
     from generator.config import featured_among
 
@@ -267,6 +269,9 @@ def write_site_fragments(site: SiteContext, images: list[ImageInput], explorer: 
     for name in ("images.md.j2", "credits.md.j2", "scope.md.j2", "featured.md.j2"):
         text = env.get_template(name).render(**context)
         atomic_write_text(site.out_dir / "fragments" / name.removesuffix(".j2"), text)
+    for name, o in optimisations.items():
+        text = env.get_template("scope.md.j2").render(**(context | {"optimisations": [o]}))
+        atomic_write_text(site.out_dir / "fragments" / f"scope.{name}.md", text)
 
 
 def _drop_departed_photos(seen: Path, ids: set[str]) -> None:
