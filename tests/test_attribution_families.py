@@ -166,6 +166,7 @@ def test_score_cam_matches_pytorch_grad_cam_at_every_depth():
         acts = net[:5](x)[0].flatten(1)
     live = int(((acts.max(1).values - acts.min(1).values) > 0).sum())
     assert live <= 30 and stats["passes"] == 1 + live + 1  # the photo, each live channel, one for all dead ones
+    assert stats["constant"] == acts.shape[0] - live  # what the trust table names as sharing that pass
     for layer in ("1", "4"):  # after each ReLU, as block5_conv3 is
         for cls in (0, 4, 9):
             mine = score_cam(net, x, cls, layer, batch_size=5).numpy()

@@ -481,8 +481,10 @@ def test_inversion_takeaway(first, last, want):
     text = " ".join(
         env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 96}).split()
     )
-    assert "But at `block5_conv3` the optimisation ended with a relative feature error above 0.3 (at `block5_conv3`:" \
+    assert (
+        "But at `block5_conv3` the optimisation ended with a relative feature error above 0.3 (at `block5_conv3`:"
         " 0.10 trained, 0.80 untrained)" in text
+    )
     assert "that layer's low SSIM measures what 96 steps could find, not what the layer threw away" in text
 
 
@@ -503,7 +505,9 @@ def test_inversion_takeaway_names_the_first_layer_whose_features_were_not_matche
     assert "But from `block2_conv2` on the optimisation ended with a relative feature error above 0.3" in text
     assert "(at `block5_conv3`: 0.83 trained, 0.41 untrained)" in text and "those layers' low SSIM" in text
     records["table"][3].update(relative_error_trained=0.2, relative_error_untrained=0.1)  # not a contiguous run
-    text = " ".join(env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 9}).split())
+    text = " ".join(
+        env.get_template("inversion.numbers.md.j2").render(records=records, settings={"size": 64, "steps": 9}).split()
+    )
     assert "But at `block2_conv2`, `block3_conv3`, `block5_conv3` the optimisation" in text
 
 
@@ -826,8 +830,8 @@ def test_follow_one_photo_cascade_is_the_featured_photos_own(spearman, below, st
 # --------------------------------------------------------------------------- the closing chapter
 
 
-def conclusions(official=True, verdicts=("trust", "do not trust", "inconclusive"), same=1, n_images=3):
-    rows = [{"title": f"M{i}", "verdict": v} for i, v in enumerate(verdicts)]
+def conclusions(official=True, verdicts=("trust", "do not trust", "inconclusive"), same=1, n_images=3, rows=None):
+    rows = rows or [{"title": f"M{i}", "verdict": v} for i, v in enumerate(verdicts)]
     s = {
         "predictions": {"n_expected": 3, "n_match": 2, "n_images": n_images,
                         "trained_same_top1": {"label": "tabby", "count": same}},
@@ -852,6 +856,18 @@ def test_conclusions_follow_the_verdicts():
     assert "ranks its target class first for 3 and the untrained one for 0" in text
     assert "at 3 of them, as He et al. found" in text
     assert "**Other networks and other photos.**" in text and "stand-in" not in text
+
+
+def test_conclusions_count_each_inconclusive_methods_own_photos():
+    """The methods with their own passes run on fewer photos than the shared pass's: each count is its own."""
+    s_rows = [{"title": "SmoothGrad", "verdict": "inconclusive", "rho": {"n": 3}},
+              {"title": "LRP", "verdict": "inconclusive", "rho": {"n": 1}},
+              {"title": "Occlusion", "verdict": "inconclusive", "rho": {"n": 1}}]  # fmt: skip
+    text = conclusions(rows=s_rows)
+    assert (
+        "for SmoothGrad the tests are inconclusive with 3 photos, and for LRP, Occlusion the tests are "
+        "inconclusive with one photo" in text
+    )
 
 
 def test_conclusions_of_a_stand_in_build_say_what_it_cannot_show():

@@ -121,6 +121,14 @@ def test_the_scope_box_branches():
     flat = _scope(random_deletion=0.97, trained_label="trained (stand-in weights)")
     assert "hardly needs the photo" in flat and "97 %" in flat and "stand-in weights, not ImageNet's" in flat
     assert "each channel of `block5_conv3`" in _scope()
+    assert "own passes" not in _scope()  # every photo ran every method: nothing to name
+    one = _scope(photos=[{"id": "a", "title": "A cat"}, {"id": "b", "title": "A cup"}],
+                 separate_photos=[{"id": "a", "title": "A cat"}],
+                 separate_titles=["Integrated Gradients", "LRP", "Occlusion", "Score-CAM"])  # fmt: skip
+    assert (
+        "The methods with their own passes (Integrated Gradients, LRP, Occlusion and Score-CAM) ran on one of"
+        " them: A cat." in one
+    )
 
 
 def test_the_scope_box_states_a_score_cam_shortcut():

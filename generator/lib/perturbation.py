@@ -91,7 +91,7 @@ def score_cam(
     """Score-CAM of class ``target`` at ``layer``: H x W in [0, 1] (N x H x W for a batch), or with
     ``upsample_to_input=False`` the raw h x w map ``ReLU(Σ_k w_k A^k)``.  ``stats``, when given, receives
     ``"passes"``: the forward passes one image took (the photo, each channel that is not constant on it, and
-    one for all constant channels).  ``channels``: score only that many channels, those with the largest mean
+    one for all constant channels), and ``"constant"``: how many channels shared that one pass.  ``channels``: score only that many channels, those with the largest mean
     activation, and give the others weight 0 (one pass per channel makes the full method cost a forward pass
     per channel of the layer; this is the shortcut of "Faster Score-CAM"); None: every channel."""
     from generator.lib.attr import upsample
@@ -143,6 +143,7 @@ def score_cam_weights(
     idx = torch.nonzero(live).flatten()
     if stats is not None:
         stats["passes"] = 1 + len(idx) + black
+        stats["constant"] = int(len(masks) - len(idx)) if black else 0  # channels that shared the one pass
     for i in range(0, len(idx), batch_size):
         chunk = idx[i : i + batch_size]
         scores[chunk] = _scores(model, x * masks[chunk, None], target, batch_size)

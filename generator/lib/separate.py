@@ -63,7 +63,9 @@ def _score_cam(model, x, target, s) -> tuple[np.ndarray, dict]:
     channels = s.get("score_cam_channels") or None
     m = score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"], stats=stats, channels=channels)
     kept = f", scoring only its {channels} most active channels" if channels else ""
-    return m.float().numpy(), {"passes": f"{stats['passes']} forward{kept}"}
+    n = stats.get("constant", 0)
+    shared = f" ({n} constant channel{'s' if n != 1 else ''} of the layer share one)" if n else ""
+    return m.float().numpy(), {"passes": f"{stats['passes']} forward{kept}{shared}"}
 
 
 SEPARATE: dict[str, SeparateMethod] = {

@@ -9,6 +9,7 @@ from generator.chapters.cascading_randomisation.render import STEP_LABELS
 from generator.chapters.cascading_randomisation.spec import STEPS
 from generator.chapters.cascading_randomisation.verdicts import PASSES_BELOW, mean_interval, weight_dependence
 from generator.lib.methods import every_method
+from generator.lib.separate import SEPARATE
 from generator.render import FULL_WIDTH_IN, RenderContext, new_figure
 from generator.render.overlays import clip_scale, overlay_grid
 
@@ -191,6 +192,14 @@ def _row(m: dict, recs: list[dict], network: str) -> dict:
     }
 
 
+def _smoothgrad_copies(rc: RenderContext) -> int:
+    """How many noisy copies SmoothGrad averages in this profile (the saliency chapter's setting)."""
+    from generator.chapters import registry
+
+    tech = registry().get("saliency")
+    return int(tech.settings_for(rc.profile.name).get("smoothgrad_n", 0)) if tech else 0
+
+
 def render(rc: RenderContext, results) -> dict:
     recs = {i: results[(i, "trained")].records for i, _ in results if results[(i, "trained")].records.get("in_scope")}
     ids = [img.id for img in rc.images if img.id in recs]
@@ -209,12 +218,25 @@ def render(rc: RenderContext, results) -> dict:
     cascade_plot = _cascade_plot(rc, [recs[i] for i in ids], methods, ["none", *STEPS])
     rows = [_row(m, [recs[i] for i in ids], "trained") for m in methods]
     untrained = [_row(m, [recs[i] for i in ids], "untrained") for m in methods]
+    # A shared-pass method that reads SmoothGrad's noisy copies costs them on top of the shared pass.
+    noisy = {m.name for m in every_method() if "smooth" in getattr(m, "uses", ())}
+    copies = _smoothgrad_copies(rc)
+    for row in rows + untrained:
+        if row["name"] in noisy and not row["passes"] and copies:
+            row["passes"] = f"the shared pass + {copies} noisy forward and backward passes"
     cascade_steps = ["none", *STEPS]
     first = recs[ids[0]]
     flat = float(np.mean([recs[i]["networks"]["trained"]["auc"]["random0"]["deletion"] for i in ids]))
     return {
         **rc.featured_fields(ids),
         "photos": [{"id": i, "title": rc.image(i).title} for i in ids],
+        "separate_titles": [m.title for m in SEPARATE.values()],
+        # the photos the methods with their own passes ran on (the featured one alone, unless ``full``)
+        "separate_photos": [
+            {"id": i, "title": rc.image(i).title}
+            for i in ids
+            if any(m["name"] in recs[i]["networks"]["trained"]["auc"] for m in methods if m["name"] in SEPARATE)
+        ],
         "rows": rows,
         "untrained": untrained,
         "figures": figures,
