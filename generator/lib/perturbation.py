@@ -91,9 +91,10 @@ def score_cam(
     """Score-CAM of class ``target`` at ``layer``: H x W in [0, 1] (N x H x W for a batch), or with
     ``upsample_to_input=False`` the raw h x w map ``ReLU(Σ_k w_k A^k)``.  ``stats``, when given, receives
     ``"passes"``: the forward passes one image took (the photo, each channel that is not constant on it, and
-    one for all constant channels), and ``"constant"``: how many channels shared that one pass.  ``channels``: score only that many channels, those with the largest mean
-    activation, and give the others weight 0 (one pass per channel makes the full method cost a forward pass
-    per channel of the layer; this is the shortcut of "Faster Score-CAM"); None: every channel."""
+    one for all constant channels), and ``"constant"``: how many channels shared that one pass.
+    ``channels``: score only that many channels, those with the largest mean activation, and give the others
+    weight 0 (one pass per channel makes the full method cost a forward pass per channel of the layer; this is
+    the shortcut of "Faster Score-CAM"); None: every channel."""
     from generator.lib.attr import upsample
 
     x = _batch(x)
