@@ -443,6 +443,20 @@ def test_predictions_entropy_range(lo, hi, want):
     assert "top-1 probability 1 to three decimals for every photo" in text
 
 
+def test_predictions_near_uniform_share_keeps_its_digits():
+    """A trained stand-in's mean entropy of 6.906 nats is 99.97 % of uniform: "100.0 %" would claim a
+    uniform guess, beside an untrained line that says "at least 99.96 %"."""
+    summary = {"entropy_min": 6.905, "entropy_max": 6.907, "entropy_mean": 6.906, "max_prob_min": 0.0011,
+               "max_prob_max": 0.0012, "entropy_share_min": 0.9996, "max_over_uniform_max": 1.2, "sum_error": 0.0}  # fmt: skip
+    records = {
+        "confidence_plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
+        "photos": [], "summary": {"trained": summary, "untrained": summary}, "uniform_entropy": 6.9078,
+        "uniform_prob": 0.001, "n_images": 2, "n_classes": 1000, "untrained_same_top1": None,
+    }  # fmt: skip
+    text = render("predictions.confidence.md.j2", records)
+    assert "(mean 6.906, 99.97 % of uniform)" in text and "100.0 %" not in text
+
+
 @pytest.mark.parametrize(
     "first,last,want",
     [
