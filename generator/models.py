@@ -90,6 +90,7 @@ class WeightsIdentity:
 
     sha256: str | None
     official: bool
+    random_like: bool = False  # a stand-in whose biases are all zero: a random initialisation, not trained
 
     @classmethod
     def of(cls, identity: str) -> WeightsIdentity:
@@ -100,7 +101,8 @@ class WeightsIdentity:
         return cls(identity, identity.startswith(OFFICIAL_PREFIX))
 
     def as_dict(self) -> dict:
-        return {"sha256": self.sha256, "official": self.official, "expected_prefix": OFFICIAL_PREFIX}
+        return {"sha256": self.sha256, "official": self.official, "expected_prefix": OFFICIAL_PREFIX,
+                "random_like": self.random_like}  # fmt: skip
 
 
 def model_table(weights: WeightsIdentity) -> dict[str, ModelSpec]:

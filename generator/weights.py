@@ -162,6 +162,24 @@ class WeightsSource:
             self.path = fetch_checkpoint()
         return self.path
 
+    def zero_biases(self) -> bool | None:
+        """Whether every bias in the checkpoint is zero, as torchvision's random initialisation leaves them
+        and no training does: a stand-in that is a random network (None: the file cannot be read)."""
+        if self.path is None:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(self.path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - a file the build cannot read is reported where it is loaded
+            return None
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+        if not isinstance(state, dict):
+            return None
+        biases = [v for k, v in state.items() if k.endswith(".bias") and isinstance(v, torch.Tensor)]
+        return bool(biases) and all(not bool(b.any()) for b in biases)
+
     def identity(self) -> str:
         """sha256 of the checkpoint bytes, memoised by (path, size, mtime)."""
         try:

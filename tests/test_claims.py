@@ -447,7 +447,8 @@ def test_predictions_near_uniform_share_keeps_its_digits():
     """A trained stand-in's mean entropy of 6.906 nats is 99.97 % of uniform: "100.0 %" would claim a
     uniform guess, beside an untrained line that says "at least 99.96 %"."""
     summary = {"entropy_min": 6.905, "entropy_max": 6.907, "entropy_mean": 6.906, "max_prob_min": 0.0011,
-               "max_prob_max": 0.0012, "entropy_share_min": 0.9996, "max_over_uniform_max": 1.2, "sum_error": 0.0}  # fmt: skip
+               "max_prob_max": 0.0012, "entropy_share_min": 0.9996, "max_over_uniform_max": 1.2,
+               "sum_error": 0.0}  # fmt: skip
     records = {
         "confidence_plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
         "photos": [], "summary": {"trained": summary, "untrained": summary}, "uniform_entropy": 6.9078,

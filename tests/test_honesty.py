@@ -15,6 +15,7 @@ one of the reviewed sentences below that define a term or describe the method ra
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 
@@ -180,6 +181,34 @@ def test_a_stand_in_build_puts_one_box_under_the_title_of_every_chapter_with_res
     assert hooks.with_stand_in_box(architecture, {"official": False}) == architecture  # no weights shown
     assert hooks.with_stand_in_box(chapter, {"official": True}) == chapter
     assert hooks.with_stand_in_box(chapter, {}) == chapter  # no manifest: nothing to say
+
+
+def test_a_random_stand_in_gets_the_box_that_says_so():
+    chapter = '# Saliency\n\nIntro.\n\n--8<-- "generated/fragments/saliency.grid.md"\n'
+    out = hooks.with_stand_in_box(chapter, {"official": False, "sha256": "ab" * 32, "random_like": True})
+    assert "the \u201ctrained\u201d network is a random one" in out and "Every bias in" in out
+    other = hooks.with_stand_in_box(chapter, {"official": False, "sha256": "ab" * 32, "random_like": False})
+    assert "is a random one" not in other and "not ImageNet's" in other
+
+
+def test_zero_biases_tells_a_random_checkpoint_from_a_trained_like_one(tmp_path, standin_state_dict):
+    import torch
+
+    from generator.weights import WeightsSource
+
+    random_path, fitted_path = tmp_path / "random.pth", tmp_path / "fitted.pth"
+    torch.save(standin_state_dict, random_path)
+    fitted = {k: (v + 0.01 if k.endswith(".bias") else v) for k, v in standin_state_dict.items()}
+    torch.save(fitted, fitted_path)
+    assert WeightsSource(random_path, explicit=True).zero_biases() is True
+    assert WeightsSource(fitted_path, explicit=True).zero_biases() is False
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    assert WeightsSource(tmp_path / "junk.pth", explicit=True).zero_biases() is None
+
+
+def test_the_quick_build_knows_its_stand_in_is_random(quick_build):
+    weights = json.loads((quick_build / "manifest.json").read_text(encoding="utf-8"))["weights"]
+    assert weights["official"] is False and weights["random_like"] is True
 
 
 def test_prose_for_one_kind_of_weights_appears_only_in_such_a_build():

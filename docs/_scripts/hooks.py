@@ -82,13 +82,26 @@ STAND_IN_BOX = """!!! warning "Stand-in weights: the \u201ctrained\u201d network
 """
 
 
+RANDOM_STAND_IN_BOX = """!!! warning "Stand-in weights: the \u201ctrained\u201d network is a random one"
+
+    This build's "trained" VGG16 has stand-in weights{sha}, not torchvision's ImageNet file. Every bias in
+    them is zero, as a fresh random initialisation leaves them and no training does: they are a second
+    random initialisation. So *both* networks on this page are random, and a difference between them is
+    one random draw against another, not what training adds. What ImageNet weights give is only in the
+    boxes titled "Reported in the literature".
+
+"""
+
+
 def with_stand_in_box(markdown: str, weights: dict) -> str:
     """A chapter page (one that shows a technique's figures) of a stand-in build starts with the same box,
     right under its title; other pages and other builds are left as they are."""
     if not weights or weights.get("official", True) or not _TECHNIQUE_FRAGMENT.search(markdown):
         return markdown
     sha = weights.get("sha256")
-    box = STAND_IN_BOX.format(sha=f" (sha256 `{sha[:16]}…`)" if sha else "")
+    box = (RANDOM_STAND_IN_BOX if weights.get("random_like") else STAND_IN_BOX).format(
+        sha=f" (sha256 `{sha[:16]}…`)" if sha else ""
+    )
     title = re.search(r"^# .*\n", markdown, re.MULTILINE)
     at = title.end() if title else 0
     return markdown[:at] + "\n" + box + markdown[at:]

@@ -7,6 +7,7 @@ state, and writes a technique's fragments or its "Not built" notice.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from generator.build.output import drop_output
@@ -51,7 +52,10 @@ class SiteOutput:
 
         if self._weights_identity is None:
             try:
-                self._weights_identity = WeightsIdentity.of(self.models.weights.identity())
+                found = WeightsIdentity.of(self.models.weights.identity())
+                if not found.official:
+                    found = dataclasses.replace(found, random_like=self.models.weights.zero_biases() is True)
+                self._weights_identity = found
             except WeightsError:  # unavailable: nothing trained is shown, so nothing to label
                 self._weights_identity = WeightsIdentity(None, True)
         return self._weights_identity
