@@ -425,6 +425,15 @@ def test_predictions_glitches_a_certain_answer_and_an_underflowed_rank():
     assert "✓: the trained top-1 is the expected class." in text and "for none of the photos" not in text
 
 
+def confidence_records(summary: dict, uniform_entropy: float) -> dict:
+    """The confidence fragment's records: two photos, both networks with the same ``summary``."""
+    return {
+        "confidence_plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
+        "photos": [], "summary": {"trained": summary, "untrained": summary}, "uniform_entropy": uniform_entropy,
+        "uniform_prob": 0.001, "n_images": 2, "n_classes": 1000, "untrained_same_top1": None,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("lo", "hi", "want"),
     [(0.0, 1e-17, "entropy < 0.001 nats for every photo"), (0.5, 2.25, "entropy between 0.500 and 2.250 nats")],
@@ -433,12 +442,7 @@ def test_predictions_entropy_range(lo, hi, want):
     summary = {"entropy_min": lo, "entropy_max": hi, "entropy_mean": hi, "max_prob_min": 0.99999,
                "max_prob_max": 1.0, "entropy_share_min": 0.5, "max_prob_mean": 1.0, "max_over_uniform_max": 1000.0,
                "sum_error": 0.0}  # fmt: skip
-    records = {
-        "confidence_plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
-        "photos": [], "summary": {"trained": summary, "untrained": summary}, "uniform_entropy": 6.908,
-        "uniform_prob": 0.001, "n_images": 2, "n_classes": 1000, "untrained_same_top1": None,
-    }  # fmt: skip
-    text = render("predictions.confidence.md.j2", records)
+    text = render("predictions.confidence.md.j2", confidence_records(summary, 6.908))
     assert want in text and "between 0.000 and 0.000" not in text
     assert "top-1 probability 1 to three decimals for every photo" in text
 
@@ -449,12 +453,7 @@ def test_predictions_near_uniform_share_keeps_its_digits():
     summary = {"entropy_min": 6.905, "entropy_max": 6.907, "entropy_mean": 6.906, "max_prob_min": 0.0011,
                "max_prob_max": 0.0012, "entropy_share_min": 0.9996, "max_over_uniform_max": 1.2,
                "sum_error": 0.0}  # fmt: skip
-    records = {
-        "confidence_plot": {"path": "p.webp", "caption": "c", "width": 1, "height": 1},
-        "photos": [], "summary": {"trained": summary, "untrained": summary}, "uniform_entropy": 6.9078,
-        "uniform_prob": 0.001, "n_images": 2, "n_classes": 1000, "untrained_same_top1": None,
-    }  # fmt: skip
-    text = render("predictions.confidence.md.j2", records)
+    text = render("predictions.confidence.md.j2", confidence_records(summary, 6.9078))
     assert "(mean 6.906, 99.97 % of uniform)" in text and "100.0 %" not in text
 
 
