@@ -88,11 +88,13 @@ def locked(path: Path):
 
 @pytest.fixture(scope="session")
 def quick_build(tmp_path_factory, standin_weights) -> Path:
-    """One quick-profile build of everything over the real photo set, rendered in this process (``--jobs 1``);
-    returns its output dir (its result cache is the sibling ``cache/``).
+    """One quick-profile build of everything over the real photo set, rendered by two worker processes
+    (``--jobs 2``); returns its output dir (its result cache is the sibling ``cache/``).
 
     Tests that only read the output share this one build (it costs the bulk of the suite); under xdist the
-    first worker that needs it builds it and the others wait for it and read the same folder.
+    first worker that needs it builds it and the others wait for it and read the same folder. The other
+    worker is then idle, so the figures are drawn two at a time (the computing keeps one thread, as every
+    build of the run does; tests/test_parallel_render.py shows that the workers' bytes are the one process's).
     """
     root = shared_dir(tmp_path_factory) / "quick-build"
     out, cache = root / "generated", root / "cache"
@@ -101,7 +103,7 @@ def quick_build(tmp_path_factory, standin_weights) -> Path:
             return out
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        proc = run_generator(*quick_args(IMAGES, out, cache, standin_weights, "--jobs", "1"), timeout=1200)
+        proc = run_generator(*quick_args(IMAGES, out, cache, standin_weights, "--jobs", "2"), timeout=1200)
         if proc.returncode != 0:
             pytest.fail(f"quick build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
         (root / "build.log").write_text(proc.stderr)

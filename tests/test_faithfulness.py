@@ -73,6 +73,28 @@ def test_shared_end_points_give_the_same_curve(curve, steps):
         assert len(shared.probs) == steps + 1
 
 
+@pytest.mark.parametrize("steps,batch_size", [(1, 32), (2, 1), (7, 3)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_many_maps_in_shared_batches_give_each_map_its_own_curves(steps, batch_size, channels_last):
+    """:func:`curves` puts several maps' images through the network together (batches that cross maps and
+    kinds); each map's deletion and insertion curves are the ones it gets alone."""
+    from generator.lib.faithfulness import curves
+
+    net, x, region = _toy()
+    maps = {"region": region.astype(float), "flat": np.zeros((SIDE, SIDE)), "noise": random_map((SIDE, SIDE), 1)}
+    found = curves(net, x, maps, 0, steps=steps, blur_sigma=2.0, batch_size=batch_size, channels_last=channels_last)
+    assert list(found) == list(maps)
+    for name, m in maps.items():
+        for kind, alone in (("deletion", deletion_curve), ("insertion", insertion_curve)):
+            expected = alone(net, x, m, 0, steps=steps, blur_sigma=2.0)
+            np.testing.assert_allclose(found[name][kind].probs, expected.probs, rtol=1e-12, atol=1e-15)
+            assert found[name][kind].kind == kind and found[name][kind].auc == pytest.approx(expected.auc, abs=1e-12)
+    with pytest.raises(ValueError, match="'small' is"):
+        curves(net, x, {"small": np.zeros((8, 8))}, 0)
+    with pytest.raises(ValueError, match="steps >= 1"):
+        curves(net, x, maps, 0, steps=0)
+
+
 def test_one_step_and_a_map_that_says_nothing():
     net, x, region = _toy()
     one = deletion_curve(net, x, region.astype(float), 0, steps=1, blur_sigma=2.0)

@@ -52,7 +52,10 @@ def _occlusion(model, x, target, s) -> tuple[np.ndarray, dict]:
     from generator.lib.perturbation import occlusion
 
     stats: dict = {}
-    m = occlusion(model, x, target, window=s["window"], stride=s["stride"], batch_size=s["batch_size"], stats=stats)
+    m = occlusion(
+        model, x, target, window=s["window"], stride=s["stride"], batch_size=s["batch_size"], stats=stats,
+        channels_last=s.get("channels_last", False),
+    )  # fmt: skip
     return m.clamp(min=0).float().numpy(), {"passes": f"{stats['passes']} forward"}
 
 
@@ -61,7 +64,10 @@ def _score_cam(model, x, target, s) -> tuple[np.ndarray, dict]:
 
     stats: dict = {}
     channels = s.get("score_cam_channels") or None
-    m = score_cam(model, x, target, s["score_cam_layer"], batch_size=s["batch_size"], stats=stats, channels=channels)
+    m = score_cam(
+        model, x, target, s["score_cam_layer"], batch_size=s["batch_size"], stats=stats, channels=channels,
+        channels_last=s.get("channels_last", False),
+    )  # fmt: skip
     kept = f", scoring only its {channels} most active channels" if channels else ""
     n = stats.get("constant", 0)
     shared = f" ({n} constant channel{'s' if n != 1 else ''} of the layer share one)" if n else ""

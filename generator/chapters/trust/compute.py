@@ -20,7 +20,8 @@ from generator.chapters.saliency.compute import method_maps
 from generator.config import featured_among
 from generator.core import Context, ImageInput, ModelInput, Result
 from generator.lib import metrics
-from generator.lib.faithfulness import auc, deletion_curve, end_points, insertion_curve, random_map, sobel_map
+from generator.lib.faithfulness import auc, random_map, sobel_map
+from generator.lib.faithfulness import curves as faithfulness_curves
 from generator.lib.separate import SEPARATE
 
 NETWORKS = ("trained", "untrained")
@@ -68,13 +69,9 @@ def curves(net, x, maps: dict[str, np.ndarray], target: int, s: dict, seen: np.n
     size = next(iter(maps.values())).shape
     for k in range(s["random_seeds"]):
         rankings[f"random{k}"] = random_map(size, k)
-    out = {}
-    kw = {"steps": s["steps"], "batch_size": s["steps"] + 1, "ends": end_points(net, x, target)}
-    for name, ranking in rankings.items():
-        out[name] = {
-            "deletion": deletion_curve(net, x, ranking, target, **kw),
-            "insertion": insertion_curve(net, x, ranking, target, **kw),
-        }
+    out = faithfulness_curves(
+        net, x, rankings, target, steps=s["steps"], batch_size=s["batch_size"], channels_last=s["channels_last"]
+    )
     p0 = float(next(iter(out.values()))["deletion"].probs[0])  # every deletion curve starts at the photo
     return {
         name: {kind: (c.probs / p0, auc(c.probs / p0)) for kind, c in by_kind.items()} for name, by_kind in out.items()

@@ -18,6 +18,7 @@ _COMMON = {
     "bootstrap": 2000,
     "cascade_separate": ["integrated_gradients", "lrp", "occlusion"],
     "score_cam_channels": 0,  # 0: every channel of the layer
+    "channels_last": True,  # the forward-only passes (occlusion, Score-CAM, the curves): faster with oneDNN
 }
 
 TECHNIQUE = Technique(
