@@ -435,6 +435,37 @@ def test_axe_finds_no_wcag_violation_on_any_kind_of_page_in_either_palette(built
     assert found == [], "\n".join(found)
 
 
+def test_each_glossary_term_has_one_tooltip_per_page_at_its_first_use(built_site: Path) -> None:
+    """Material mounts a tooltip on every element with a title, so the glossary's abbreviations are kept at
+    each term's first use on a page (hooks.first_abbreviations): no page has two for one term, and the pages
+    still explain their terms."""
+    twice, explained = {}, 0
+    for page in sorted((built_site / "site").rglob("index.html")):
+        article = re.search(r"<article[^>]*>(.*)</article>", page.read_text(), re.S)
+        terms = [" ".join(t.split()).casefold() for t in re.findall(r"<abbr\b[^>]*>(.*?)</abbr>", article.group(1))]
+        explained += bool(terms)
+        repeated = sorted({t for t in terms if terms.count(t) > 1})
+        if repeated:
+            twice[page.parent.name] = repeated[:3]
+    assert not twice, twice
+    assert explained >= 10, explained
+
+
+def test_tables_arrive_wrapped_and_styled_so_the_theme_does_not_move_them(built_site: Path) -> None:
+    """hooks.with_wrapped_tables puts every Markdown table in Material's scroll box when the site is built (moving
+    them on load cost a second layout), and on_post_build writes the theme's table rules for them."""
+    site = built_site / "site"
+    bare, wrapped = [], 0
+    for page in sorted(site.rglob("index.html")):
+        html = page.read_text()
+        bare += [page.parent.name] if "<table>" in html else []
+        wrapped += html.count('<div class="md-typeset__table"><table class="cnn-table">')
+    assert not bare and wrapped >= 10, (bare[:3], wrapped)
+    css = (site / "stylesheets" / "tables.css").read_text()
+    assert ".md-typeset table.cnn-table{" in css and "border" in css
+    assert 'href="../stylesheets/tables.css"' in (site / "feature-maps" / "index.html").read_text()
+
+
 def test_no_page_skips_a_heading_level(built_site: Path) -> None:
     """Inside each page's article, a heading is at most one level below the one before it (h2 then h4 was
     the audit's finding on four pages, from the per-layer fragments)."""
