@@ -11,7 +11,7 @@ from pathlib import Path
 from generator.site import audit
 
 
-def report(perf=0.95, a11y=1.0, tbt=120.0, cls=0.01, failing=()) -> dict:
+def report(perf=0.95, a11y=1.0, tbt=120.0, cls=0.01, failing=(), speed=1500.0) -> dict:
     audits = {
         "total-blocking-time": {"score": 0.9, "numericValue": tbt},
         "cumulative-layout-shift": {"score": 1, "numericValue": cls},
@@ -26,7 +26,8 @@ def report(perf=0.95, a11y=1.0, tbt=120.0, cls=0.01, failing=()) -> dict:
         "seo": [],
     }
     scores = {"performance": perf, "accessibility": a11y, "best-practices": 1.0, "seo": 1.0}
-    return {"audits": audits, "categories": {k: {"score": scores[k], "auditRefs": refs[k]} for k in scores}}
+    categories = {k: {"score": scores[k], "auditRefs": refs[k]} for k in scores}
+    return {"audits": audits, "categories": categories, "environment": {"benchmarkIndex": speed}}
 
 
 def test_a_report_gives_the_scores_timings_and_the_audits_that_lost_points() -> None:
@@ -52,13 +53,18 @@ def test_a_runtime_error_is_a_page_not_audited() -> None:
 
 
 def test_the_table_is_the_median_of_the_runs() -> None:
-    runs = [audit.parse_report("cam/", report(perf=p, tbt=t)) for p, t in ((0.88, 260), (0.97, 90), (0.93, 150))]
+    runs = [
+        audit.parse_report("cam/", report(perf=p, tbt=t, speed=b))
+        for p, t, b in ((0.88, 260, 1200), (0.97, 90, 1300), (0.93, 150, 1250))
+    ]
     runs.append(audit.PageAudit("cam/", error="Lighthouse took over 240 s"))  # a failed run is left out
     page = audit.median_audit(runs)
     assert page.scores["performance"] == 93 and page.tbt_ms == 150 and page.missed() == []
+    assert page.benchmark_index == 1250  # how fast the machine was, which the scores depend on
     text = audit.table([page, audit.parse_report("", report(a11y=0.9))])
     assert "cam/" in text and "met" in text and "MISSED: accessibility 90 (target 100)" in text
     assert text.rstrip().endswith("1 of 2 pages meet every target.")
+    assert "benchmarkIndex: 1375 (median" in text  # of 1250 and the second page's 1500
 
 
 def test_one_page_of_each_kind(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,7 @@ class PageAudit:
     tbt_ms: float = 0.0
     cls: float = 0.0
     lcp_ms: float = 0.0
+    benchmark_index: float = 0.0  # Lighthouse's measure of the machine's CPU speed during the run
     failed: dict[str, list[str]] = field(default_factory=dict)  # category -> audits scored below 1
     error: str = ""
 
@@ -125,6 +127,7 @@ def parse_report(path: str, report: dict) -> PageAudit:
     audit.tbt_ms = float(audits.get("total-blocking-time", {}).get("numericValue") or 0.0)
     audit.cls = float(audits.get("cumulative-layout-shift", {}).get("numericValue") or 0.0)
     audit.lcp_ms = float(audits.get("largest-contentful-paint", {}).get("numericValue") or 0.0)
+    audit.benchmark_index = float((report.get("environment") or {}).get("benchmarkIndex") or 0.0)
     return audit
 
 
@@ -178,6 +181,7 @@ def median_audit(runs: list[PageAudit]) -> PageAudit:
     out.tbt_ms = median([r.tbt_ms for r in good])
     out.cls = median([r.cls for r in good])
     out.lcp_ms = median([r.lcp_ms for r in good])
+    out.benchmark_index = median([r.benchmark_index for r in good])
     for r in good:
         for category, ids in r.failed.items():
             out.failed.setdefault(category, [])
@@ -224,6 +228,14 @@ def table(results: list[PageAudit]) -> str:
         lines.append("Lighthouse audits that lost points on some page (see --reports for each page's details):")
         for category, ids in sorted(failing.items()):
             lines.append(f"  {category}: {', '.join(sorted(ids))}")
+    speeds = sorted(r.benchmark_index for r in results if r.benchmark_index and not r.error)
+    if speeds:
+        lines.append("")
+        lines.append(
+            f"This machine's Lighthouse benchmarkIndex: {statistics.median(speeds):.0f} (median; Chrome DevTools rates "
+            "a mid-tier phone such as a Pixel 5 at 1000). Lighthouse slows the CPU 4x whatever the machine, so a "
+            "slower machine scores lower: compare runs from one machine."
+        )
     met = sum(not r.missed() for r in results)
     lines.append(f"\n{met} of {len(results)} pages meet every target.")
     return "\n".join(lines)
